@@ -1,0 +1,102 @@
+//! Seeded mini-batches: drawn without replacement, reshuffled every epoch.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::Split;
+
+/// Hands out batches of indices into a split. An epoch's last partial batch
+/// is dropped, so every batch has exactly `batch_size` distinct images.
+pub struct Batcher {
+    order: Vec<usize>,
+    next: usize,
+    batch_size: usize,
+    rng: ChaCha8Rng,
+}
+
+impl Batcher {
+    /// `batch_size` must be between 1 and `len`.
+    pub fn new(len: usize, batch_size: usize, seed: u64) -> Batcher {
+        assert!(
+            (1..=len).contains(&batch_size),
+            "batch size {batch_size} for {len} examples"
+        );
+        let mut batcher = Batcher {
+            order: (0..len).collect(),
+            next: 0,
+            batch_size,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        };
+        batcher.order.shuffle(&mut batcher.rng);
+        batcher
+    }
+
+    /// The indices of the next batch.
+    pub fn next_indices(&mut self) -> &[usize] {
+        if self.next + self.batch_size > self.order.len() {
+            self.order.shuffle(&mut self.rng);
+            self.next = 0;
+        }
+        let batch = &self.order[self.next..self.next + self.batch_size];
+        self.next += self.batch_size;
+        batch
+    }
+
+    /// Fills `pixels` (as f32 in [0, 1]) and `labels` with the next batch.
+    pub fn next_batch(&mut self, split: &Split, pixels: &mut Vec<f32>, labels: &mut Vec<u32>) {
+        pixels.clear();
+        labels.clear();
+        for &i in self.next_indices() {
+            pixels.extend(split.image(i).iter().map(|&p| f32::from(p) / 255.0));
+            labels.push(u32::from(split.labels[i]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_epoch_visits_each_index_once_and_is_reshuffled() {
+        let mut b = Batcher::new(10, 3, 7);
+        let mut first_epoch: Vec<usize> = (0..3).flat_map(|_| b.next_indices().to_vec()).collect();
+        let mut second_epoch: Vec<usize> = (0..3).flat_map(|_| b.next_indices().to_vec()).collect();
+        assert_ne!(first_epoch, second_epoch, "order should change per epoch");
+        first_epoch.sort();
+        first_epoch.dedup();
+        second_epoch.sort();
+        second_epoch.dedup();
+        assert_eq!((first_epoch.len(), second_epoch.len()), (9, 9));
+    }
+
+    #[test]
+    fn same_seed_same_batches() {
+        let mut a = Batcher::new(100, 30, 1);
+        let mut b = Batcher::new(100, 30, 1);
+        for _ in 0..10 {
+            assert_eq!(a.next_indices(), b.next_indices());
+        }
+    }
+
+    #[test]
+    fn pixels_are_scaled_to_unit_range() {
+        let split = Split {
+            pixels: vec![0, 255, 51, 102],
+            labels: vec![3, 4],
+            rows: 1,
+            cols: 2,
+        };
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        Batcher::new(2, 2, 0).next_batch(&split, &mut x, &mut y);
+        let mut pairs: Vec<(u32, Vec<f32>)> = y
+            .iter()
+            .copied()
+            .zip(x.chunks(2).map(|c| c.to_vec()))
+            .collect();
+        pairs.sort_by_key(|p| p.0);
+        assert_eq!(pairs[0], (3, vec![0.0, 1.0]));
+        assert_eq!(pairs[1], (4, vec![0.2, 0.4]));
+    }
+}

@@ -1,0 +1,96 @@
+//! Running what the command line asked for: load the data once, train each
+//! scenario into its own run folder, print the comparison table.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::Args;
+use crate::data::Dataset;
+use crate::report::vanishing_table;
+use crate::train::{train, RunSummary, TrainConfig};
+
+/// Runs every scenario of `args`; returns their summaries.
+pub fn run(args: &Args) -> Result<Vec<RunSummary>> {
+    check_logdir(&args.logdir)?;
+    let data_dir = args.data_dir();
+    let data = Dataset::load(&data_dir)?;
+    if args.batch_size as usize > data.train.len() {
+        bail!(
+            "--batch-size {} is larger than the training set ({} images in {})",
+            args.batch_size,
+            data.train.len(),
+            data_dir.display()
+        );
+    }
+    println!(
+        "Data: {} ({} training, {} test images of {}x{})",
+        data_dir.display(),
+        data.train.len(),
+        data.test.len(),
+        data.train.rows,
+        data.train.cols
+    );
+
+    let mut runs = Vec::new();
+    for activation in args.scenario.activations() {
+        let name = activation.name();
+        let run_dir = args.logdir.join(name);
+        if has_event_files(&run_dir) {
+            println!(
+                "Note: {} already holds event files; this run adds a new file beside them \
+                 and TensorBoard shows both under one run. Use another --logdir to keep them apart.",
+                run_dir.display()
+            );
+        }
+        println!("Running scenario: {name}");
+        let cfg = TrainConfig {
+            activation,
+            layers: args.layers as usize,
+            hidden: args.hidden as usize,
+            iterations: args.iterations as usize,
+            batch_size: args.batch_size as usize,
+            lr: args.lr,
+            log_every: args.log_every as usize,
+            seed: args.seed,
+            progress: !args.no_progress,
+        };
+        let summary = train(name, &data, &cfg, &run_dir)?;
+        println!(
+            "{name}: test accuracy {:.2}%, written to {}",
+            summary.test_acc * 100.0,
+            run_dir.display()
+        );
+        runs.push(summary);
+    }
+    println!("\n{}", vanishing_table(&runs));
+    println!(
+        "View the runs: tensorboard --logdir {}",
+        args.logdir.display()
+    );
+    Ok(runs)
+}
+
+/// Fails before any training if the logdir cannot hold runs.
+fn check_logdir(logdir: &Path) -> Result<()> {
+    std::fs::create_dir_all(logdir).with_context(|| {
+        format!(
+            "--logdir {}: cannot create the log directory",
+            logdir.display()
+        )
+    })?;
+    if !logdir.is_dir() {
+        bail!("--logdir {} is not a directory", logdir.display());
+    }
+    Ok(())
+}
+
+fn has_event_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
+    })
+}

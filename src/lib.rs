@@ -1,0 +1,25 @@
+//! gradscope trains small neural networks with candle and writes what happens
+//! inside them as TensorBoard event files.
+//!
+//! How the parts fit, from the command line down:
+//!
+//! - [`cli`]: the flags (clap).
+//! - [`experiment`]: loads the data once, runs each scenario, prints the table.
+//! - [`data`]: MNIST-style IDX files ([`data::idx`]) and seeded batches
+//!   ([`data::batches`]).
+//! - [`model`]: the MLP, its activations and Glorot-uniform initialisation.
+//! - [`train`]: the training loop (forward, loss, backward, Adam) and the
+//!   gradient statistics it logs ([`train::stats`]).
+//! - [`summary`]: TensorBoard's side: summary builders (pure), histogram
+//!   buckets, TFRecord framing, the [`summary::EventWriter`] and a reader.
+//! - [`report`]: the vanishing-gradient table.
+//! - [`proto`]: the protobuf types generated from `proto/tensorboard.proto`.
+
+pub mod cli;
+pub mod data;
+pub mod experiment;
+pub mod model;
+pub mod proto;
+pub mod report;
+pub mod summary;
+pub mod train;

@@ -1,0 +1,26 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use gradscope::cli::Args;
+
+// candle allocates and frees a tensor per op; mimalloc keeps freed memory
+// for reuse instead of returning it to the OS every step.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    // These networks are far too small to gain from threads, and unset, candle
+    // re-reads /proc/cpuinfo to count cores on every matrix product. Must be
+    // set before candle's first op.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    let args = Args::parse();
+    match gradscope::experiment::run(&args) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Summary builders: pure functions from values to protobuf messages.
+//!
+//! Nothing here touches a file; [`crate::summary::EventWriter`] frames and
+//! writes what these return. Keeping the two apart (as tensorboardX does)
+//! means the builders are tested on values alone.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::proto::{event, summary, Event, Summary};
+use crate::summary::histogram::{self, Histogram};
+
+/// The `file_version` every TensorBoard event file starts with.
+pub const FILE_VERSION: &str = "brain.Event:2";
+
+/// Seconds since the Unix epoch, as event `wall_time` wants it.
+pub fn wall_time_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The first event of a file: its format version.
+pub fn file_version_event(wall_time: f64) -> Event {
+    Event {
+        wall_time,
+        step: 0,
+        what: Some(event::What::FileVersion(FILE_VERSION.to_string())),
+    }
+}
+
+/// A scalar as `simple_value`, the form both of TensorBoard's loaders read
+/// directly (values are float32 on disk).
+pub fn scalar(tag: &str, value: f32) -> summary::Value {
+    summary::Value {
+        tag: tag.to_string(),
+        value: Some(summary::value::Value::SimpleValue(value)),
+        ..Default::default()
+    }
+}
+
+/// A histogram of `values` with TensorFlow's default buckets. Non-finite
+/// values are left out; the count comes back with the value so the caller
+/// can report it.
+pub fn histogram(tag: &str, values: &[f32]) -> (summary::Value, usize) {
+    let Histogram { proto, non_finite } = histogram::buckets(values);
+    let value = summary::Value {
+        tag: tag.to_string(),
+        value: Some(summary::value::Value::Histo(proto)),
+        ..Default::default()
+    };
+    (value, non_finite)
+}
+
+/// An event carrying summary values at `step`.
+pub fn summary_event(step: i64, wall_time: f64, values: Vec<summary::Value>) -> Event {
+    Event {
+        wall_time,
+        step,
+        what: Some(event::What::Summary(Summary { value: values })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn scalar_round_trips_through_protobuf() {
+        let event = summary_event(200, 1.5, vec![scalar("loss", 0.25)]);
+        let decoded = Event::decode(event.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(decoded.step, 200);
+        let Some(event::What::Summary(s)) = decoded.what else {
+            panic!("not a summary")
+        };
+        assert_eq!(s.value[0].tag, "loss");
+        assert_eq!(
+            s.value[0].value,
+            Some(summary::value::Value::SimpleValue(0.25))
+        );
+    }
+
+    #[test]
+    fn histogram_reports_skipped_values() {
+        let (value, skipped) = histogram("h", &[1.0, f32::NAN]);
+        assert_eq!(skipped, 1);
+        let Some(summary::value::Value::Histo(h)) = value.value else {
+            panic!("not a histogram")
+        };
+        assert_eq!(h.num, 1.0);
+    }
+
+    #[test]
+    fn file_version_is_brain_event_2() {
+        let e = file_version_event(3.0);
+        assert_eq!(
+            e.what,
+            Some(event::What::FileVersion("brain.Event:2".into()))
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! Histogram bucketing with TensorFlow's default bucket edges.
+//!
+//! TensorFlow's `tf.summary.histogram` (v1) and TensorBoard's histogram and
+//! distribution dashboards expect exponential buckets: edges at
+//! `±1e-12 · 1.1^k` up to 1e20, a bucket at zero and `±f64::MAX` at the ends.
+//! Using the same edges means our histograms look like TensorFlow's and merge
+//! with them.
+
+use std::sync::OnceLock;
+
+use crate::proto::HistogramProto;
+
+/// TensorFlow's default bucket right edges, ascending:
+/// `[-MAX, -1e20.., ..., -1e-12, 0, 1e-12, ..., ~1e20, MAX]`.
+pub fn default_edges() -> &'static [f64] {
+    static EDGES: OnceLock<Vec<f64>> = OnceLock::new();
+    EDGES.get_or_init(|| {
+        let mut positive = Vec::new();
+        let mut v = 1e-12;
+        while v < 1e20 {
+            positive.push(v);
+            v *= 1.1;
+        }
+        positive.push(f64::MAX);
+        let mut edges: Vec<f64> = positive.iter().rev().map(|v| -v).collect();
+        edges.push(0.0);
+        edges.extend_from_slice(&positive);
+        edges
+    })
+}
+
+/// A histogram of finite values plus a count of the non-finite ones it left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    pub proto: HistogramProto,
+    /// NaN and ±infinity values that were skipped. They have no bucket, and
+    /// one of them would turn `sum` and `sum_squares` into NaN.
+    pub non_finite: usize,
+}
+
+/// Buckets `values` with TensorFlow's default edges.
+///
+/// A value `x` lands in the first bucket whose right edge is greater than
+/// `x` (TensorFlow's `upper_bound` rule). Runs of empty buckets are collapsed
+/// into one zero-count bucket, as TensorFlow encodes them, so a typical
+/// gradient histogram has tens of buckets, not 1,500.
+pub fn buckets(values: &[f32]) -> Histogram {
+    let edges = default_edges();
+    let mut counts = vec![0u32; edges.len()];
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut num, mut sum, mut sum_squares) = (0usize, 0f64, 0f64);
+    let mut non_finite = 0;
+    for &value in values {
+        if !value.is_finite() {
+            non_finite += 1;
+            continue;
+        }
+        let x = f64::from(value);
+        counts[edges.partition_point(|&edge| edge <= x)] += 1;
+        min = min.min(x);
+        max = max.max(x);
+        num += 1;
+        sum += x;
+        sum_squares += x * x;
+    }
+
+    let mut proto = HistogramProto {
+        min: if num == 0 { 0.0 } else { min },
+        max: if num == 0 { 0.0 } else { max },
+        num: num as f64,
+        sum,
+        sum_squares,
+        bucket_limit: Vec::new(),
+        bucket: Vec::new(),
+    };
+    let mut i = 0;
+    while i < counts.len() {
+        let (mut limit, count) = (edges[i], counts[i]);
+        i += 1;
+        if count == 0 {
+            while i < counts.len() && counts[i] == 0 {
+                limit = edges[i];
+                i += 1;
+            }
+        }
+        proto.bucket_limit.push(limit);
+        proto.bucket.push(f64::from(count));
+    }
+    Histogram { proto, non_finite }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nonzero_buckets(h: &HistogramProto) -> Vec<(f64, f64)> {
+        h.bucket_limit
+            .iter()
+            .zip(&h.bucket)
+            .filter(|(_, &c)| c > 0.0)
+            .map(|(&l, &c)| (l, c))
+            .collect()
+    }
+
+    #[test]
+    fn edges_are_tensorflows_defaults() {
+        let edges = default_edges();
+        // 774 positive edges below 1e20, plus MAX, mirrored, plus zero.
+        assert_eq!(edges.len(), 2 * 775 + 1);
+        assert_eq!(edges[0], -f64::MAX);
+        assert_eq!(*edges.last().unwrap(), f64::MAX);
+        let zero = edges.len() / 2;
+        assert_eq!(edges[zero], 0.0);
+        assert_eq!(edges[zero + 1], 1e-12);
+        assert!((edges[zero + 2] - 1.1e-12).abs() < 1e-24);
+        assert!(edges.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn counts_min_max_sum_and_squares() {
+        let h = buckets(&[1.0, -2.0, 0.0, 1.0, 3.5]).proto;
+        assert_eq!(h.num, 5.0);
+        assert_eq!(h.min, -2.0);
+        assert_eq!(h.max, 3.5);
+        assert_eq!(h.sum, 3.5);
+        assert_eq!(h.sum_squares, 1.0 + 4.0 + 0.0 + 1.0 + 12.25);
+        assert_eq!(h.bucket.iter().sum::<f64>(), 5.0);
+        assert_eq!(h.bucket.len(), h.bucket_limit.len());
+    }
+
+    #[test]
+    fn a_value_goes_to_the_first_edge_above_it() {
+        let edges = default_edges();
+        let zero = edges.len() / 2;
+        // 0 is not < 0, so it lands in the bucket whose right edge is 1e-12.
+        let h = buckets(&[0.0]).proto;
+        assert_eq!(nonzero_buckets(&h), vec![(edges[zero + 1], 1.0)]);
+        // 1.0 lies between 1.1^k·1e-12 edges; check its bucket brackets it.
+        let h = buckets(&[1.0]).proto;
+        let (limit, _) = nonzero_buckets(&h)[0];
+        let k = edges.iter().position(|&e| e == limit).unwrap();
+        assert!(edges[k - 1] <= 1.0 && 1.0 < edges[k]);
+        // Negative values mirror.
+        let h = buckets(&[-1.0]).proto;
+        let (limit, _) = nonzero_buckets(&h)[0];
+        let k = edges.iter().position(|&e| e == limit).unwrap();
+        assert!(edges[k - 1] <= -1.0 && -1.0 < edges[k]);
+    }
+
+    #[test]
+    fn empty_runs_collapse_into_single_zero_buckets() {
+        let h = buckets(&[1.0, 1000.0]).proto;
+        // empty run, 1.0's bucket, empty run, 1000's bucket, empty run to MAX
+        assert_eq!(h.bucket, vec![0.0, 1.0, 0.0, 1.0, 0.0]);
+        assert_eq!(*h.bucket_limit.last().unwrap(), f64::MAX);
+    }
+
+    #[test]
+    fn nan_and_infinity_are_left_out_and_counted() {
+        let hist = buckets(&[1.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 2.0]);
+        assert_eq!(hist.non_finite, 3);
+        let h = hist.proto;
+        assert_eq!(h.num, 2.0);
+        assert_eq!(h.sum, 3.0);
+        assert_eq!(h.sum_squares, 5.0);
+        assert_eq!((h.min, h.max), (1.0, 2.0));
+        assert!(h.bucket.iter().all(|c| c.is_finite()));
+    }
+
+    #[test]
+    fn empty_and_all_nan_inputs_give_one_empty_bucket() {
+        for values in [&[][..], &[f32::NAN, f32::NAN][..]] {
+            let h = buckets(values).proto;
+            assert_eq!(h.num, 0.0);
+            assert_eq!((h.min, h.max, h.sum, h.sum_squares), (0.0, 0.0, 0.0, 0.0));
+            assert_eq!(h.bucket, vec![0.0]);
+            assert_eq!(h.bucket_limit, vec![f64::MAX]);
+        }
+    }
+
+    #[test]
+    fn extreme_finite_values_have_buckets() {
+        let h = buckets(&[f32::MAX, f32::MIN, f32::MIN_POSITIVE]).proto;
+        assert_eq!(h.num, 3.0);
+        assert_eq!(h.bucket.iter().sum::<f64>(), 3.0);
+    }
+}

@@ -1,0 +1,304 @@
+//! `EventWriter`: the file side of summaries (naming, framing, buffering,
+//! flushing). It writes whatever `Event`s it is given; the builders in
+//! [`crate::summary::builders`] make them.
+//!
+//! Durability: records are buffered in memory and a background thread hands
+//! them to the OS at least once per [`FLUSH_INTERVAL`], so a process killed
+//! with SIGKILL loses at most that much. A file is opened create-new, so an
+//! existing event file is never truncated.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use prost::Message;
+
+use crate::proto::Event;
+use crate::summary::builders::{file_version_event, wall_time_now};
+use crate::summary::record::append_record;
+
+/// The longest buffered records wait before reaching the OS.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Buffered bytes that trigger an immediate flush.
+const FLUSH_BYTES: usize = 1 << 20;
+
+/// An I/O failure on an event file, naming the file.
+#[derive(Debug)]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "event file {}: {}", self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+struct State {
+    file: File,
+    pending: Vec<u8>,
+    /// The first error the background flusher met, handed to the next caller.
+    error: Option<io::Error>,
+    closed: bool,
+}
+
+impl State {
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if !self.pending.is_empty() {
+            let result = self.file.write_all(&self.pending);
+            self.pending.clear();
+            result?;
+        }
+        Ok(())
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` inconsistent in
+        // a way that matters more than losing the data, so keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Writes one TensorBoard event file.
+pub struct EventWriter {
+    path: PathBuf,
+    shared: Arc<Shared>,
+    flusher: Option<JoinHandle<()>>,
+    /// Reused for encoding, so writing an event allocates nothing in steady state.
+    encoded: Vec<u8>,
+}
+
+impl EventWriter {
+    /// Creates a new event file in `dir` (creating `dir` if needed) and
+    /// writes the file-version event.
+    pub fn create(dir: &Path) -> Result<EventWriter, WriteError> {
+        std::fs::create_dir_all(dir).map_err(|source| WriteError {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let (path, file) = create_new_event_file(dir)?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                file,
+                pending: Vec::with_capacity(64 * 1024),
+                error: None,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+        });
+        let flusher = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("event-flusher".into())
+                .spawn(move || flush_periodically(&shared))
+                .map_err(|source| WriteError {
+                    path: path.clone(),
+                    source,
+                })?
+        };
+        let mut writer = EventWriter {
+            path,
+            shared,
+            flusher: Some(flusher),
+            encoded: Vec::with_capacity(64 * 1024),
+        };
+        writer.write_event(&file_version_event(wall_time_now()))?;
+        Ok(writer)
+    }
+
+    /// The file this writer writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event. It reaches the OS within [`FLUSH_INTERVAL`].
+    pub fn write_event(&mut self, event: &Event) -> Result<(), WriteError> {
+        self.encoded.clear();
+        event
+            .encode(&mut self.encoded)
+            .expect("a Vec<u8> grows to fit any message");
+        let mut state = self.shared.lock();
+        if let Some(source) = state.error.take() {
+            return Err(self.error(source));
+        }
+        append_record(&mut state.pending, &self.encoded);
+        if state.pending.len() >= FLUSH_BYTES {
+            state.flush().map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Hands every buffered record to the OS now.
+    pub fn flush(&mut self) -> Result<(), WriteError> {
+        let result = self.shared.lock().flush();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// Flushes, syncs the file to disk and stops the background flusher.
+    pub fn close(mut self) -> Result<(), WriteError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), WriteError> {
+        let Some(flusher) = self.flusher.take() else {
+            return Ok(());
+        };
+        let result = {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            state.flush().and_then(|()| state.file.sync_data())
+        };
+        self.shared.wake.notify_all();
+        let _ = flusher.join();
+        result.map_err(|e| self.error(e))
+    }
+
+    fn error(&self, source: io::Error) -> WriteError {
+        WriteError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Drop for EventWriter {
+    fn drop(&mut self) {
+        // Errors here have nobody to go to; `close` is the way to see them.
+        let _ = self.shutdown();
+    }
+}
+
+fn flush_periodically(shared: &Shared) {
+    let mut state = shared.lock();
+    loop {
+        state = shared
+            .wake
+            .wait_timeout(state, FLUSH_INTERVAL)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if state.closed {
+            return;
+        }
+        if state.error.is_none() {
+            if let Err(e) = state.flush() {
+                state.error = Some(e);
+            }
+        }
+    }
+}
+
+/// `events.out.tfevents.<unix secs>.<hostname>.<pid>.<counter>`, opened
+/// create-new. The counter makes names unique within a process; a clash
+/// with another process's file moves on to the next counter.
+fn create_new_event_file(dir: &Path) -> Result<(PathBuf, File), WriteError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let secs = wall_time_now() as u64;
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let pid = std::process::id();
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("events.out.tfevents.{secs}.{host}.{pid}.{n}"));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(WriteError { path, source }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::builders::{scalar, summary_event};
+    use crate::summary::reader::read_events;
+
+    #[test]
+    fn writes_version_then_events_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = EventWriter::create(dir.path()).unwrap();
+        w.write_event(&summary_event(5, 1.0, vec![scalar("loss", 2.0)]))
+            .unwrap();
+        let path = w.path().to_path_buf();
+        w.close().unwrap();
+        let read = read_events(&path).unwrap();
+        assert_eq!(read.events.len(), 2);
+        assert!(read.truncated_at.is_none());
+        assert_eq!(read.events[1].step, 5);
+    }
+
+    #[test]
+    fn two_writers_in_one_dir_never_share_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = EventWriter::create(dir.path()).unwrap();
+        let b = EventWriter::create(dir.path()).unwrap();
+        assert_ne!(a.path(), b.path());
+        let name = a.path().file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("events.out.tfevents."));
+    }
+
+    #[test]
+    fn an_existing_file_is_kept_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = EventWriter::create(dir.path()).unwrap();
+        first
+            .write_event(&summary_event(1, 1.0, vec![scalar("x", 1.0)]))
+            .unwrap();
+        let first_path = first.path().to_path_buf();
+        first.close().unwrap();
+        let before = std::fs::read(&first_path).unwrap();
+        EventWriter::create(dir.path()).unwrap().close().unwrap();
+        assert_eq!(std::fs::read(&first_path).unwrap(), before);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn background_flush_reaches_the_file_without_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = EventWriter::create(dir.path()).unwrap();
+        w.write_event(&summary_event(7, 1.0, vec![scalar("x", 1.0)]))
+            .unwrap();
+        let path = w.path().to_path_buf();
+        // Poll rather than sleep a fixed time: the bound is what matters.
+        let deadline = std::time::Instant::now() + FLUSH_INTERVAL * 5;
+        loop {
+            if read_events(&path).map(|r| r.events.len()).unwrap_or(0) == 2 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "not flushed in time");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::mem::forget(w); // as if the process died: no close, no drop
+    }
+
+    #[test]
+    fn an_uncreatable_directory_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = EventWriter::create(&file.join("run")).err().unwrap();
+        assert!(err.to_string().contains("plain-file"), "{err}");
+    }
+}

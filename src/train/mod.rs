@@ -1,0 +1,221 @@
+//! Training one scenario: the loop, and what it logs.
+//!
+//! Each iteration draws a batch, runs forward, loss, one backward pass and
+//! one Adam step with those same gradients. Every `log_every` iterations it
+//! also writes the loss, batch accuracy and per-layer gradient and weight
+//! statistics to the run's event file.
+
+pub mod stats;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{Device, Tensor};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::data::{Batcher, Dataset, Split, CLASSES};
+use crate::model::{Activation, Mlp, Shape};
+use crate::summary::builders::{histogram, scalar, summary_event, wall_time_now};
+use crate::summary::EventWriter;
+pub use stats::GradStats;
+
+/// Everything that shapes a training run, besides the data.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub activation: Activation,
+    /// Dense layers, counting the output layer.
+    pub layers: usize,
+    pub hidden: usize,
+    pub iterations: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub log_every: usize,
+    pub seed: u64,
+    /// Draw a progress bar (it hides itself when stderr is not a terminal).
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub name: String,
+    /// Each layer's mean |grad| averaged over the logged steps, input first.
+    pub mean_grad: Vec<f64>,
+    /// The last logged loss and batch accuracy.
+    pub final_loss: f32,
+    pub final_batch_acc: f32,
+    /// Accuracy on the whole training and test splits after training.
+    pub train_acc: f32,
+    pub test_acc: f32,
+}
+
+impl RunSummary {
+    pub fn attenuation(&self) -> f64 {
+        stats::attenuation(&self.mean_grad)
+    }
+}
+
+/// Trains one network on `data` and logs it to a new event file in `run_dir`.
+pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> Result<RunSummary> {
+    let device = Device::Cpu;
+    let shape = Shape {
+        inputs: data.train.image_size(),
+        hidden: cfg.hidden,
+        outputs: CLASSES,
+        layers: cfg.layers,
+    };
+    if cfg.batch_size > data.train.len() {
+        bail!(
+            "--batch-size {} is larger than the training set ({} images in {})",
+            cfg.batch_size,
+            data.train.len(),
+            data.dir.display()
+        );
+    }
+    let model = Mlp::new(shape, cfg.activation, cfg.seed, &device)?;
+    let mut optimizer = AdamW::new(
+        model.vars(),
+        ParamsAdamW {
+            lr: cfg.lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        },
+    )?;
+    let mut batches = Batcher::new(data.train.len(), cfg.batch_size, cfg.seed);
+    let mut writer = EventWriter::create(run_dir)?;
+    let mut grad_stats = GradStats::new(cfg.layers);
+    let progress = progress_bar(name, cfg);
+
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    let (mut final_loss, mut final_batch_acc) = (f32::NAN, f32::NAN);
+    for i in 0..cfg.iterations {
+        batches.next_batch(&data.train, &mut pixels, &mut labels);
+        let x = Tensor::from_slice(&pixels, (cfg.batch_size, shape.inputs), &device)?;
+        let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
+        let logits = model.forward(&x)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+        let grads = loss.backward()?;
+        let loss_value = loss.to_scalar::<f32>()?;
+        let diverged = !loss_value.is_finite();
+
+        if i % cfg.log_every == 0 || diverged {
+            let acc = batch_accuracy(&logits, &labels)?;
+            let mut values = vec![scalar("loss", loss_value), scalar("acc", acc)];
+            let mut means = Vec::with_capacity(cfg.layers);
+            let mut non_finite = 0;
+            for (l, layer) in model.layers.iter().enumerate() {
+                let kernel = layer.kernel.as_tensor();
+                let grad = grads
+                    .get(kernel)
+                    .context("the loss does not depend on a layer's kernel")?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?;
+                let mean = stats::mean_abs(&grad);
+                means.push(mean);
+                values.push(scalar(&format!("mean_{}", l + 1), mean as f32));
+                let (grad_hist, skipped) = histogram(&format!("histogram_{}", l + 1), &grad);
+                let weights = kernel.flatten_all()?.to_vec1::<f32>()?;
+                let (weight_hist, skipped_w) =
+                    histogram(&format!("hist_weights_{}", l + 1), &weights);
+                values.extend([grad_hist, weight_hist]);
+                non_finite += skipped + skipped_w;
+            }
+            grad_stats.record(&means);
+            writer.write_event(&summary_event(i as i64, wall_time_now(), values))?;
+            (final_loss, final_batch_acc) = (loss_value, acc);
+            progress.suspend(|| {
+                println!(
+                    "Iteration {i} of {}, loss: {loss_value:.3}, train accuracy: {:.2}%",
+                    cfg.iterations,
+                    acc * 100.0
+                );
+                if non_finite > 0 {
+                    println!(
+                        "  warning: {non_finite} NaN/infinite values left out of the histograms"
+                    );
+                }
+            });
+        }
+        if diverged {
+            progress.finish_and_clear();
+            writer.close()?;
+            bail!(
+                "{name}: the loss became {loss_value} at iteration {i}; training diverged \
+                 (try a smaller --lr). What was logged up to here is in {}",
+                run_dir.display()
+            );
+        }
+        optimizer.step(&grads)?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    let train_acc = accuracy(&model, &data.train, &device)?;
+    let test_acc = accuracy(&model, &data.test, &device)?;
+    let end = cfg.iterations as i64;
+    writer.write_event(&summary_event(
+        end,
+        wall_time_now(),
+        vec![scalar("test_acc", test_acc), scalar("train_acc", train_acc)],
+    ))?;
+    writer.close()?;
+    Ok(RunSummary {
+        name: name.to_string(),
+        mean_grad: grad_stats.averages(),
+        final_loss,
+        final_batch_acc,
+        train_acc,
+        test_acc,
+    })
+}
+
+fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
+    let target = if cfg.progress {
+        ProgressDrawTarget::stderr_with_hz(10)
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(cfg.iterations as u64), target);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The number of rows whose largest logit is the label.
+fn correct(logits: &Tensor, labels: &[u32]) -> Result<usize> {
+    let predicted = logits.argmax(1)?.to_vec1::<u32>()?;
+    Ok(predicted.iter().zip(labels).filter(|(p, l)| p == l).count())
+}
+
+fn batch_accuracy(logits: &Tensor, labels: &[u32]) -> Result<f32> {
+    Ok(correct(logits, labels)? as f32 / labels.len().max(1) as f32)
+}
+
+/// Accuracy of `model` on a whole split, in chunks to bound memory.
+pub fn accuracy(model: &Mlp, split: &Split, device: &Device) -> Result<f32> {
+    const CHUNK: usize = 2000;
+    let mut right = 0;
+    let mut start = 0;
+    while start < split.len() {
+        let end = (start + CHUNK).min(split.len());
+        let n = split.image_size();
+        let x: Vec<f32> = split.pixels[start * n..end * n]
+            .iter()
+            .map(|&p| f32::from(p) / 255.0)
+            .collect();
+        let x = Tensor::from_vec(x, (end - start, n), device)?;
+        let labels: Vec<u32> = split.labels[start..end].iter().map(|&l| l.into()).collect();
+        right += correct(&model.forward(&x)?, &labels)?;
+        start = end;
+    }
+    Ok(right as f32 / split.len().max(1) as f32)
+}

@@ -1,0 +1,72 @@
+//! Statistics of gradients and weights, computed from their host copies.
+
+/// Mean absolute value, the article's measure of how much gradient a layer
+/// receives. A non-finite value makes the result non-finite, on purpose:
+/// a NaN gradient must show, not be averaged away.
+pub fn mean_abs(values: &[f32]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.iter().map(|v| f64::from(v.abs())).sum::<f64>() / values.len() as f64
+}
+
+/// Per-layer mean |gradient|, accumulated over the logged steps of a run.
+#[derive(Debug, Clone, Default)]
+pub struct GradStats {
+    sums: Vec<f64>,
+    samples: usize,
+}
+
+impl GradStats {
+    pub fn new(layers: usize) -> GradStats {
+        GradStats {
+            sums: vec![0.0; layers],
+            samples: 0,
+        }
+    }
+
+    /// Records one logged step: `per_layer[i]` is layer i+1's mean |grad|.
+    pub fn record(&mut self, per_layer: &[f64]) {
+        debug_assert_eq!(per_layer.len(), self.sums.len());
+        for (sum, v) in self.sums.iter_mut().zip(per_layer) {
+            *sum += v;
+        }
+        self.samples += 1;
+    }
+
+    /// Each layer's mean |grad| averaged over the recorded steps, input first.
+    pub fn averages(&self) -> Vec<f64> {
+        let n = self.samples.max(1) as f64;
+        self.sums.iter().map(|s| s / n).collect()
+    }
+}
+
+/// Last layer's mean |grad| over the first layer's: how many times weaker
+/// the gradient is by the time it reaches the input. 1 means no vanishing.
+pub fn attenuation(averages: &[f64]) -> f64 {
+    match (averages.first(), averages.last()) {
+        (Some(&first), Some(&last)) => last / first,
+        _ => f64::NAN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_abs_and_nan() {
+        assert_eq!(mean_abs(&[1.0, -3.0]), 2.0);
+        assert_eq!(mean_abs(&[]), 0.0);
+        assert!(mean_abs(&[1.0, f32::NAN]).is_nan());
+    }
+
+    #[test]
+    fn averages_over_logged_steps_and_attenuation() {
+        let mut s = GradStats::new(2);
+        s.record(&[1.0, 10.0]);
+        s.record(&[3.0, 50.0]);
+        assert_eq!(s.averages(), vec![2.0, 30.0]);
+        assert_eq!(attenuation(&s.averages()), 15.0);
+    }
+}
