@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Load a logdir with TensorBoard's own event loader and print what it sees as JSON.
+
+This is TensorBoard's Python loading path (the one `tensorboard --load_fast=false`
+serves from): the plugin event multiplexer, with TensorBoard's data_compat
+migration of legacy summaries (simple_value scalars, HistogramProto histograms).
+The test suite compares its output with what gradscope wrote.
+
+Output: {"runs": {run: {tag: {"plugin": name, "points": [[step, value], ...]}}}}
+where value is a float for scalars and, for histograms, [[left, right, count], ...].
+"""
+import json
+import sys
+
+from tensorboard.backend.event_processing import plugin_event_multiplexer
+from tensorboard.util import tensor_util
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: tensorboard_load.py LOGDIR")
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(
+        size_guidance={"tensors": 0}  # 0: keep every point, don't sample
+    )
+    multiplexer.AddRunsFromDirectory(sys.argv[1])
+    multiplexer.Reload()
+    runs = {}
+    for run, content in sorted(multiplexer.Runs().items()):
+        tags = {}
+        for tag in content.get("tensors", []):
+            plugin = multiplexer.SummaryMetadata(run, tag).plugin_data.plugin_name
+            points = []
+            for event in multiplexer.Tensors(run, tag):
+                value = tensor_util.make_ndarray(event.tensor_proto).tolist()
+                points.append([event.step, value])
+            tags[tag] = {"plugin": plugin, "points": points}
+        runs[run] = tags
+    json.dump({"runs": runs}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
