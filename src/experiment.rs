@@ -15,14 +15,6 @@ pub fn run(args: &Args) -> Result<Vec<RunSummary>> {
     check_logdir(&args.logdir)?;
     let data_dir = args.data_dir();
     let data = Dataset::load(&data_dir)?;
-    if args.batch_size as usize > data.train.len() {
-        bail!(
-            "--batch-size {} is larger than the training set ({} images in {})",
-            args.batch_size,
-            data.train.len(),
-            data_dir.display()
-        );
-    }
     println!(
         "Data: {} ({} training, {} test images of {}x{})",
         data_dir.display(),
