@@ -48,10 +48,26 @@ fn missing_data_directory() {
 fn broken_data_files_are_named() {
     let cases: &[(&str, &[u8], &str)] = &[
         ("train-images-idx3-ubyte", b"", "too short"),
-        ("train-images-idx3-ubyte", &[0, 0, 8, 1, 0, 0, 0, 1, 0], "wrong magic"),
-        ("train-images-idx3-ubyte", &[0, 0, 8, 3, 0, 0, 0, 9], "truncated header"),
-        ("train-labels-idx1-ubyte", &[0, 0, 8, 1, 0, 0, 0, 9, 1], "truncated"),
-        ("t10k-labels-idx1-ubyte", &[0, 0, 8, 1, 0, 0, 0, 50, 1], "truncated"),
+        (
+            "train-images-idx3-ubyte",
+            &[0, 0, 8, 1, 0, 0, 0, 1, 0],
+            "wrong magic",
+        ),
+        (
+            "train-images-idx3-ubyte",
+            &[0, 0, 8, 3, 0, 0, 0, 9],
+            "truncated header",
+        ),
+        (
+            "train-labels-idx1-ubyte",
+            &[0, 0, 8, 1, 0, 0, 0, 9, 1],
+            "truncated",
+        ),
+        (
+            "t10k-labels-idx1-ubyte",
+            &[0, 0, 8, 1, 0, 0, 0, 50, 1],
+            "truncated",
+        ),
     ];
     for (file, bytes, problem) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -112,7 +128,10 @@ fn a_rerun_keeps_the_earlier_files() {
     common::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     assert!(run_on(&data, &logs).status.success());
-    let first: Vec<_> = std::fs::read_dir(logs.join("relu")).unwrap().flatten().collect();
+    let first: Vec<_> = std::fs::read_dir(logs.join("relu"))
+        .unwrap()
+        .flatten()
+        .collect();
     let first_bytes = std::fs::read(first[0].path()).unwrap();
     let out = run_on(&data, &logs);
     assert!(out.status.success());
@@ -145,7 +164,12 @@ fn prints_the_iteration_lines_and_the_table() {
         .unwrap();
     assert!(re_line.ends_with('%') && re_line.contains("train accuracy: "));
     for run in ["sigmoid", "relu", "leaky_relu"] {
-        assert!(stdout.lines().any(|l| l.starts_with(run) && l.contains('x')), "{stdout}");
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(run) && l.contains('x')),
+            "{stdout}"
+        );
         assert!(dir.path().join("logs").join(run).is_dir());
     }
 }

