@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::Activation;
 
@@ -10,10 +10,40 @@ use crate::model::Activation;
 /// (loss, accuracy, per-layer gradient and weight statistics) as TensorBoard
 /// event files, one run folder per scenario.
 ///
-/// Then: `tensorboard --logdir logs`.
+/// Without a subcommand, trains (`gradscope --scenario relu` is
+/// `gradscope train --scenario relu`). Then: `tensorboard --logdir logs`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "gradscope", version, about, long_about)]
-pub struct Args {
+#[command(
+    name = "gradscope",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+impl Cli {
+    /// The subcommand, with training as the default.
+    pub fn command(self) -> Command {
+        self.command.unwrap_or(Command::Train(self.train))
+    }
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Train the scenarios and write their runs (the default).
+    Train(TrainArgs),
+}
+
+/// The training flags.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
     /// Which activation to train with; `all` runs sigmoid, relu and
     /// leaky_relu in turn. Each run is written to LOGDIR/<scenario>.
     #[arg(long, value_enum, default_value_t = Scenario::All)]
@@ -67,7 +97,7 @@ pub struct Args {
     pub no_progress: bool,
 }
 
-impl Args {
+impl TrainArgs {
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
@@ -125,8 +155,11 @@ fn positive_finite(s: &str) -> Result<f64, String> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
-        Args::try_parse_from(std::iter::once("gradscope").chain(args.iter().copied()))
+    fn parse(args: &[&str]) -> Result<TrainArgs, clap::Error> {
+        let cli = Cli::try_parse_from(std::iter::once("gradscope").chain(args.iter().copied()))?;
+        match cli.command() {
+            Command::Train(args) => Ok(args),
+        }
     }
 
     #[test]
@@ -146,6 +179,13 @@ mod tests {
         let a = parse(&["--scenario", "leaky_relu", "--dataset", "fashion-mnist"]).unwrap();
         assert_eq!(a.scenario.activations(), vec![Activation::LeakyRelu]);
         assert_eq!(a.data_dir(), PathBuf::from("data/fashion-mnist"));
+    }
+
+    #[test]
+    fn train_subcommand_is_the_default() {
+        let cli = Cli::try_parse_from(["gradscope", "train", "--layers", "3"]).unwrap();
+        let Command::Train(args) = cli.command();
+        assert_eq!(args.layers, 3);
     }
 
     #[test]

@@ -5,13 +5,13 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::Args;
+use crate::cli::TrainArgs;
 use crate::data::Dataset;
 use crate::report::vanishing_table;
 use crate::train::{train, RunSummary, TrainConfig};
 
 /// Runs every scenario of `args`; returns their summaries.
-pub fn run(args: &Args) -> Result<Vec<RunSummary>> {
+pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
     check_logdir(&args.logdir)?;
     let data_dir = args.data_dir();
     let data = Dataset::load(&data_dir)?;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gradscope::cli::Args;
+use gradscope::cli::{Cli, Command};
 
 // candle allocates and frees a tensor per op; mimalloc keeps freed memory
 // for reuse instead of returning it to the OS every step.
@@ -15,9 +15,11 @@ fn main() -> ExitCode {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         std::env::set_var("RAYON_NUM_THREADS", "1");
     }
-    let args = Args::parse();
-    match gradscope::experiment::run(&args) {
-        Ok(_) => ExitCode::SUCCESS,
+    let result = match Cli::parse().command() {
+        Command::Train(args) => gradscope::experiment::run(&args).map(drop),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use clap::Parser;
-use gradscope::cli::Args;
+use gradscope::cli::{Cli, Command};
 
 #[test]
 fn sigmoid_vanishes_and_loses_accuracy() {
@@ -26,7 +26,7 @@ fn sigmoid_vanishes_and_loses_accuracy() {
         return;
     }
     let logs = tempfile::tempdir().unwrap();
-    let args = Args::try_parse_from([
+    let cli = Cli::try_parse_from([
         "gradscope",
         "--scenario",
         "all",
@@ -37,6 +37,7 @@ fn sigmoid_vanishes_and_loses_accuracy() {
         logs.path().to_str().unwrap(),
     ])
     .unwrap();
+    let Command::Train(args) = cli.command();
     let runs = gradscope::experiment::run(&args).unwrap();
     let [sigmoid, relu, leaky] = &runs[..] else {
         panic!("expected three runs, got {}", runs.len())
