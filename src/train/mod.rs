@@ -7,16 +7,17 @@
 
 pub mod stats;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::{Batcher, Dataset, Split, CLASSES};
-use crate::model::{Activation, Mlp, Shape};
+use crate::model::{checkpoint, ActivationFn, Architecture, Init, Mlp, Shape};
 use crate::summary::builders::{histogram, scalar, summary_event, wall_time_now};
 use crate::summary::EventWriter;
 pub use stats::GradStats;
@@ -24,10 +25,19 @@ pub use stats::GradStats;
 /// Everything that shapes a training run, besides the data.
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
-    pub activation: Activation,
+    pub activation: ActivationFn,
+    /// Skip connections around the hidden layers after the first.
+    pub residual: bool,
     /// Dense layers, counting the output layer.
     pub layers: usize,
     pub hidden: usize,
+    pub init: Init,
+    /// Start from these weights instead of `init`.
+    pub init_from: Option<PathBuf>,
+    /// Save the final weights here.
+    pub save: Option<PathBuf>,
+    /// Reshuffle every epoch (otherwise batches come in file order).
+    pub shuffle: bool,
     pub iterations: usize,
     pub batch_size: usize,
     pub lr: f64,
@@ -60,12 +70,6 @@ impl RunSummary {
 /// Trains one network on `data` and logs it to a new event file in `run_dir`.
 pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> Result<RunSummary> {
     let device = Device::Cpu;
-    let shape = Shape {
-        inputs: data.train.image_size(),
-        hidden: cfg.hidden,
-        outputs: CLASSES,
-        layers: cfg.layers,
-    };
     if cfg.batch_size > data.train.len() {
         bail!(
             "--batch-size {} is larger than the training set ({} images in {})",
@@ -74,18 +78,14 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
             data.dir.display()
         );
     }
-    let model = Mlp::new(shape, cfg.activation, cfg.seed, &device)?;
-    let mut optimizer = AdamW::new(
-        model.vars(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-        },
-    )?;
-    let mut batches = Batcher::new(data.train.len(), cfg.batch_size, cfg.seed);
+    let model = build_model(cfg, data.train.image_size(), &device)?;
+    let shape = model.arch.shape;
+    let mut optimizer = adam(&model, cfg.lr)?;
+    let mut batches = if cfg.shuffle {
+        Batcher::shuffled(data.train.len(), cfg.batch_size, cfg.seed)
+    } else {
+        Batcher::in_order(data.train.len(), cfg.batch_size)
+    };
     let mut writer = EventWriter::create(run_dir)?;
     let mut grad_stats = GradStats::new(cfg.layers);
     let progress = progress_bar(name, cfg);
@@ -96,9 +96,7 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         batches.next_batch(&data.train, &mut pixels, &mut labels);
         let x = Tensor::from_slice(&pixels, (cfg.batch_size, shape.inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
-        let logits = model.forward(&x)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-        let grads = loss.backward()?;
+        let (logits, loss, grads) = forward_backward(&model, &x, &y)?;
         let loss_value = loss.to_scalar::<f32>()?;
         let diverged = !loss_value.is_finite();
 
@@ -163,6 +161,9 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         vec![scalar("test_acc", test_acc), scalar("train_acc", train_acc)],
     ))?;
     writer.close()?;
+    if let Some(path) = &cfg.save {
+        checkpoint::save(&model, path)?;
+    }
     Ok(RunSummary {
         name: name.to_string(),
         mean_grad: grad_stats.averages(),
@@ -171,6 +172,53 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         train_acc,
         test_acc,
     })
+}
+
+/// The network `cfg` describes, for `inputs` pixels: from `cfg.init_from`
+/// if given, else freshly initialised from `cfg.seed`.
+pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<Mlp> {
+    let arch = Architecture {
+        shape: Shape {
+            inputs,
+            hidden: cfg.hidden,
+            outputs: CLASSES,
+            layers: cfg.layers,
+        },
+        activation: cfg.activation,
+        residual: cfg.residual,
+    };
+    match &cfg.init_from {
+        Some(path) => checkpoint::load(path, arch, device),
+        None => Ok(Mlp::new(arch, cfg.init, cfg.seed, device)?),
+    }
+}
+
+/// Adam with PyTorch's and TensorFlow's defaults: betas 0.9/0.999, eps 1e-8
+/// and no weight decay (candle's AdamW would otherwise apply 0.01).
+pub fn adam(model: &Mlp, lr: f64) -> Result<AdamW> {
+    Ok(AdamW::new(
+        model.vars(),
+        ParamsAdamW {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        },
+    )?)
+}
+
+/// Logits, mean softmax cross-entropy, and the gradients of every variable:
+/// the one backward pass of an iteration.
+pub fn forward_backward(
+    model: &Mlp,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<(Tensor, Tensor, GradStore)> {
+    let logits = model.forward(x)?;
+    let loss = candle_nn::loss::cross_entropy(&logits, y)?;
+    let grads = loss.backward()?;
+    Ok((logits, loss, grads))
 }
 
 fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
