@@ -26,8 +26,8 @@ pub fn vanishing_table(runs: &[RunSummary]) -> String {
         }
         let _ = writeln!(
             out,
-            " {:>7.1}x {:>8.2}% {:>7.2}%",
-            run.attenuation(),
+            " {:>8} {:>8.2}% {:>7.2}%",
+            times(run.attenuation()),
             run.train_acc * 100.0,
             run.test_acc * 100.0
         );
@@ -40,8 +40,23 @@ pub fn vanishing_table(runs: &[RunSummary]) -> String {
     out
 }
 
+/// A ratio as `5.2x`, or `3.5e12x` once it is too large to read in full.
+pub fn times(ratio: f64) -> String {
+    if ratio.abs() >= 1e4 {
+        format!("{ratio:.1e}x")
+    } else {
+        format!("{ratio:.1}x")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn large_ratios_use_exponents() {
+        assert_eq!(super::times(5.23), "5.2x");
+        assert_eq!(super::times(3_543_310_994_604.4), "3.5e12x");
+    }
+
     use super::*;
 
     #[test]
