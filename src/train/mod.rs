@@ -5,6 +5,8 @@
 //! also writes the loss, batch accuracy and per-layer gradient and weight
 //! statistics to the run's event file.
 
+pub mod adam;
+pub mod loss;
 pub mod stats;
 
 use std::path::{Path, PathBuf};
@@ -13,13 +15,13 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
-use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::{Batcher, Dataset, Split, CLASSES};
 use crate::model::{checkpoint, ActivationFn, Architecture, Init, Mlp, Shape};
 use crate::summary::builders::{histogram, scalar, summary_event, wall_time_now};
 use crate::summary::EventWriter;
+pub use adam::{Adam, AdamConfig};
 pub use stats::GradStats;
 
 /// Everything that shapes a training run, besides the data.
@@ -194,18 +196,9 @@ pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<
 }
 
 /// Adam with PyTorch's and TensorFlow's defaults: betas 0.9/0.999, eps 1e-8
-/// and no weight decay (candle's AdamW would otherwise apply 0.01).
-pub fn adam(model: &Mlp, lr: f64) -> Result<AdamW> {
-    Ok(AdamW::new(
-        model.vars(),
-        ParamsAdamW {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-        },
-    )?)
+/// and no weight decay.
+pub fn adam(model: &Mlp, lr: f64) -> Result<Adam> {
+    Ok(Adam::new(model.vars(), AdamConfig::with_lr(lr)))
 }
 
 /// Logits, mean softmax cross-entropy, and the gradients of every variable:
@@ -216,7 +209,7 @@ pub fn forward_backward(
     y: &Tensor,
 ) -> Result<(Tensor, Tensor, GradStore)> {
     let logits = model.forward(x)?;
-    let loss = candle_nn::loss::cross_entropy(&logits, y)?;
+    let loss = loss::cross_entropy(&logits, y)?;
     let grads = loss.backward()?;
     Ok((logits, loss, grads))
 }
