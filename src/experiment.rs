@@ -38,6 +38,7 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         println!("Running scenario: {name}");
         let cfg = TrainConfig {
             activation,
+            dataset: args.dataset.dir_name().to_string(),
             layers: args.layers as usize,
             hidden: args.hidden as usize,
             iterations: args.iterations as usize,

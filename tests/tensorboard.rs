@@ -27,6 +27,10 @@ fn python() -> Option<PathBuf> {
 enum Written {
     Scalar(f32),
     Histogram(HistogramProto),
+    /// A string tensor: text.
+    Text(String),
+    /// An hparams record: everything is in its metadata.
+    HParams,
 }
 
 /// tag -> [(step, value)] as our own reader sees the run's files.
@@ -41,6 +45,10 @@ fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
                 let w = match v.value {
                     Some(Value::SimpleValue(x)) => Written::Scalar(x),
                     Some(Value::Histo(h)) => Written::Histogram(h),
+                    Some(Value::Tensor(t)) if !t.string_val.is_empty() => {
+                        Written::Text(String::from_utf8(t.string_val[0].clone()).unwrap())
+                    }
+                    Some(Value::Tensor(_)) => Written::HParams,
                     other => panic!("unexpected {other:?}"),
                 };
                 tags.entry(v.tag).or_default().push((e.step, w));
@@ -102,9 +110,22 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         ["leaky_relu", "relu", "sigmoid"]
     );
 
-    let mut expected_tags: Vec<String> = ["loss", "acc", "test_acc", "train_acc"]
-        .map(String::from)
-        .to_vec();
+    let mut expected_tags: Vec<String> = [
+        "loss",
+        "acc",
+        "test_acc",
+        "train_acc",
+        "attenuation",
+        "config",
+        "vanishing_gradient",
+        "_hparams_/experiment",
+        "_hparams_/session_start_info",
+        "_hparams_/session_end_info",
+        // The event's graph_def, as TensorBoard files it.
+        "__run_graph__",
+    ]
+    .map(String::from)
+    .to_vec();
     for l in 1..=6 {
         expected_tags.extend([
             format!("mean_{l}"),
@@ -119,6 +140,7 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         let mut seen: Vec<String> = tags.as_object().unwrap().keys().cloned().collect();
         seen.sort();
         assert_eq!(seen, expected_tags, "{run}");
+        assert_eq!(tags["__run_graph__"]["plugin"], "graphs", "{run}");
         for (tag, ours) in &ours {
             let tb = &tags[tag];
             let points = tb["points"].as_array().unwrap();
@@ -130,6 +152,11 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
                         assert_eq!(tb["plugin"], "scalars", "{run}/{tag}");
                         assert_eq!(p[1].as_f64().unwrap() as f32, *x, "{run}/{tag}@{step}");
                     }
+                    Written::Text(text) => {
+                        assert_eq!(tb["plugin"], "text", "{run}/{tag}");
+                        assert_eq!(p[1].as_str(), Some(text.as_str()), "{run}/{tag}");
+                    }
+                    Written::HParams => assert_eq!(tb["plugin"], "hparams", "{run}/{tag}"),
                     Written::Histogram(h) => {
                         // TensorBoard's data_compat drops the empty buckets at
                         // both ends, uses min and max as the outer edges and
@@ -163,5 +190,9 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         assert_eq!(steps("loss"), [0, 10, 20, 30, 40], "{run}");
         assert_eq!(steps("hist_weights_6"), [0, 10, 20, 30, 40], "{run}");
         assert_eq!(steps("test_acc"), [41], "{run}");
+        assert_eq!(steps("attenuation"), [41], "{run}");
+        assert_eq!(steps("config"), [0], "{run}");
+        assert_eq!(steps("vanishing_gradient"), [41], "{run}");
+        assert_eq!(steps("__run_graph__"), [0], "{run}");
     }
 }

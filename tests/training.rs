@@ -14,6 +14,7 @@ use gradscope::train::{train, TrainConfig};
 fn config(activation: Activation) -> TrainConfig {
     TrainConfig {
         activation,
+        dataset: "synthetic".into(),
         layers: 4,
         hidden: 16,
         iterations: 301,
@@ -45,12 +46,19 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
         Some(event::What::FileVersion("brain.Event:2".into()))
     );
 
-    // tag -> [(step, value)], scalars only; histograms checked by count.
+    // tag -> [(step, value)], scalars only; histograms checked by count; the
+    // dashboards' records (graph, text, hparams) by step.
     let mut scalars: BTreeMap<String, Vec<(i64, f32)>> = BTreeMap::new();
     let mut histograms: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut records: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for e in &read.events[1..] {
-        let Some(event::What::Summary(s)) = &e.what else {
-            panic!("unexpected event {e:?}")
+        let s = match &e.what {
+            Some(event::What::Summary(s)) => s,
+            Some(event::What::GraphDef(_)) => {
+                records.entry("graph_def".into()).or_default().push(e.step);
+                continue;
+            }
+            _ => panic!("unexpected event {e:?}"),
         };
         for v in &s.value {
             match &v.value {
@@ -61,6 +69,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
                     .entry(v.tag.clone())
                     .or_default()
                     .push((e.step, h.num)),
+                Some(Value::Tensor(_)) => records.entry(v.tag.clone()).or_default().push(e.step),
                 other => panic!("unexpected value {other:?}"),
             }
         }
@@ -80,6 +89,22 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
         }
     }
     assert_eq!(scalars["test_acc"], vec![(301, summary.test_acc)]);
+    assert_eq!(
+        scalars["attenuation"],
+        vec![(301, summary.attenuation() as f32)]
+    );
+    let expected_records: BTreeMap<String, Vec<i64>> = [
+        ("graph_def", 0),
+        ("config", 0),
+        ("_hparams_/experiment", 0),
+        ("_hparams_/session_start_info", 0),
+        ("vanishing_gradient", 301),
+        ("_hparams_/session_end_info", 301),
+    ]
+    .into_iter()
+    .map(|(tag, step)| (tag.to_string(), vec![step]))
+    .collect();
+    assert_eq!(records, expected_records);
     let loss = &scalars["loss"];
     let (first, last) = (loss[0].1, loss[loss.len() - 1].1);
     assert!(last < first * 0.5, "loss went from {first} to {last}");
