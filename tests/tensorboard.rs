@@ -9,20 +9,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use gradscope::proto::{event, summary::value::Value, HistogramProto};
 use gradscope::summary::read_events;
 use serde_json::Value as Json;
-
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GRADSCOPE_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    venv.exists().then_some(venv)
-}
 
 enum Written {
     Scalar(f32),
@@ -60,37 +52,14 @@ fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
 
 #[test]
 fn tensorboard_loads_every_tag_with_our_steps_and_values() {
-    let Some(python) = python() else {
+    let Some(python) = common::python() else {
         eprintln!(
             "SKIPPED: no TensorBoard venv; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON"
         );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    common::write_synthetic(&data, 200, 50);
-    let logs = dir.path().join("logs");
-    let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args([
-            "--scenario",
-            "all",
-            "--iterations",
-            "41",
-            "--log-every",
-            "10",
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--logdir")
-        .arg(&logs)
-        .arg("--no-progress")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let logs = common::train_all_on_synthetic(dir.path());
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_load.py");
     let loaded = Command::new(&python)
