@@ -122,3 +122,49 @@ fn same_seed_same_run() {
     assert_eq!(a.mean_grad, b.mean_grad);
     assert_eq!(a.test_acc, b.test_acc);
 }
+
+#[test]
+fn a_diverged_run_ends_its_hparams_session_as_failed() {
+    use gradscope::proto::hparams::{h_params_plugin_data::Data, HParamsPluginData, Status};
+    use prost::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(&dir.path().join("data"), 200, 50);
+    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let mut cfg = config(Activation::Relu);
+    cfg.lr = 1e30;
+    let run_dir = dir.path().join("relu");
+    let err = train("relu", &data, &cfg, &run_dir)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("diverged"), "{err}");
+
+    let file = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let events = read_events(&file.path()).unwrap().events;
+    let Some(event::What::Summary(s)) = &events.last().unwrap().what else {
+        panic!("the last event is not a summary")
+    };
+    let end = s
+        .value
+        .iter()
+        .find(|v| v.tag == "_hparams_/session_end_info")
+        .expect("no session end");
+    let content = &end
+        .metadata
+        .as_ref()
+        .unwrap()
+        .plugin_data
+        .as_ref()
+        .unwrap()
+        .content;
+    let Some(Data::SessionEndInfo(info)) =
+        HParamsPluginData::decode(content.as_slice()).unwrap().data
+    else {
+        panic!("not a session end")
+    };
+    assert_eq!(info.status, Status::Failure as i32);
+}
