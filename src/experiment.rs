@@ -41,6 +41,7 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         let cfg = TrainConfig {
             activation: ActivationFn::new(spec.activation, args.leaky_slope),
             residual: spec.residual,
+            dataset: args.dataset.dir_name().to_string(),
             layers: args.layers as usize,
             hidden: args.hidden as usize,
             init: args.init,

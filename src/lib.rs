@@ -12,12 +12,14 @@
 //!   gradient statistics it logs ([`train::stats`]).
 //! - [`summary`]: TensorBoard's side: summary builders (pure), histogram
 //!   buckets, TFRecord framing, the [`summary::EventWriter`] and a reader.
-//! - [`report`]: the vanishing-gradient table.
+//! - [`report`]: the vanishing-gradient table, as plain text or markdown
+//!   (tables via [`markdown`]).
 //! - [`proto`]: the protobuf types generated from `proto/tensorboard.proto`.
 
 pub mod cli;
 pub mod data;
 pub mod experiment;
+pub mod markdown;
 pub mod model;
 pub mod proto;
 pub mod report;

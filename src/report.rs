@@ -1,41 +1,79 @@
 //! The end-of-experiment table: how much gradient each layer received, and
-//! what that cost in accuracy.
+//! what that cost in accuracy. One set of cells ([`vanishing_cells`]),
+//! rendered as plain text for the terminal and as markdown for TensorBoard's
+//! Text dashboard.
 
 use std::fmt::Write;
 
+use crate::markdown;
 use crate::train::RunSummary;
 
-/// A plain-text table, one row per run.
-pub fn vanishing_table(runs: &[RunSummary]) -> String {
+/// What the columns mean, under either rendering.
+const LEGEND: &str =
+    "|g| Ln: layer n's mean |gradient| averaged over the logged steps (L1 nearest the input);\n\
+     atten.: last layer / first layer; accuracies on the whole train and test sets after training.";
+
+/// The table's header and one row of formatted cells per run: run name,
+/// `|g| L1`.. (`-` where a run has fewer layers), attenuation, train and
+/// test accuracy.
+pub struct VanishingCells {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+pub fn vanishing_cells(runs: &[RunSummary]) -> VanishingCells {
     let layers = runs.iter().map(|r| r.mean_grad.len()).max().unwrap_or(0);
-    let name_width = runs.iter().map(|r| r.name.len()).max().unwrap_or(0).max(8);
+    let mut header = vec!["run".to_string()];
+    header.extend((1..=layers).map(|l| format!("|g| L{l}")));
+    header.extend(["atten.", "train acc", "test acc"].map(String::from));
+    let rows = runs
+        .iter()
+        .map(|run| {
+            let mut row = vec![run.name.clone()];
+            row.extend((0..layers).map(|l| match run.mean_grad.get(l) {
+                Some(g) => format!("{g:.2e}"),
+                None => "-".to_string(),
+            }));
+            row.push(times(run.attenuation()));
+            row.push(format!("{:.2}%", run.train_acc * 100.0));
+            row.push(format!("{:.2}%", run.test_acc * 100.0));
+            row
+        })
+        .collect();
+    VanishingCells { header, rows }
+}
+
+/// A plain-text table, one row per run: the run name left-aligned, numbers
+/// right-aligned, each column as wide as its widest cell.
+pub fn vanishing_table(runs: &[RunSummary]) -> String {
+    let cells = vanishing_cells(runs);
+    let lines = || std::iter::once(&cells.header).chain(&cells.rows);
+    let widths: Vec<usize> = (0..cells.header.len())
+        .map(|c| lines().map(|row| row[c].len()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
-    let _ = write!(out, "{:<name_width$}", "run");
-    for l in 1..=layers {
-        let _ = write!(out, " {:>9}", format!("|g| L{l}"));
-    }
-    let _ = writeln!(out, " {:>8} {:>9} {:>8}", "atten.", "train acc", "test acc");
-    for run in runs {
-        let _ = write!(out, "{:<name_width$}", run.name);
-        for l in 0..layers {
-            match run.mean_grad.get(l) {
-                Some(g) => write!(out, " {g:>9.2e}"),
-                None => write!(out, " {:>9}", "-"),
-            }
-            .expect("writing to a String");
+    for row in lines() {
+        let _ = write!(out, "{:<w$}", row[0], w = widths[0]);
+        for (cell, w) in row.iter().zip(&widths).skip(1) {
+            let _ = write!(out, "  {cell:>w$}");
         }
-        let _ = writeln!(
-            out,
-            " {:>8} {:>8.2}% {:>7.2}%",
-            times(run.attenuation()),
-            run.train_acc * 100.0,
-            run.test_acc * 100.0
-        );
+        out.push('\n');
     }
-    let _ = writeln!(
+    out.push_str(LEGEND);
+    out.push('\n');
+    out
+}
+
+/// The same table in markdown, as the Text dashboard shows it.
+pub fn vanishing_markdown(runs: &[RunSummary]) -> String {
+    let cells = vanishing_cells(runs);
+    let header: Vec<&str> = cells.header.iter().map(String::as_str).collect();
+    let mut out = markdown::table(&header, &cells.rows);
+    // Two trailing spaces: a markdown line break between the legend's lines.
+    let _ = write!(
         out,
-        "|g| Ln: layer n's mean |gradient| averaged over the logged steps (L1 nearest the input);\n\
-         atten.: last layer / first layer; accuracies on the whole train and test sets after training."
+        "\n{}\n",
+        LEGEND.replace('|', "\\|").replace('\n', "  \n")
     );
     out
 }
@@ -77,5 +115,28 @@ mod tests {
             "{table}"
         );
         assert!(row.contains("30.0x") && row.contains("25.00%"), "{table}");
+    }
+
+    #[test]
+    fn markdown_has_the_same_cells() {
+        let run = RunSummary {
+            name: "leaky_relu".into(),
+            mean_grad: vec![1e-4, 3e-3],
+            final_loss: 1.0,
+            final_batch_acc: 0.5,
+            train_acc: 0.5,
+            test_acc: 0.25,
+        };
+        let md = vanishing_markdown(std::slice::from_ref(&run));
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(
+            lines[0],
+            r"| run | \|g\| L1 | \|g\| L2 | atten. | train acc | test acc |"
+        );
+        assert_eq!(
+            lines[2],
+            r"| leaky\_relu | 1.00e-4 | 3.00e-3 | 30.0x | 50.00% | 25.00% |"
+        );
+        assert!(md.contains("atten.: last layer / first layer"), "{md}");
     }
 }

@@ -23,6 +23,7 @@ fn config(activation: Activation, residual: bool, layers: usize) -> TrainConfig 
         log_every: 10,
         seed: 1,
         progress: false,
+        dataset: "synthetic".into(),
     }
 }
 

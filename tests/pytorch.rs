@@ -90,6 +90,7 @@ fn config(activation: Activation, residual: bool) -> TrainConfig {
         log_every: 1,
         seed: 11,
         progress: false,
+        dataset: "synthetic".into(),
     }
 }
 

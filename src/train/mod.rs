@@ -3,9 +3,11 @@
 //! Each iteration draws a batch, runs forward, loss, one backward pass and
 //! one Adam step with those same gradients. Every `log_every` iterations it
 //! also writes the loss, batch accuracy and per-layer gradient and weight
-//! statistics to the run's event file.
+//! statistics to the run's event file. What the run records about itself for
+//! the Text, HParams and Graphs dashboards comes from [`describe`].
 
 pub mod adam;
+pub mod describe;
 pub mod loss;
 pub mod stats;
 
@@ -30,6 +32,8 @@ pub struct TrainConfig {
     pub activation: ActivationFn,
     /// Skip connections around the hidden layers after the first.
     pub residual: bool,
+    /// The data set's name (`--dataset`), recorded with the run.
+    pub dataset: String,
     /// Dense layers, counting the output layer.
     pub layers: usize,
     pub hidden: usize,
@@ -89,6 +93,9 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
     let mut writer = EventWriter::create(run_dir)?;
+    for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
+        writer.write_event(&event)?;
+    }
     let mut grad_stats = GradStats::new(cfg.layers);
     let progress = progress_bar(name, cfg);
 
@@ -142,6 +149,8 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         }
         if diverged {
             progress.finish_and_clear();
+            let now = wall_time_now();
+            writer.write_event(&summary_event(i as i64, now, describe::failure_values(now)))?;
             writer.close()?;
             bail!(
                 "{name}: the loss became {loss_value} at iteration {i}; training diverged \
@@ -156,24 +165,28 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
 
     let train_acc = accuracy(&model, &data.train, &device)?;
     let test_acc = accuracy(&model, &data.test, &device)?;
-    let end = cfg.iterations as i64;
-    writer.write_event(&summary_event(
-        end,
-        wall_time_now(),
-        vec![scalar("test_acc", test_acc), scalar("train_acc", train_acc)],
-    ))?;
-    writer.close()?;
-    if let Some(path) = &cfg.save {
-        checkpoint::save(&model, path)?;
-    }
-    Ok(RunSummary {
+    let summary = RunSummary {
         name: name.to_string(),
         mean_grad: grad_stats.averages(),
         final_loss,
         final_batch_acc,
         train_acc,
         test_acc,
-    })
+    };
+    let end = cfg.iterations as i64;
+    let wall_time = wall_time_now();
+    let mut values = vec![
+        scalar("test_acc", test_acc),
+        scalar("train_acc", train_acc),
+        scalar("attenuation", summary.attenuation() as f32),
+    ];
+    values.extend(describe::finish_values(&summary, wall_time));
+    writer.write_event(&summary_event(end, wall_time, values))?;
+    writer.close()?;
+    if let Some(path) = &cfg.save {
+        checkpoint::save(&model, path)?;
+    }
+    Ok(summary)
 }
 
 /// The network `cfg` describes, for `inputs` pixels: from `cfg.init_from`

@@ -1,8 +1,13 @@
-//! Small, learnable IDX data sets the tests generate for themselves.
+//! What several tests share: small, learnable IDX data sets they generate
+//! for themselves, the Python with TensorBoard they check against, and (in
+//! [`http`]) a tiny HTTP client for TensorBoard's server.
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::path::Path;
+pub mod http;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use gradscope::data::{write_split, Split};
 
@@ -43,4 +48,46 @@ pub fn synthetic_split(n: usize, seed: u64) -> Split {
 pub fn write_synthetic(dir: &Path, train: usize, test: usize) {
     write_split(dir, false, &synthetic_split(train, 1)).unwrap();
     write_split(dir, true, &synthetic_split(test, 2)).unwrap();
+}
+
+/// The Python interpreter with TensorBoard: GRADSCOPE_PYTHON, else the
+/// repository's `.venv` (`scripts/setup-venv.sh`); `None` when neither is
+/// there, and the TensorBoard tests then skip with a message.
+pub fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("GRADSCOPE_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+/// Runs the binary's `--scenario all` for 41 iterations, logging every 10,
+/// on a synthetic data set written into `dir/data`; returns the logdir
+/// (`dir/logs`, holding `sigmoid`, `relu` and `leaky_relu`).
+pub fn train_all_on_synthetic(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    write_synthetic(&data, 200, 50);
+    let logs = dir.join("logs");
+    let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        .args([
+            "--scenario",
+            "all",
+            "--iterations",
+            "41",
+            "--log-every",
+            "10",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--logdir")
+        .arg(&logs)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    logs
 }
