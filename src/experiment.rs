@@ -1,11 +1,12 @@
 //! Running what the command line asked for: load the data once, train each
-//! scenario into its own run folder, print the comparison table.
+//! scenario into its own run folder, print the comparison table, and after
+//! all three scenarios write `LOGDIR/REPORT.md` with its figures.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::TrainArgs;
+use crate::cli::{Scenario, TrainArgs};
 use crate::data::Dataset;
 use crate::report::vanishing_table;
 use crate::train::{train, RunSummary, TrainConfig};
@@ -56,6 +57,10 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         runs.push(summary);
     }
     println!("\n{}", vanishing_table(&runs));
+    if args.scenario == Scenario::All {
+        let report = crate::report::markdown::write_report(&args.logdir)?;
+        println!("Report and figures: {}", report.display());
+    }
     println!(
         "View the runs: tensorboard --logdir {}",
         args.logdir.display()
