@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::report::logdir::{EventFile, Logdir, Run};
+use crate::report::logdir::{EventFile, FileStatus, Logdir, Run};
 
 /// The run of `inspect`: the listing on stdout, problems on stderr.
 pub fn run(path: &Path) -> Result<()> {
@@ -115,11 +115,11 @@ fn file_line(logdir: &Logdir, file: &EventFile) -> String {
         file.path.display().to_string()
     };
     let state = match &file.status {
-        crate::report::logdir::FileStatus::Complete => String::new(),
-        crate::report::logdir::FileStatus::Truncated { offset } => {
+        FileStatus::Complete => String::new(),
+        FileStatus::Truncated { offset } => {
             format!(" (cut short at byte {offset})")
         }
-        crate::report::logdir::FileStatus::Failed(_) => " (unreadable, see below)".into(),
+        FileStatus::Failed(_) => " (unreadable, see below)".into(),
     };
     format!("{name}: {} events{state}", file.events)
 }
