@@ -16,6 +16,7 @@ pub mod defaults {
     pub const LR: f64 = 0.001;
     pub const SEED: u64 = 1;
 }
+use crate::report::Format;
 
 /// Train deep, narrow MLPs on MNIST and write what happens inside them
 /// (loss, accuracy, per-layer gradient and weight statistics) as TensorBoard
@@ -50,6 +51,35 @@ impl Cli {
 pub enum Command {
     /// Train the scenarios and write their runs (the default).
     Train(TrainArgs),
+    /// List the runs and tags of a logdir or one event file (from any
+    /// TensorBoard writer), checking every record's CRCs.
+    Inspect(InspectArgs),
+    /// Compare the runs of a logdir side by side: loss, accuracies,
+    /// attenuation and mean |grad| per layer.
+    Compare(CompareArgs),
+    /// Draw PNG figures of a logdir's runs into LOGDIR/plots/.
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// A logdir, or one event file.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The logdir whose runs to compare.
+    pub logdir: PathBuf,
+    /// How to print the table.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// The logdir whose runs to plot; figures go to LOGDIR/plots/.
+    pub logdir: PathBuf,
 }
 
 /// The training flags.
@@ -249,11 +279,13 @@ fn positive_finite(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn parse(args: &[&str]) -> Result<TrainArgs, clap::Error> {
         let cli = Cli::try_parse_from(std::iter::once("gradscope").chain(args.iter().copied()))?;
         match cli.command() {
             Command::Train(args) => Ok(args),
+            other => panic!("not a training command: {other:?}"),
         }
     }
 
@@ -291,8 +323,32 @@ mod tests {
     #[test]
     fn train_subcommand_is_the_default() {
         let cli = Cli::try_parse_from(["gradscope", "train", "--layers", "3"]).unwrap();
-        let Command::Train(args) = cli.command();
+        let Command::Train(args) = cli.command() else {
+            panic!("not train")
+        };
         assert_eq!(args.layers, 3);
+    }
+
+    #[test]
+    fn report_subcommands() {
+        let cli = Cli::try_parse_from(["gradscope", "compare", "logs", "--format", "csv"]).unwrap();
+        let Command::Compare(args) = cli.command() else {
+            panic!("not compare")
+        };
+        assert_eq!(
+            (args.logdir, args.format),
+            (PathBuf::from("logs"), Format::Csv)
+        );
+        let cli = Cli::try_parse_from(["gradscope", "inspect", "f"]).unwrap();
+        assert!(matches!(cli.command(), Command::Inspect(a) if a.path == Path::new("f")));
+        let err = Cli::try_parse_from(["gradscope", "compare", "logs", "--format", "xml"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--format") && err.contains("markdown"),
+            "{err}"
+        );
+        assert!(Cli::try_parse_from(["gradscope", "plot"]).is_err());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Running what the command line asked for: load the data once, train each
-//! scenario into its own run folder, print the comparison table.
+//! scenario into its own run folder, print the comparison table, and after
+//! several runs (`--scenario all`, or any list) write `LOGDIR/REPORT.md`
+//! with its figures.
 
 use std::path::{Path, PathBuf};
 
@@ -70,6 +72,11 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         runs.push(summary);
     }
     println!("\n{}", vanishing_table(&runs));
+    // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
+    if runs.len() > 1 {
+        let report = crate::report::markdown::write_report(&args.logdir)?;
+        println!("Report and figures: {}", report.display());
+    }
     println!(
         "View the runs: tensorboard --logdir {}",
         args.logdir.display()
@@ -163,7 +170,9 @@ mod tests {
 
     fn names(args: &[&str]) -> Vec<String> {
         let cli = Cli::try_parse_from(std::iter::once("gradscope").chain(args.iter().copied()));
-        let Command::Train(args) = cli.unwrap().command();
+        let Command::Train(args) = cli.unwrap().command() else {
+            panic!("not a training command")
+        };
         args.runs().iter().map(|r| run_name(&args, r)).collect()
     }
 

@@ -17,6 +17,9 @@ fn main() -> ExitCode {
     }
     let result = match Cli::parse().command() {
         Command::Train(args) => gradscope::experiment::run(&args).map(drop),
+        Command::Inspect(args) => gradscope::report::inspect::run(&args.path),
+        Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
+        Command::Plot(args) => gradscope::report::plot::run(&args.logdir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

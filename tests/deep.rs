@@ -4,26 +4,17 @@
 mod common;
 
 use gradscope::data::Dataset;
-use gradscope::model::{Activation, ActivationFn, Init};
+use gradscope::model::Activation;
 use gradscope::train::{train, TrainConfig};
 
 fn config(activation: Activation, residual: bool, layers: usize) -> TrainConfig {
     TrainConfig {
-        activation: ActivationFn::new(activation, 0.2),
         residual,
         layers,
-        hidden: 10,
-        init: Init::GlorotUniform,
-        init_from: None,
-        save: None,
-        shuffle: true,
         iterations: 40,
         batch_size: 20,
-        lr: 0.001,
         log_every: 10,
-        seed: 1,
-        progress: false,
-        dataset: "synthetic".into(),
+        ..TrainConfig::article(activation)
     }
 }
 

@@ -20,7 +20,7 @@ use std::process::Command;
 
 use candle_core::{Device, Tensor};
 use gradscope::data::{Batcher, Dataset};
-use gradscope::model::{checkpoint, Activation, ActivationFn, Init};
+use gradscope::model::{checkpoint, Activation};
 use gradscope::proto::{event, summary::value::Value};
 use gradscope::summary::read_events;
 use gradscope::train::{build_model, forward_backward, TrainConfig};
@@ -76,21 +76,14 @@ fn mean_abs(v: &[f32]) -> f32 {
 
 fn config(activation: Activation, residual: bool) -> TrainConfig {
     TrainConfig {
-        activation: ActivationFn::new(activation, 0.2),
         residual,
-        layers: 6,
-        hidden: 10,
-        init: Init::GlorotUniform,
-        init_from: None,
-        save: None,
         shuffle: false,
         iterations: 1,
         batch_size: BATCH,
         lr: LR,
         log_every: 1,
         seed: 11,
-        progress: false,
-        dataset: "synthetic".into(),
+        ..TrainConfig::article(activation)
     }
 }
 

@@ -6,28 +6,21 @@ mod common;
 use std::collections::BTreeMap;
 
 use gradscope::data::Dataset;
-use gradscope::model::{Activation, ActivationFn, Init};
+use gradscope::model::Activation;
 use gradscope::proto::{event, summary::value::Value};
 use gradscope::summary::read_events;
 use gradscope::train::{train, TrainConfig};
 
 fn config(activation: Activation) -> TrainConfig {
     TrainConfig {
-        activation: ActivationFn::new(activation, 0.2),
-        residual: false,
-        dataset: "synthetic".into(),
         layers: 4,
         hidden: 16,
-        init: Init::GlorotUniform,
-        init_from: None,
-        save: None,
-        shuffle: true,
         iterations: 301,
         batch_size: 20,
         lr: 0.01,
         log_every: 50,
         seed: 3,
-        progress: false,
+        ..TrainConfig::article(activation)
     }
 }
 

@@ -180,19 +180,11 @@ pub fn failure_values(wall_time: f64) -> Vec<summary::Value> {
 mod tests {
     use super::*;
     use crate::data::Split;
-    use crate::model::ActivationFn;
     use crate::proto::{event, summary::value::Value};
     use prost::Message;
 
     fn config(activation: Activation, lr: f64) -> TrainConfig {
         TrainConfig {
-            activation: ActivationFn::new(activation, 0.2),
-            residual: false,
-            init: Init::GlorotUniform,
-            init_from: None,
-            save: None,
-            shuffle: true,
-            dataset: "mnist".into(),
             layers: 3,
             hidden: 8,
             iterations: 50,
@@ -200,7 +192,7 @@ mod tests {
             lr,
             log_every: 10,
             seed: 7,
-            progress: false,
+            ..TrainConfig::article(activation)
         }
     }
 
@@ -347,7 +339,7 @@ mod tests {
         };
         let md = String::from_utf8(t.string_val[0].clone()).unwrap();
         assert!(
-            md.contains("| relu | 1.00e-2 | 4.00e-2 | 4.0x | 90.00% | 80.00% |"),
+            md.contains("| relu | 1.00e-2 | 4.00e-2 | 4.0x | 0.300 | 90.00% | 90.00% | 80.00% |"),
             "{md}"
         );
         assert_eq!(values[1].tag, hparams::SESSION_END_INFO_TAG);
