@@ -8,8 +8,10 @@
 
 pub mod adam;
 pub mod describe;
+pub mod host;
 pub mod loss;
 pub mod stats;
+pub mod summarizer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,10 +25,11 @@ use crate::data::{Batcher, Dataset, Split, CLASSES};
 use crate::model::{
     checkpoint, Activation, ActivationFn, Architecture, Init, Mlp, Shape, DEFAULT_LEAKY_SLOPE,
 };
-use crate::summary::builders::{histogram, scalar, summary_event, wall_time_now};
+use crate::summary::builders::{scalar, summary_event, wall_time_now};
 use crate::summary::EventWriter;
 pub use adam::{Adam, AdamConfig};
 pub use stats::GradStats;
+use summarizer::Summarizer;
 
 /// Everything that shapes a training run, besides the data.
 #[derive(Debug, Clone)]
@@ -120,12 +123,12 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
     } else {
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
-    let mut writer = EventWriter::create(run_dir)?;
-    for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
-        writer.write_event(&event)?;
-    }
-    let mut grad_stats = GradStats::new(cfg.layers);
+    let writer = EventWriter::create(run_dir)?;
     let progress = progress_bar(name, cfg);
+    let mut summaries = Summarizer::start(writer, cfg.layers, progress.clone())?;
+    for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
+        summaries.write_event(event)?;
+    }
 
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     let (mut final_loss, mut final_batch_acc) = (f32::NAN, f32::NAN);
@@ -139,28 +142,17 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
 
         if i % cfg.log_every == 0 || diverged {
             let acc = batch_accuracy(&logits, &labels)?;
-            let mut values = vec![scalar("loss", loss_value), scalar("acc", acc)];
-            let mut means = Vec::with_capacity(cfg.layers);
-            let mut non_finite = 0;
+            // Copy the numbers out; the summary thread builds the rest.
+            let mut record = summaries.record(i as i64, wall_time_now(), loss_value, acc);
             for (l, layer) in model.layers.iter().enumerate() {
                 let kernel = layer.kernel.as_tensor();
                 let grad = grads
                     .get(kernel)
-                    .context("the loss does not depend on a layer's kernel")?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?;
-                let mean = stats::mean_abs(&grad);
-                means.push(mean);
-                values.push(scalar(&format!("mean_{}", l + 1), mean as f32));
-                let (grad_hist, skipped) = histogram(&format!("histogram_{}", l + 1), &grad);
-                let weights = kernel.flatten_all()?.to_vec1::<f32>()?;
-                let (weight_hist, skipped_w) =
-                    histogram(&format!("hist_weights_{}", l + 1), &weights);
-                values.extend([grad_hist, weight_hist]);
-                non_finite += skipped + skipped_w;
+                    .context("the loss does not depend on a layer's kernel")?;
+                host::copy_f32(grad, &mut record.grads[l])?;
+                host::copy_f32(kernel, &mut record.weights[l])?;
             }
-            grad_stats.record(&means);
-            writer.write_event(&summary_event(i as i64, wall_time_now(), values))?;
+            summaries.log_step(record)?;
             (final_loss, final_batch_acc) = (loss_value, acc);
             progress.suspend(|| {
                 println!(
@@ -168,18 +160,13 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
                     cfg.iterations,
                     acc * 100.0
                 );
-                if non_finite > 0 {
-                    println!(
-                        "  warning: {non_finite} NaN/infinite values left out of the histograms"
-                    );
-                }
             });
         }
         if diverged {
             progress.finish_and_clear();
             let now = wall_time_now();
-            writer.write_event(&summary_event(i as i64, now, describe::failure_values(now)))?;
-            writer.close()?;
+            summaries.write_event(summary_event(i as i64, now, describe::failure_values(now)))?;
+            summaries.finish()?.0.close()?;
             bail!(
                 "{name}: the loss became {loss_value} at iteration {i}; training diverged \
                  (try a smaller --lr). What was logged up to here is in {}",
@@ -193,6 +180,7 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
 
     let train_acc = accuracy(&model, &data.train, &device)?;
     let test_acc = accuracy(&model, &data.test, &device)?;
+    let (mut writer, grad_stats) = summaries.finish()?;
     let summary = RunSummary {
         name: name.to_string(),
         mean_grad: grad_stats.averages(),
