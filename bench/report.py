@@ -31,7 +31,7 @@ TARGETS = {
     "writer_scalar": (4, "writer rate, scalars, gradscope / tensorboardX", ">=", 10.0, "x"),
     "writer_histogram": (4, "writer rate, 7,840-value histograms, gradscope / tensorboardX",
                          ">=", 10.0, "x"),
-    "rss_mnist": (5, "peak RSS, data/mnist (largest of the runs)", "<=", 80.0, "MB"),
+    "rss_mnist": (5, "peak RSS, data/mnist (largest of the default runs)", "<=", 80.0, "MB"),
     "rss_fashion": (5, "peak RSS, full Fashion-MNIST (largest of the runs)", "<=", 150.0, "MB"),
     "scale": (6, "time per step at --hidden 512 --layers 8, gradscope / torch", "<=", 1.5, "x"),
 }
@@ -124,14 +124,25 @@ def logging(rows):
     return {"logging": value}
 
 
+# Runs of `gradscope --scenario all` at its defaults on data/mnist, whichever
+# section made them: all count towards target 5's mnist figure.
+DEFAULT_MNIST_RUNS = (("rss", "mnist"), ("whole", "gradscope"), ("logging", "log-every-200"))
+
+
 def rss(rows):
     s = rows["rss"]
     time_table(s, ["mnist", "fashion-mnist"])
     results = {}
-    for label, key in (("mnist", "rss_mnist"), ("fashion-mnist", "rss_fashion")):
-        if s.get(label):
-            results[key] = max(mb(k) for _, _, k in s[label])
-            print(target_line(key, results[key]))
+    mnist = [(section, k) for section, label in DEFAULT_MNIST_RUNS
+             for _, _, k in rows.get(section, {}).get(label, [])]
+    if mnist:
+        results["rss_mnist"] = max(mb(k) for _, k in mnist)
+        sections = sorted({section for section, _ in mnist})
+        print(target_line("rss_mnist", results["rss_mnist"])
+              + f"  ({len(mnist)} runs: {', '.join(sections)})")
+    if s.get("fashion-mnist"):
+        results["rss_fashion"] = max(mb(k) for _, _, k in s["fashion-mnist"])
+        print(target_line("rss_fashion", results["rss_fashion"]))
     return results
 
 
@@ -218,7 +229,7 @@ def run_section(name, rows, criterion_dir):
 def summary(rows, criterion_dir):
     results = {}
     for name in ("whole", "step", "logging", "writer", "rss", "scale"):
-        if name == "step" or rows.get(name):
+        if name in ("step", "rss") or rows.get(name):
             with open(os.devnull, "w") as quiet:
                 stdout, sys.stdout = sys.stdout, quiet
                 try:

@@ -127,6 +127,13 @@ fi
 if needs_torch || needs_tf; then
     echo "  peer threads: $([[ $peer_threads -eq 0 ]] && echo "framework default" || echo "$peer_threads")"
 fi
+# Busy cores slow everything, and PyTorch's default (all cores, OpenMP)
+# several times more than single-threaded code: say so next to the figures.
+read -r load1 _ </proc/loadavg
+if awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+    echo "  note: load average $load1 on $(nproc) cores before starting: other work competes with"
+    echo "        the timed commands, and multi-threaded peers suffer most (compare --peer-threads 1)"
+fi
 
 # ---------------------------------------------------------------- measuring
 # measure SECTION LABEL REP COMMAND...: runs COMMAND with a fresh --logdir,
