@@ -59,8 +59,9 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ ${#sections[@]} -gt 0 ]] || sections=("${all_sections[@]}")
-[[ "$scale_iters" =~ ^([1-9][0-9]*),([1-9][0-9]*)$ ]] && ((BASH_REMATCH[1] < BASH_REMATCH[2])) ||
+if ! [[ "$scale_iters" =~ ^([1-9][0-9]*),([1-9][0-9]*)$ ]] || ((BASH_REMATCH[1] >= BASH_REMATCH[2])); then
     die "--scale-iters expects two increasing iteration counts A,B (e.g. 20,220), got '$scale_iters'"
+fi
 scale_a=${BASH_REMATCH[1]}
 scale_b=${BASH_REMATCH[2]}
 
