@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# The benchmark of issue 5: gradscope against the same experiment in PyTorch
+# + tensorboardX and in TensorFlow 2, and against its own targets. Not a test:
+# it times things, so run it on a quiet machine and read the figures.
+#
+#   scripts/bench.sh [--reps N] [--peer-threads N] [SECTION...]
+#
+# Sections (default: all, in this order):
+#   whole    target 1: `--scenario all` whole process (wall time, peak RSS),
+#            gradscope / bench/peer_torch.py / bench/peer_tf.py alternated
+#            N times; median ratios
+#   step     target 2: `cargo bench --bench step`, criterion's medians
+#   logging  target 3: --log-every 1 against --log-every 200, alternated
+#   writer   target 4: examples/writer_rate.rs against
+#            bench/tbx_writer_rate.py (tensorboardX), events per second
+#   rss      target 5: peak RSS on data/mnist and on full Fashion-MNIST
+#   scale    target 6: time per step at --hidden 512 --layers 8 on
+#            Fashion-MNIST, gradscope against the torch peer, from the
+#            whole-process times of two run lengths (start-up, loading and
+#            the final accuracy pass cancel out)
+#
+# Options:
+#   --reps N          repetitions of every timed command (default 5)
+#   --peer-threads N  thread count for PyTorch and TensorFlow (default: theirs,
+#                     all cores); gradscope uses its own setting
+#   --scale-iters A,B the two run lengths of `scale` (default 20,220)
+#
+# Needs data/mnist (scripts/fetch-data.sh) and, for rss and scale,
+# data/fashion-mnist (scripts/fetch-data.sh fashion-mnist). Creates the
+# peers' venvs on first use (bench/setup-venvs.sh; several GB, a few
+# minutes). Every command's output is kept in a folder printed at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+all_sections=(whole step logging writer rss scale)
+reps=5
+peer_threads=0
+scale_iters=20,220
+sections=()
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 expects a positive integer, got '$2'"; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --reps) [[ $# -ge 2 ]] || die "--reps needs a value"; positive --reps "$2"; reps=$2; shift 2 ;;
+        --reps=*) positive --reps "${1#*=}"; reps=${1#*=}; shift ;;
+        --peer-threads) [[ $# -ge 2 ]] || die "--peer-threads needs a value"
+            positive --peer-threads "$2"; peer_threads=$2; shift 2 ;;
+        --peer-threads=*) positive --peer-threads "${1#*=}"; peer_threads=${1#*=}; shift ;;
+        --scale-iters) [[ $# -ge 2 ]] || die "--scale-iters needs a value"; scale_iters=$2; shift 2 ;;
+        --scale-iters=*) scale_iters=${1#*=}; shift ;;
+        -h | --help) usage; exit 0 ;;
+        all) sections+=("${all_sections[@]}"); shift ;;
+        whole | step | logging | writer | rss | scale) sections+=("$1"); shift ;;
+        *) usage >&2; die "unknown argument '$1' (sections: all ${all_sections[*]})" ;;
+    esac
+done
+[[ ${#sections[@]} -gt 0 ]] || sections=("${all_sections[@]}")
+if ! [[ "$scale_iters" =~ ^([1-9][0-9]*),([1-9][0-9]*)$ ]] || ((BASH_REMATCH[1] >= BASH_REMATCH[2])); then
+    die "--scale-iters expects two increasing iteration counts A,B (e.g. 20,220), got '$scale_iters'"
+fi
+scale_a=${BASH_REMATCH[1]}
+scale_b=${BASH_REMATCH[2]}
+
+wants() { [[ " ${sections[*]} " == *" $1 "* ]]; }
+needs_torch() { wants whole || wants writer || wants scale; }
+needs_tf() { wants whole; }
+
+[[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) not found; install it (Debian: apt-get install time)"
+command -v python3 >/dev/null || die "python3 not found"
+
+# ---------------------------------------------------------------- inputs
+need_data() {
+    local dir="data/$1" f
+    for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+        [[ -f "$dir/$f" || -f "$dir/$f.gz" ]] ||
+            die "$dir/$f (or .gz) is missing; fetch the data with: scripts/fetch-data.sh $1"
+    done
+}
+if wants whole || wants logging || wants rss; then need_data mnist; fi
+if wants rss || wants scale; then need_data fashion-mnist; fi
+
+venvs=()
+needs_torch && venvs+=(torch)
+needs_tf && venvs+=(tf)
+[[ ${#venvs[@]} -eq 0 ]] || bench/setup-venvs.sh "${venvs[@]}"
+torch_py=$root/bench/.venv-torch/bin/python
+tf_py=$root/bench/.venv-tf/bin/python
+
+echo "bench: building gradscope (release)"
+cargo build --release --quiet
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+gradscope=$target_dir/release/gradscope
+[[ -x "$gradscope" ]] || die "$gradscope was not built"
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/gradscope-bench.XXXXXX")
+results=$out/results.tsv
+: >"$results"
+mkdir -p "$out/logs"
+report() { python3 bench/report.py "$results" "$@"; }
+
+# ---------------------------------------------------------------- the machine
+version_of() { # VENV_PYTHON PACKAGE
+    "$1" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$2" 2>/dev/null || echo "?"
+}
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+mem_gib=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+git diff --quiet HEAD 2>/dev/null || commit+=" (with uncommitted changes)"
+cat <<EOF
+
+gradscope benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')
+  machine:   $(nproc) cores ($cpu), ${mem_gib} GiB memory, load average $(load)
+  gradscope: commit $commit, $(rustc --version), RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-unset (the binary picks)}
+  repetitions: $reps; sections: ${sections[*]}
+EOF
+if needs_torch; then
+    echo "  torch peer: Python $("$torch_py" -c 'import platform; print(platform.python_version())'), torch $(version_of "$torch_py" torch), tensorboardX $(version_of "$torch_py" tensorboardX), numpy $(version_of "$torch_py" numpy)"
+fi
+if needs_tf; then
+    echo "  tf peer:    Python $("$tf_py" -c 'import platform; print(platform.python_version())'), tensorflow-cpu $(version_of "$tf_py" tensorflow-cpu), tensorboard $(version_of "$tf_py" tensorboard), numpy $(version_of "$tf_py" numpy)"
+fi
+if needs_torch || needs_tf; then
+    echo "  peer threads: $([[ $peer_threads -eq 0 ]] && echo "framework default" || echo "$peer_threads")"
+fi
+# Busy cores slow everything, and PyTorch's default (all cores, OpenMP)
+# several times more than single-threaded code: say so next to the figures.
+read -r load1 _ </proc/loadavg
+if awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+    echo "  note: load average $load1 on $(nproc) cores before starting: other work competes with"
+    echo "        the timed commands, and multi-threaded peers suffer most (compare --peer-threads 1)"
+fi
+
+# ---------------------------------------------------------------- measuring
+# measure SECTION LABEL REP COMMAND...: runs COMMAND with a fresh --logdir,
+# records wall seconds and peak RSS; the run folder is removed afterwards
+# (its size is not the point, and reps would pile up).
+measure() {
+    local section=$1 label=$2 rep=$3
+    shift 3
+    local log="$out/logs/$section-$label-$rep.log" logdir="$out/runs/$section-$label-$rep"
+    if ! /usr/bin/time -f '%e %M' -o "$out/time" "$@" --logdir "$logdir" >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        die "$section: '$*' failed (full output: $log)"
+    fi
+    local wall rss
+    read -r wall rss < <(tail -n 1 "$out/time")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$section" "$label" "$rep" "$wall" "$rss" >>"$results"
+    printf '  %-8s rep %d/%d  %-24s %8.2f s  %6.1f MB\n' "$section" "$rep" "$reps" "$label" "$wall" \
+        "$(awk -v k="$rss" 'BEGIN { print k * 1024 / 1e6 }')"
+    rm -rf -- "$logdir"
+}
+
+peer_flags=(--threads "$peer_threads")
+gs=("$gradscope" --no-progress)
+torch_peer=("$torch_py" bench/peer_torch.py "${peer_flags[@]}")
+tf_peer=("$tf_py" bench/peer_tf.py "${peer_flags[@]}")
+
+section_header() { printf '\n== %s (load average %s)\n' "$1" "$(load)"; }
+
+run_whole() {
+    section_header "target 1: the whole experiment, --scenario all on data/mnist"
+    local rep
+    for ((rep = 1; rep <= reps; rep++)); do
+        measure whole gradscope "$rep" "${gs[@]}" --scenario all
+        measure whole torch "$rep" "${torch_peer[@]}" --scenario all
+        measure whole tf "$rep" "${tf_peer[@]}" --scenario all
+    done
+    report section whole
+}
+
+criterion_dir=""
+run_step() {
+    section_header "target 2: one training step (cargo bench --bench step)"
+    cargo bench --quiet --bench step >"$out/logs/step.log" 2>&1 ||
+        { tail -n 20 "$out/logs/step.log" >&2; die "cargo bench --bench step failed (output: $out/logs/step.log)"; }
+    criterion_dir=$target_dir/criterion
+    report section step --criterion "$criterion_dir"
+}
+
+run_logging() {
+    section_header "target 3: --log-every 1 against --log-every 200 (--scenario all, data/mnist)"
+    local rep
+    for ((rep = 1; rep <= reps; rep++)); do
+        measure logging log-every-200 "$rep" "${gs[@]}" --log-every 200
+        measure logging log-every-1 "$rep" "${gs[@]}" --log-every 1
+    done
+    report section logging
+}
+
+run_writer() {
+    section_header "target 4: event writer rate against tensorboardX"
+    local ours theirs
+    cargo build --release --quiet --example writer_rate
+    ours=$("$target_dir/release/examples/writer_rate" --repeats "$reps" | tee "$out/logs/writer-gradscope.log")
+    theirs=$("$torch_py" bench/tbx_writer_rate.py --repeats "$reps" | tee "$out/logs/writer-tensorboardX.log")
+    local sum_ours sum_theirs
+    sum_ours=$(sed -n 's/.*checksum //p' <<<"$ours")
+    sum_theirs=$(sed -n 's/.*checksum //p' <<<"$theirs")
+    [[ -n "$sum_ours" && "$sum_ours" == "$sum_theirs" ]] ||
+        die "writer: the two programs logged different values (checksums '$sum_ours' and '$sum_theirs')"
+    local who text kind rate
+    for who in gradscope tensorboardX; do
+        text=$([[ $who == gradscope ]] && echo "$ours" || echo "$theirs")
+        for kind in scalar histogram; do
+            rate=$(sed -n "s/^${kind}_events_per_s=//p" <<<"$text")
+            [[ -n "$rate" ]] || die "writer: no ${kind} rate in $who's output"
+            printf 'writer\t%s-%s\t1\t%s\t0\n' "$who" "$kind" "$rate" >>"$results"
+        done
+    done
+    report section writer
+}
+
+run_rss() {
+    section_header "target 5: peak RSS, --scenario all"
+    local rep
+    for ((rep = 1; rep <= reps; rep++)); do
+        measure rss mnist "$rep" "${gs[@]}" --dataset mnist
+        measure rss fashion-mnist "$rep" "${gs[@]}" --dataset fashion-mnist
+    done
+    report section rss
+}
+
+run_scale() {
+    section_header "target 6: --hidden 512 --layers 8 on Fashion-MNIST, relu, $scale_a and $scale_b iterations"
+    local rep n
+    # --log-every past the run: only step 0 is logged, in both.
+    local shape=(--dataset fashion-mnist --hidden 512 --layers 8 --scenario relu --log-every 1000000)
+    for ((rep = 1; rep <= reps; rep++)); do
+        for n in "$scale_a" "$scale_b"; do
+            measure scale "gradscope@$n" "$rep" "${gs[@]}" "${shape[@]}" --iterations "$n"
+            measure scale "torch@$n" "$rep" "${torch_peer[@]}" "${shape[@]}" --iterations "$n"
+        done
+    done
+    report section scale
+}
+
+for section in "${sections[@]}"; do
+    "run_$section"
+done
+
+printf '\n== targets (issue 5)\n'
+if [[ -n "$criterion_dir" ]]; then
+    report summary --criterion "$criterion_dir"
+else
+    report summary
+fi
+printf '\nload average at the end: %s\nevery command'"'"'s output: %s/logs\n' "$(load)" "$out"
