@@ -7,12 +7,14 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::TrainArgs;
 use crate::data::Dataset;
+use crate::interrupt::{self, Interrupted};
 use crate::report::vanishing_table;
 use crate::train::{train, RunSummary, TrainConfig};
 
 /// Runs every scenario of `args`; returns their summaries.
 pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
-    check_logdir(&args.logdir)?;
+    let activations = args.scenario.activations();
+    check_logdir(&args.logdir, activations.iter().map(|a| a.name()))?;
     let data_dir = args.data_dir();
     let data = Dataset::load(&data_dir)?;
     println!(
@@ -25,8 +27,12 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
     );
 
     let mut runs = Vec::new();
-    for activation in args.scenario.activations() {
+    for activation in activations {
         let name = activation.name();
+        if let Some(signal) = interrupt::requested() {
+            let message = format!("stopped by {signal} before scenario {name} started");
+            return Err(Interrupted { signal, message }.into());
+        }
         let run_dir = args.logdir.join(name);
         if has_event_files(&run_dir) {
             println!(
@@ -63,8 +69,8 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
     Ok(runs)
 }
 
-/// Fails before any training if the logdir cannot hold runs.
-fn check_logdir(logdir: &Path) -> Result<()> {
+/// Fails before any training if the logdir cannot hold the runs `names`.
+fn check_logdir<'a>(logdir: &Path, names: impl Iterator<Item = &'a str>) -> Result<()> {
     std::fs::create_dir_all(logdir).with_context(|| {
         format!(
             "--logdir {}: cannot create the log directory",
@@ -73,6 +79,16 @@ fn check_logdir(logdir: &Path) -> Result<()> {
     })?;
     if !logdir.is_dir() {
         bail!("--logdir {} is not a directory", logdir.display());
+    }
+    for name in names {
+        let run_dir = logdir.join(name);
+        if run_dir.exists() && !run_dir.is_dir() {
+            bail!(
+                "--logdir {}: {} is in the way of run {name}: not a directory",
+                logdir.display(),
+                run_dir.display()
+            );
+        }
     }
     Ok(())
 }

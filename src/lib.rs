@@ -13,11 +13,13 @@
 //! - [`summary`]: TensorBoard's side: summary builders (pure), histogram
 //!   buckets, TFRecord framing, the [`summary::EventWriter`] and a reader.
 //! - [`report`]: the vanishing-gradient table.
+//! - [`interrupt`]: Ctrl-C and SIGTERM, checked once per training iteration.
 //! - [`proto`]: the protobuf types generated from `proto/tensorboard.proto`.
 
 pub mod cli;
 pub mod data;
 pub mod experiment;
+pub mod interrupt;
 pub mod model;
 pub mod proto;
 pub mod report;

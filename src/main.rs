@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gradscope::cli::{Cli, Command};
+use gradscope::interrupt::{self, Interrupted};
 
 // candle allocates and frees a tensor per op; mimalloc keeps freed memory
 // for reuse instead of returning it to the OS every step.
@@ -15,14 +16,25 @@ fn main() -> ExitCode {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         std::env::set_var("RAYON_NUM_THREADS", "1");
     }
-    let result = match Cli::parse().command() {
+    let cli = Cli::parse();
+    if let Err(e) = interrupt::install() {
+        eprintln!("error: cannot handle Ctrl-C and SIGTERM: {e}");
+        return ExitCode::FAILURE;
+    }
+    let result = match cli.command() {
         Command::Train(args) => gradscope::experiment::run(&args).map(drop),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<Interrupted>() {
+            Some(stopped) => {
+                eprintln!("{stopped}");
+                ExitCode::from(stopped.signal.exit_status())
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

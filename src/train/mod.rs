@@ -4,7 +4,11 @@
 //! one Adam step with those same gradients. Every `log_every` iterations it
 //! also writes the loss, batch accuracy and per-layer gradient and weight
 //! statistics to the run's event file.
+//!
+//! The loop stops early, with its event file closed and complete, when the
+//! run diverges ([`divergence`]) or a signal asks it to ([`crate::interrupt`]).
 
+pub mod divergence;
 pub mod stats;
 
 use std::path::Path;
@@ -16,6 +20,7 @@ use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::{Batcher, Dataset, Split, CLASSES};
+use crate::interrupt::{self, Interrupted, Signal};
 use crate::model::{Activation, Mlp, Shape};
 use crate::summary::builders::{histogram, scalar, summary_event, wall_time_now};
 use crate::summary::EventWriter;
@@ -92,7 +97,12 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
 
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     let (mut final_loss, mut final_batch_acc) = (f32::NAN, f32::NAN);
+    let mut last_logged = None;
     for i in 0..cfg.iterations {
+        if let Some(signal) = interrupt::requested() {
+            progress.finish_and_clear();
+            return Err(stopped_by(signal, name, i, cfg, last_logged, writer));
+        }
         batches.next_batch(&data.train, &mut pixels, &mut labels);
         let x = Tensor::from_slice(&pixels, (cfg.batch_size, shape.inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
@@ -100,9 +110,9 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
         let grads = loss.backward()?;
         let loss_value = loss.to_scalar::<f32>()?;
-        let diverged = !loss_value.is_finite();
+        let diverged = divergence::check(loss_value, &model, &grads)?;
 
-        if i % cfg.log_every == 0 || diverged {
+        if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
             let mut values = vec![scalar("loss", loss_value), scalar("acc", acc)];
             let mut means = Vec::with_capacity(cfg.layers);
@@ -125,7 +135,10 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
                 non_finite += skipped + skipped_w;
             }
             grad_stats.record(&means);
-            writer.write_event(&summary_event(i as i64, wall_time_now(), values))?;
+            writer
+                .write_event(&summary_event(i as i64, wall_time_now(), values))
+                .with_context(|| format!("{name}: logging iteration {i}"))?;
+            last_logged = Some(i);
             (final_loss, final_batch_acc) = (loss_value, acc);
             progress.suspend(|| {
                 println!(
@@ -140,13 +153,13 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
                 }
             });
         }
-        if diverged {
+        if let Some(divergence) = diverged {
             progress.finish_and_clear();
+            let path = writer.path().display().to_string();
             writer.close()?;
             bail!(
-                "{name}: the loss became {loss_value} at iteration {i}; training diverged \
-                 (try a smaller --lr). What was logged up to here is in {}",
-                run_dir.display()
+                "{name}: training diverged at iteration {i}: {divergence} (try a smaller --lr). \
+                 Everything logged up to and including iteration {i} is in {path}"
             );
         }
         optimizer.step(&grads)?;
@@ -157,11 +170,13 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
     let train_acc = accuracy(&model, &data.train, &device)?;
     let test_acc = accuracy(&model, &data.test, &device)?;
     let end = cfg.iterations as i64;
-    writer.write_event(&summary_event(
-        end,
-        wall_time_now(),
-        vec![scalar("test_acc", test_acc), scalar("train_acc", train_acc)],
-    ))?;
+    writer
+        .write_event(&summary_event(
+            end,
+            wall_time_now(),
+            vec![scalar("test_acc", test_acc), scalar("train_acc", train_acc)],
+        ))
+        .with_context(|| format!("{name}: logging the final accuracies"))?;
     writer.close()?;
     Ok(RunSummary {
         name: name.to_string(),
@@ -171,6 +186,34 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         train_acc,
         test_acc,
     })
+}
+
+/// Closes the event file of a run that `signal` stopped before iteration `i`
+/// and says where it stopped.
+fn stopped_by(
+    signal: Signal,
+    name: &str,
+    i: usize,
+    cfg: &TrainConfig,
+    last_logged: Option<usize>,
+    writer: EventWriter,
+) -> anyhow::Error {
+    let path = writer.path().display().to_string();
+    if let Err(e) = writer.close() {
+        return anyhow::Error::new(e).context(format!("{name}: stopped by {signal}"));
+    }
+    let logged = match last_logged {
+        Some(step) => format!("logged up to and including iteration {step} in {path}"),
+        None => format!("nothing logged yet; {path} holds only its header"),
+    };
+    Interrupted {
+        signal,
+        message: format!(
+            "{name}: stopped by {signal} at iteration {i} of {} ({i} iterations done); {logged}",
+            cfg.iterations
+        ),
+    }
+    .into()
 }
 
 fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
