@@ -9,20 +9,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use gradscope::proto::{event, summary::value::Value, HistogramProto};
 use gradscope::summary::read_events;
 use serde_json::Value as Json;
-
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GRADSCOPE_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    venv.exists().then_some(venv)
-}
 
 enum Written {
     Scalar(f32),
@@ -52,7 +44,7 @@ fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
 
 #[test]
 fn tensorboard_loads_every_tag_with_our_steps_and_values() {
-    let Some(python) = python() else {
+    let Some(python) = common::python() else {
         eprintln!(
             "SKIPPED: no TensorBoard venv; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON"
         );
@@ -84,18 +76,7 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_load.py");
-    let loaded = Command::new(&python)
-        .arg(script)
-        .arg(&logs)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
-    assert!(
-        loaded.status.success(),
-        "TensorBoard's loader failed: {}",
-        String::from_utf8_lossy(&loaded.stderr)
-    );
-    let json: Json = serde_json::from_slice(&loaded.stdout).unwrap();
+    let json = common::tensorboard_load(&python, &logs);
     let runs = json["runs"].as_object().unwrap();
     assert_eq!(
         runs.keys().collect::<Vec<_>>(),
