@@ -167,6 +167,12 @@ impl<R: Read> EventReader<R> {
         }
     }
 
+    /// Where the next record starts: after the last event read, or at the
+    /// record an error or a truncated tail was found at.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// Byte offset of a final record that ends before its declared length,
     /// once iteration has reached it.
     pub fn truncated_at(&self) -> Option<u64> {
@@ -368,7 +374,10 @@ mod tests {
         let (_dir, path) = file_with(&bytes);
         let err = read_events(&path).unwrap_err();
         assert_eq!(err.offset(), good);
-        assert!(err.to_string().contains("1152921504606846976 bytes"), "{err}");
+        assert!(
+            err.to_string().contains("1152921504606846976 bytes"),
+            "{err}"
+        );
         // The events before it still stream out.
         let (_dir2, path) = file_with(&bytes);
         let streamed: Vec<_> = EventReader::open(&path).unwrap().collect();
