@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::{Batcher, Dataset, Split, CLASSES};
 use crate::interrupt::{self, Interrupted, Signal};
-use crate::model::{Activation, Mlp, Shape};
+use crate::model::{Activation, Mlp, Shape, MAX_PARAMETERS};
 use crate::summary::builders::{histogram, scalar, summary_event, wall_time_now};
 use crate::summary::EventWriter;
 pub use stats::GradStats;
@@ -77,6 +77,16 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
             cfg.batch_size,
             data.train.len(),
             data.dir.display()
+        );
+    }
+    if shape.parameters() > MAX_PARAMETERS {
+        bail!(
+            "--layers {} and --hidden {} on {}-pixel images make {} parameters; \
+             at most {MAX_PARAMETERS} are allowed",
+            cfg.layers,
+            cfg.hidden,
+            shape.inputs,
+            shape.parameters()
         );
     }
     let model = Mlp::new(shape, cfg.activation, cfg.seed, &device)?;
