@@ -70,12 +70,10 @@ fn wait_at_most(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
-fn send_signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{signal} failed");
+fn send_signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) only reads its arguments.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(sent, 0, "kill({}, {signal}) failed", child.id());
 }
 
 fn stderr_of(child: &mut Child) -> String {
@@ -189,7 +187,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
 
 /// A signal to a running run: it stops at the next iteration, closes its
 /// event file and says where it stopped.
-fn stops_cleanly_on(signal: &str, status: i32, report: &str) {
+fn stops_cleanly_on(signal: libc::c_int, status: i32, report: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut child = start_long_run(dir.path(), 10, Stdio::piped());
     let steps = watch_steps(child.stdout.take().unwrap());
@@ -231,12 +229,16 @@ fn stops_cleanly_on(signal: &str, status: i32, report: &str) {
 
 #[test]
 fn ctrl_c_flushes_reports_the_iteration_and_exits_130() {
-    stops_cleanly_on("INT", 130, "relu: stopped by SIGINT (Ctrl-C) at iteration ");
+    stops_cleanly_on(
+        libc::SIGINT,
+        130,
+        "relu: stopped by SIGINT (Ctrl-C) at iteration ",
+    );
 }
 
 #[test]
 fn sigterm_flushes_reports_the_iteration_and_exits_143() {
-    stops_cleanly_on("TERM", 143, "relu: stopped by SIGTERM at iteration ");
+    stops_cleanly_on(libc::SIGTERM, 143, "relu: stopped by SIGTERM at iteration ");
 }
 
 /// Bytes waiting in the pipe behind `stdout`, and the pipe's capacity.
@@ -276,13 +278,13 @@ fn a_second_ctrl_c_exits_at_once() {
         before = queued;
     }
 
-    send_signal(&child, "INT");
+    send_signal(&child, libc::SIGINT);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         child.try_wait().unwrap().is_none(),
         "a blocked run cannot have stopped cleanly"
     );
-    send_signal(&child, "INT");
+    send_signal(&child, libc::SIGINT);
     let exit = wait_at_most(&mut child, Duration::from_secs(10));
     assert_eq!(exit.code(), Some(130));
     drop(stdout);
