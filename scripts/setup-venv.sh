@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# Creates .venv (in the repository root) with TensorBoard from PyPI, for the
-# compatibility tests and for `tensorboard --logdir logs`. Idempotent.
+# Creates .venv (in the repository root) with the Python side of the tests:
+# TensorBoard (the compatibility tests, and `tensorboard --logdir logs`) and
+# PyTorch with safetensors (the gradient check). Idempotent.
 #   scripts/setup-venv.sh            # or GRADSCOPE_VENV=/some/dir scripts/setup-venv.sh
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${GRADSCOPE_VENV:-$root/.venv}"
-# Pinned so a TensorBoard release cannot change what the tests check overnight.
-tensorboard_version="2.21.0"
+# Pinned so a release cannot change what the tests check overnight.
+packages=(tensorboard==2.21.0 torch==2.15.0 safetensors==0.8.0)
+check='
+import sys, tensorboard, torch, safetensors
+wanted = dict(p.split("==") for p in sys.argv[1:])
+found = {"tensorboard": tensorboard.__version__, "torch": torch.__version__.split("+")[0],
+         "safetensors": safetensors.__version__}
+sys.exit(found != wanted)
+'
 
-if [ -x "$venv/bin/python" ] &&
-    "$venv/bin/python" -c "import tensorboard, sys; sys.exit(tensorboard.__version__ != '$tensorboard_version')" 2>/dev/null; then
-    echo "TensorBoard $tensorboard_version already in $venv"
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" "${packages[@]}" 2>/dev/null; then
+    echo "Python test dependencies already in $venv: ${packages[*]}"
     exit 0
 fi
 python="${PYTHON:-python3}"
-echo "Creating $venv with tensorboard==$tensorboard_version"
-"$python" -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "tensorboard==$tensorboard_version"
-"$venv/bin/python" -c "import tensorboard; print('TensorBoard', tensorboard.__version__, 'ready in $venv')"
+[ -x "$venv/bin/python" ] || { echo "Creating $venv"; "$python" -m venv "$venv"; }
+echo "Installing ${packages[*]} into $venv (torch is large: a few minutes the first time)"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}"
+"$venv/bin/python" -c "$check" "${packages[@]}"
+echo "Ready: $venv"

@@ -7,13 +7,23 @@ migration of legacy summaries (simple_value scalars, HistogramProto histograms).
 The test suite compares its output with what gradscope wrote.
 
 Output: {"runs": {run: {tag: {"plugin": name, "points": [[step, value], ...]}}}}
-where value is a float for scalars and, for histograms, [[left, right, count], ...].
+where value is a float for scalars, [[left, right, count], ...] for histograms,
+the string for text, and null for the rest (hparams records, the run graph:
+tests/tensorboard_server.rs checks those through TensorBoard's HTTP API).
 """
 import json
 import sys
 
 from tensorboard.backend.event_processing import plugin_event_multiplexer
 from tensorboard.util import tensor_util
+
+
+def point_value(plugin, tensor_proto):
+    if plugin in ("scalars", "histograms"):
+        return tensor_util.make_ndarray(tensor_proto).tolist()
+    if plugin == "text":
+        return tensor_util.make_ndarray(tensor_proto).item().decode("utf-8")
+    return None
 
 
 def main():
@@ -31,8 +41,7 @@ def main():
             plugin = multiplexer.SummaryMetadata(run, tag).plugin_data.plugin_name
             points = []
             for event in multiplexer.Tensors(run, tag):
-                value = tensor_util.make_ndarray(event.tensor_proto).tolist()
-                points.append([event.step, value])
+                points.append([event.step, point_value(plugin, event.tensor_proto)])
             tags[tag] = {"plugin": plugin, "points": points}
         runs[run] = tags
     json.dump({"runs": runs}, sys.stdout)

@@ -4,7 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::model::Activation;
+use crate::model::{Activation, Init, DEFAULT_LEAKY_SLOPE};
+
+/// Defaults that reproduce the article; a run's folder name mentions only
+/// the settings that differ from them.
+pub mod defaults {
+    pub const LAYERS: u32 = 6;
+    pub const HIDDEN: u32 = 10;
+    pub const ITERATIONS: u64 = 2500;
+    pub const BATCH_SIZE: u32 = 30;
+    pub const LR: f64 = 0.001;
+    pub const SEED: u64 = 1;
+}
+use crate::report::Format;
 
 /// Train deep, narrow MLPs on MNIST and write what happens inside them
 /// (loss, accuracy, per-layer gradient and weight statistics) as TensorBoard
@@ -39,15 +51,79 @@ impl Cli {
 pub enum Command {
     /// Train the scenarios and write their runs (the default).
     Train(TrainArgs),
+    /// List the runs and tags of a logdir or one event file (from any
+    /// TensorBoard writer), checking every record's CRCs.
+    Inspect(InspectArgs),
+    /// Compare the runs of a logdir side by side: loss, accuracies,
+    /// attenuation and mean |grad| per layer.
+    Compare(CompareArgs),
+    /// Draw PNG figures of a logdir's runs into LOGDIR/plots/.
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// A logdir, or one event file.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The logdir whose runs to compare.
+    pub logdir: PathBuf,
+    /// How to print the table.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// The logdir whose runs to plot; figures go to LOGDIR/plots/.
+    pub logdir: PathBuf,
 }
 
 /// The training flags.
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Which activation to train with; `all` runs sigmoid, relu and
-    /// leaky_relu in turn. Each run is written to LOGDIR/<scenario>.
-    #[arg(long, value_enum, default_value_t = Scenario::All)]
-    pub scenario: Scenario,
+    /// What to run, as a comma-separated list: an activation (sigmoid,
+    /// relu, leaky_relu, tanh, elu, selu, gelu, softplus, linear), optionally
+    /// with `-residual` (e.g. `sigmoid-residual`), or `all` for sigmoid, relu
+    /// and leaky_relu. Each run goes to its own folder under LOGDIR, named
+    /// after its configuration (`relu`, `sigmoid-residual-l20`, ...).
+    #[arg(long, default_value = "all", value_parser = parse_scenarios, conflicts_with = "activation")]
+    pub scenario: Scenarios,
+
+    /// Run one network with this activation (instead of --scenario).
+    #[arg(long, value_parser = clap::value_parser!(Activation))]
+    pub activation: Option<Activation>,
+
+    /// Identity skip connections around each hidden layer after the first
+    /// (h <- h + act(W h + b)), for every run.
+    #[arg(long)]
+    pub residual: bool,
+
+    /// Negative-side slope of leaky_relu.
+    #[arg(long, default_value_t = DEFAULT_LEAKY_SLOPE, value_parser = finite, allow_negative_numbers = true)]
+    pub leaky_slope: f64,
+
+    /// How the kernels are initialised (biases start at zero).
+    #[arg(long, value_enum, default_value_t = Init::GlorotUniform)]
+    pub init: Init,
+
+    /// Start from these weights (a safetensors file written by --save)
+    /// instead of --init.
+    #[arg(long, value_name = "PATH")]
+    pub init_from: Option<PathBuf>,
+
+    /// Save the final weights as safetensors (layer{i}.weight in (out, in)
+    /// layout, layer{i}.bias). With several runs, the run's folder name is
+    /// added before the extension.
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
+
+    /// Take batches in file order instead of shuffling (for exact comparisons).
+    #[arg(long)]
+    pub no_shuffle: bool,
 
     /// The data set; selects the default --data-dir.
     #[arg(long, value_enum, default_value_t = DatasetName::Mnist)]
@@ -66,23 +142,23 @@ pub struct TrainArgs {
     pub logdir: PathBuf,
 
     /// Dense layers, counting the output layer (784 -> hidden x (layers-1) -> 10).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, default_value_t = defaults::LAYERS, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub layers: u32,
 
     /// Units in each hidden layer.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = defaults::HIDDEN, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub hidden: u32,
 
     /// Training steps (batches) per scenario.
-    #[arg(long, default_value_t = 2500, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = defaults::ITERATIONS, value_parser = clap::value_parser!(u64).range(1..))]
     pub iterations: u64,
 
     /// Images per batch, drawn without replacement and reshuffled every epoch.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
 
     /// Adam's learning rate (betas 0.9/0.999, eps 1e-8, no weight decay).
-    #[arg(long, default_value_t = 0.001, value_parser = positive_finite, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = defaults::LR, value_parser = positive_finite, allow_negative_numbers = true)]
     pub lr: f64,
 
     /// Write summaries (and print a line) every this many iterations.
@@ -91,7 +167,7 @@ pub struct TrainArgs {
 
     /// Seeds the initial weights and the batch order; every scenario of one
     /// invocation starts from the same seed, so they differ only in activation.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
 
     /// Don't draw the progress bar.
@@ -100,6 +176,21 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// The runs to train, in order.
+    pub fn runs(&self) -> Vec<RunSpec> {
+        let mut runs = match self.activation {
+            Some(activation) => vec![RunSpec {
+                activation,
+                residual: false,
+            }],
+            None => self.scenario.0.clone(),
+        };
+        for run in &mut runs {
+            run.residual |= self.residual;
+        }
+        runs
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
@@ -107,26 +198,53 @@ impl TrainArgs {
     }
 }
 
-/// A named experiment: one activation, or all three.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Scenario {
-    Sigmoid,
-    Relu,
-    #[value(name = "leaky_relu")]
-    LeakyRelu,
-    All,
+/// One network to train: its activation, with or without skip connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSpec {
+    pub activation: Activation,
+    pub residual: bool,
 }
 
-impl Scenario {
-    /// The activations this scenario runs, in order.
-    pub fn activations(self) -> Vec<Activation> {
-        match self {
-            Scenario::Sigmoid => vec![Activation::Sigmoid],
-            Scenario::Relu => vec![Activation::Relu],
-            Scenario::LeakyRelu => vec![Activation::LeakyRelu],
-            Scenario::All => vec![Activation::Sigmoid, Activation::Relu, Activation::LeakyRelu],
+/// The parsed `--scenario` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenarios(pub Vec<RunSpec>);
+
+const ALL: [Activation; 3] = [Activation::Sigmoid, Activation::Relu, Activation::LeakyRelu];
+
+fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
+    let mut runs: Vec<RunSpec> = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        let new: Vec<RunSpec> = if item == "all" {
+            ALL.map(|activation| RunSpec {
+                activation,
+                residual: false,
+            })
+            .to_vec()
+        } else {
+            let (name, residual) = match item.strip_suffix("-residual") {
+                Some(name) => (name, true),
+                None => (item, false),
+            };
+            let activation = name.parse::<Activation>().map_err(|_| {
+                format!(
+                    "unknown scenario `{item}`; valid: all, or an activation optionally \
+                     followed by -residual, the activations being {}",
+                    Activation::names()
+                )
+            })?;
+            vec![RunSpec {
+                activation,
+                residual,
+            }]
+        };
+        for run in new {
+            if runs.contains(&run) {
+                return Err(format!("`{item}` is listed twice"));
+            }
+            runs.push(run);
         }
     }
+    Ok(Scenarios(runs))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -144,6 +262,13 @@ impl DatasetName {
     }
 }
 
+fn finite(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("must be a finite number, got {s}")),
+    }
+}
+
 fn positive_finite(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
     if v.is_finite() && v > 0.0 {
@@ -156,11 +281,13 @@ fn positive_finite(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn parse(args: &[&str]) -> Result<TrainArgs, clap::Error> {
         let cli = Cli::try_parse_from(std::iter::once("gradscope").chain(args.iter().copied()))?;
         match cli.command() {
             Command::Train(args) => Ok(args),
+            other => panic!("not a training command: {other:?}"),
         }
     }
 
@@ -172,22 +299,58 @@ mod tests {
             (6, 10, 2500, 30, 200)
         );
         assert_eq!(a.lr, 0.001);
-        assert_eq!(a.scenario, Scenario::All);
+        assert_eq!(
+            a.runs().iter().map(|r| r.activation).collect::<Vec<_>>(),
+            ALL.to_vec()
+        );
+        assert!(a.runs().iter().all(|r| !r.residual));
+        assert_eq!(a.init, Init::GlorotUniform);
+        assert_eq!(a.leaky_slope, 0.2);
         assert_eq!(a.data_dir(), PathBuf::from("data/mnist"));
     }
 
     #[test]
     fn scenario_names_and_dataset_dir() {
         let a = parse(&["--scenario", "leaky_relu", "--dataset", "fashion-mnist"]).unwrap();
-        assert_eq!(a.scenario.activations(), vec![Activation::LeakyRelu]);
+        assert_eq!(
+            a.runs(),
+            vec![RunSpec {
+                activation: Activation::LeakyRelu,
+                residual: false
+            }]
+        );
         assert_eq!(a.data_dir(), PathBuf::from("data/fashion-mnist"));
     }
 
     #[test]
     fn train_subcommand_is_the_default() {
         let cli = Cli::try_parse_from(["gradscope", "train", "--layers", "3"]).unwrap();
-        let Command::Train(args) = cli.command();
+        let Command::Train(args) = cli.command() else {
+            panic!("not train")
+        };
         assert_eq!(args.layers, 3);
+    }
+
+    #[test]
+    fn report_subcommands() {
+        let cli = Cli::try_parse_from(["gradscope", "compare", "logs", "--format", "csv"]).unwrap();
+        let Command::Compare(args) = cli.command() else {
+            panic!("not compare")
+        };
+        assert_eq!(
+            (args.logdir, args.format),
+            (PathBuf::from("logs"), Format::Csv)
+        );
+        let cli = Cli::try_parse_from(["gradscope", "inspect", "f"]).unwrap();
+        assert!(matches!(cli.command(), Command::Inspect(a) if a.path == Path::new("f")));
+        let err = Cli::try_parse_from(["gradscope", "compare", "logs", "--format", "xml"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--format") && err.contains("markdown"),
+            "{err}"
+        );
+        assert!(Cli::try_parse_from(["gradscope", "plot"]).is_err());
     }
 
     #[test]
@@ -202,12 +365,47 @@ mod tests {
             &["--lr", "-1"],
             &["--lr", "NaN"],
             &["--lr", "inf"],
-            &["--scenario", "tanh"],
+            &["--scenario", "swish"],
+            &["--scenario", "relu,relu"],
+            &["--activation", "swish"],
+            &["--leaky-slope", "inf"],
+            &["--init", "zeros"],
         ] {
             let err = parse(bad).unwrap_err().to_string();
             assert!(err.contains(bad[0]), "{bad:?}: {err}");
         }
-        let err = parse(&["--scenario", "tanh"]).unwrap_err().to_string();
-        assert!(err.contains("leaky_relu"), "lists valid values: {err}");
+        let err = parse(&["--scenario", "swish"]).unwrap_err().to_string();
+        assert!(
+            err.contains("leaky_relu") && err.contains("softplus"),
+            "lists valid values: {err}"
+        );
+        let err = parse(&["--scenario", "relu", "--activation", "tanh"]).unwrap_err();
+        assert!(err.to_string().contains("cannot be used with"), "{err}");
+    }
+
+    #[test]
+    fn scenario_lists_residual_and_activation() {
+        let a = parse(&["--scenario", "sigmoid,sigmoid-residual,relu"]).unwrap();
+        let runs: Vec<(Activation, bool)> = a
+            .runs()
+            .iter()
+            .map(|r| (r.activation, r.residual))
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                (Activation::Sigmoid, false),
+                (Activation::Sigmoid, true),
+                (Activation::Relu, false)
+            ]
+        );
+        let a = parse(&["--activation", "gelu", "--residual"]).unwrap();
+        assert_eq!(
+            a.runs(),
+            vec![RunSpec {
+                activation: Activation::Gelu,
+                residual: true
+            }]
+        );
     }
 }

@@ -1,20 +1,24 @@
 //! Running what the command line asked for: load the data once, train each
-//! scenario into its own run folder, print the comparison table.
+//! scenario into its own run folder, print the comparison table, and after
+//! several runs (`--scenario all`, or any list) write `LOGDIR/REPORT.md`
+//! with its figures.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::TrainArgs;
+use crate::cli::{defaults, RunSpec, TrainArgs};
 use crate::data::Dataset;
 use crate::interrupt::{self, Interrupted};
+use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::vanishing_table;
 use crate::train::{train, RunSummary, TrainConfig};
 
 /// Runs every scenario of `args`; returns their summaries.
 pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
-    let activations = args.scenario.activations();
-    check_logdir(&args.logdir, activations.iter().map(|a| a.name()))?;
+    let specs = args.runs();
+    let names: Vec<String> = specs.iter().map(|spec| run_name(args, spec)).collect();
+    check_logdir(&args.logdir, &names)?;
     let data_dir = args.data_dir();
     let data = Dataset::load(&data_dir)?;
     println!(
@@ -27,13 +31,12 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
     );
 
     let mut runs = Vec::new();
-    for activation in activations {
-        let name = activation.name();
+    for (spec, name) in specs.iter().zip(names) {
         if let Some(signal) = interrupt::requested() {
-            let message = format!("stopped by {signal} before scenario {name} started");
+            let message = format!("stopped by {signal} before run {name} started");
             return Err(Interrupted { signal, message }.into());
         }
-        let run_dir = args.logdir.join(name);
+        let run_dir = args.logdir.join(&name);
         if has_event_files(&run_dir) {
             println!(
                 "Note: {} already holds event files; this run adds a new file beside them \
@@ -43,9 +46,18 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         }
         println!("Running scenario: {name}");
         let cfg = TrainConfig {
-            activation,
+            activation: ActivationFn::new(spec.activation, args.leaky_slope),
+            residual: spec.residual,
+            dataset: args.dataset.dir_name().to_string(),
             layers: args.layers as usize,
             hidden: args.hidden as usize,
+            init: args.init,
+            init_from: args.init_from.clone(),
+            save: args
+                .save
+                .as_deref()
+                .map(|p| save_path(p, &name, specs.len())),
+            shuffle: !args.no_shuffle,
             iterations: args.iterations as usize,
             batch_size: args.batch_size as usize,
             lr: args.lr,
@@ -53,15 +65,23 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
             seed: args.seed,
             progress: !args.no_progress,
         };
-        let summary = train(name, &data, &cfg, &run_dir)?;
+        let summary = train(&name, &data, &cfg, &run_dir)?;
         println!(
             "{name}: test accuracy {:.2}%, written to {}",
             summary.test_acc * 100.0,
             run_dir.display()
         );
+        if let Some(path) = &cfg.save {
+            println!("{name}: final weights saved to {}", path.display());
+        }
         runs.push(summary);
     }
     println!("\n{}", vanishing_table(&runs));
+    // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
+    if runs.len() > 1 {
+        let report = crate::report::markdown::write_report(&args.logdir)?;
+        println!("Report and figures: {}", report.display());
+    }
     println!(
         "View the runs: tensorboard --logdir {}",
         args.logdir.display()
@@ -69,8 +89,62 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
     Ok(runs)
 }
 
+/// A run's folder name: the scenario, then every setting that differs from
+/// the defaults (`sigmoid`, `sigmoid-residual-l20`, `relu-he-normal-lr0.01`),
+/// so runs of different configurations never share a folder. The run length
+/// (--iterations, --log-every) is not part of the configuration: a longer
+/// run of the same network shares its folder.
+pub fn run_name(args: &TrainArgs, spec: &RunSpec) -> String {
+    let mut name = spec.activation.name().to_string();
+    if spec.residual {
+        name.push_str("-residual");
+    }
+    if spec.activation == Activation::LeakyRelu && args.leaky_slope != DEFAULT_LEAKY_SLOPE {
+        name.push_str(&format!("-slope{}", args.leaky_slope));
+    }
+    if args.layers != defaults::LAYERS {
+        name.push_str(&format!("-l{}", args.layers));
+    }
+    if args.hidden != defaults::HIDDEN {
+        name.push_str(&format!("-h{}", args.hidden));
+    }
+    if args.init_from.is_some() {
+        name.push_str("-from-checkpoint");
+    } else if args.init != Init::GlorotUniform {
+        name.push_str(&format!("-{}", args.init));
+    }
+    if args.lr != defaults::LR {
+        name.push_str(&format!("-lr{}", args.lr));
+    }
+    if args.batch_size != defaults::BATCH_SIZE {
+        name.push_str(&format!("-b{}", args.batch_size));
+    }
+    if args.no_shuffle {
+        name.push_str("-noshuffle");
+    }
+    if args.seed != defaults::SEED {
+        name.push_str(&format!("-s{}", args.seed));
+    }
+    name
+}
+
+/// `--save` for one run of `runs`: the path itself for a single run, else
+/// the run's name added before the extension (`w.safetensors` ->
+/// `w-relu.safetensors`).
+fn save_path(path: &Path, run: &str, runs: usize) -> PathBuf {
+    if runs == 1 {
+        return path.to_path_buf();
+    }
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{run}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{run}"),
+    };
+    path.with_file_name(name)
+}
+
 /// Fails before any training if the logdir cannot hold the runs `names`.
-fn check_logdir<'a>(logdir: &Path, names: impl Iterator<Item = &'a str>) -> Result<()> {
+fn check_logdir(logdir: &Path, names: &[String]) -> Result<()> {
     std::fs::create_dir_all(logdir).with_context(|| {
         format!(
             "--logdir {}: cannot create the log directory",
@@ -101,4 +175,59 @@ fn has_event_files(dir: &Path) -> bool {
                 .starts_with("events.out.tfevents.")
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn names(args: &[&str]) -> Vec<String> {
+        let cli = Cli::try_parse_from(std::iter::once("gradscope").chain(args.iter().copied()));
+        let Command::Train(args) = cli.unwrap().command() else {
+            panic!("not a training command")
+        };
+        args.runs().iter().map(|r| run_name(&args, r)).collect()
+    }
+
+    #[test]
+    fn default_runs_keep_the_article_names() {
+        assert_eq!(names(&[]), ["sigmoid", "relu", "leaky_relu"]);
+    }
+
+    #[test]
+    fn names_say_what_differs() {
+        assert_eq!(
+            names(&["--scenario", "sigmoid,sigmoid-residual", "--layers", "20"]),
+            ["sigmoid-l20", "sigmoid-residual-l20"]
+        );
+        assert_eq!(
+            names(&[
+                "--activation",
+                "relu",
+                "--init",
+                "he-normal",
+                "--lr",
+                "0.01",
+                "--seed",
+                "7"
+            ]),
+            ["relu-he-normal-lr0.01-s7"]
+        );
+        assert_eq!(
+            names(&["--scenario", "leaky_relu", "--leaky-slope", "0.01"]),
+            ["leaky_relu-slope0.01"]
+        );
+    }
+
+    #[test]
+    fn save_paths_are_per_run_when_there_are_several() {
+        let p = Path::new("out/w.safetensors");
+        assert_eq!(save_path(p, "relu", 1), PathBuf::from("out/w.safetensors"));
+        assert_eq!(
+            save_path(p, "relu", 3),
+            PathBuf::from("out/w-relu.safetensors")
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! How the parts fit, from the command line down:
 //!
 //! - [`cli`]: the flags (clap).
-//! - [`experiment`]: loads the data once, runs each scenario, prints the table.
+//! - [`experiment`]: loads the data once, runs each scenario, prints the
+//!   table, writes REPORT.md.
 //! - [`data`]: MNIST-style IDX files ([`data::idx`]) and seeded batches
 //!   ([`data::batches`]).
 //! - [`model`]: the MLP, its activations and Glorot-uniform initialisation.
@@ -12,7 +13,9 @@
 //!   gradient statistics it logs ([`train::stats`]).
 //! - [`summary`]: TensorBoard's side: summary builders (pure), histogram
 //!   buckets, TFRecord framing, the [`summary::EventWriter`] and a reader.
-//! - [`report`]: the vanishing-gradient table.
+//! - [`report`]: the comparison table, and the subcommands that read a
+//!   logdir back (`inspect`, `compare`, `plot`) and write REPORT.md.
+//! - [`markdown`]: markdown tables, shared by the Text dashboard and the reports.
 //! - [`interrupt`]: Ctrl-C and SIGTERM, checked once per training iteration.
 //! - [`proto`]: the protobuf types generated from `proto/tensorboard.proto`.
 
@@ -20,6 +23,7 @@ pub mod cli;
 pub mod data;
 pub mod experiment;
 pub mod interrupt;
+pub mod markdown;
 pub mod model;
 pub mod proto;
 pub mod report;

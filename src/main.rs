@@ -16,13 +16,15 @@ fn main() -> ExitCode {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         std::env::set_var("RAYON_NUM_THREADS", "1");
     }
-    let cli = Cli::parse();
-    if let Err(e) = interrupt::install() {
-        eprintln!("error: cannot handle Ctrl-C and SIGTERM: {e}");
-        return ExitCode::FAILURE;
-    }
-    let result = match cli.command() {
-        Command::Train(args) => gradscope::experiment::run(&args).map(drop),
+    let result = match Cli::parse().command() {
+        // Only training checks for Ctrl-C; the other commands keep the
+        // default (die at once), which is right for them.
+        Command::Train(args) => interrupt::install()
+            .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C and SIGTERM: {e}"))
+            .and_then(|()| gradscope::experiment::run(&args).map(drop)),
+        Command::Inspect(args) => gradscope::report::inspect::run(&args.path),
+        Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
+        Command::Plot(args) => gradscope::report::plot::run(&args.logdir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

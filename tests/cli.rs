@@ -296,8 +296,12 @@ fn bad_flags_exit_2_naming_the_flag() {
         (&["--lr", "inf"], &["--lr", "positive, finite"]),
         (&["--lr", "fast"], &["--lr", "not a number"]),
         (
-            &["--scenario", "tanh"],
+            &["--scenario", "swish"],
             &["--scenario", "sigmoid", "relu", "leaky_relu", "all"],
+        ),
+        (
+            &["--activation", "swish"],
+            &["--activation", "sigmoid", "relu", "leaky_relu"],
         ),
         (
             &["--dataset", "cifar"],
@@ -369,7 +373,6 @@ fn a_file_where_a_run_folder_goes_fails_before_training() {
 
 #[test]
 fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
-    use gradscope::proto::{event, summary::value::Value};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     common::write_synthetic(&data, 300, 50);
@@ -389,7 +392,7 @@ fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
         logs.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert_clean_failure(&out, &["relu: training diverged at iteration "]);
+    assert_clean_failure(&out, &["relu-lr1000000: training diverged at iteration "]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let at: i64 = stderr
         .split("diverged at iteration ")
@@ -400,24 +403,18 @@ fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
 
     // Every logged step up to the divergence is there, the last one being
     // the divergence itself, with its non-finite loss.
-    let files: Vec<_> = std::fs::read_dir(logs.join("relu"))
+    let files: Vec<_> = std::fs::read_dir(common::only_run_dir(&logs))
         .unwrap()
         .flatten()
         .collect();
-    let read = gradscope::summary::read_events(&files[0].path()).unwrap();
-    assert_eq!(read.truncated_at, None);
-    let steps: Vec<i64> = read.events[1..].iter().map(|e| e.step).collect();
+    let (losses, truncated_at) = common::logged_losses(&files[0].path());
+    assert_eq!(truncated_at, None);
+    let steps: Vec<i64> = losses.iter().map(|&(step, _)| step).collect();
     let mut expected: Vec<i64> = (0..at).filter(|s| s % 5 == 0).collect();
     expected.push(at);
     expected.dedup();
     assert_eq!(steps, expected);
-    let Some(event::What::Summary(last)) = &read.events.last().unwrap().what else {
-        panic!("no summary")
-    };
-    let loss = last.value.iter().find(|v| v.tag == "loss").unwrap();
-    let Some(Value::SimpleValue(loss)) = loss.value else {
-        panic!("loss is not a scalar")
-    };
+    let loss = losses.last().unwrap().1;
     let gradient_named = stderr.contains("the gradient of layer ");
     assert!(!loss.is_finite() || gradient_named, "{stderr}");
 }

@@ -82,17 +82,14 @@ fn stderr_of(child: &mut Child) -> String {
     stderr
 }
 
-/// The steps of the summary events in `file` (the file-version event left
-/// out), with where a truncated last record starts.
+/// The logged training steps in `file`, and where a truncated last record
+/// starts.
 fn logged_steps(file: &Path) -> (Vec<u64>, Option<u64>) {
-    let read = read_events(file).unwrap_or_else(|e| panic!("{e}"));
-    let steps = read
-        .events
-        .iter()
-        .filter(|e| matches!(e.what, Some(event::What::Summary(_))))
-        .map(|e| e.step as u64)
-        .collect();
-    (steps, read.truncated_at)
+    let (losses, truncated_at) = common::logged_losses(file);
+    (
+        losses.iter().map(|&(step, _)| step as u64).collect(),
+        truncated_at,
+    )
 }
 
 fn only_event_file(run_dir: &Path) -> PathBuf {
@@ -136,7 +133,9 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
 
     // Our reader: the complete records are every logged step from 0 on,
     // through `committed`; a cut-short last record is reported, not fatal.
-    let file = only_event_file(&dir.path().join("logs/relu"));
+    let run_dir = common::only_run_dir(&dir.path().join("logs"));
+    let run = run_dir.file_name().unwrap().to_str().unwrap().to_string();
+    let file = only_event_file(&run_dir);
     let (ours, truncated_at) = logged_steps(&file);
     let expected: Vec<u64> = (0..ours.len() as u64).map(|k| k * 1000).collect();
     assert_eq!(ours, expected, "steps are consecutive from 0");
@@ -149,7 +148,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
 
     // TensorBoard's own loader reads the same steps, tail and all.
     let json = common::tensorboard_load(&python, &dir.path().join("logs"));
-    let loss_steps: Vec<u64> = json["runs"]["relu"]["loss"]["points"]
+    let loss_steps: Vec<u64> = json["runs"][&run]["loss"]["points"]
         .as_array()
         .unwrap()
         .iter()
@@ -157,14 +156,14 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
         .collect();
     assert_eq!(loss_steps, ours, "TensorBoard sees what we wrote");
     for tag in ["mean_1", "histogram_3", "hist_weights_1"] {
-        let points = json["runs"]["relu"][tag]["points"].as_array().unwrap();
+        let points = json["runs"][&run][tag]["points"].as_array().unwrap();
         assert_eq!(points.len(), ours.len(), "{tag}");
     }
 
     // A kill rarely lands inside a write, so make sure of the case where it
     // does: the same file cut in the middle of its last record.
     let bytes = std::fs::read(&file).unwrap();
-    let cut_dir = dir.path().join("cut/relu");
+    let cut_dir = dir.path().join("cut").join(&run);
     std::fs::create_dir_all(&cut_dir).unwrap();
     let cut_file = cut_dir.join(file.file_name().unwrap());
     let last_start = EventReader::open(&file)
@@ -177,7 +176,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
     assert_eq!(cut_at, Some(last_start));
     assert_eq!(cut_steps, ours[..ours.len() - 1]);
     let json = common::tensorboard_load(&python, &dir.path().join("cut"));
-    let points = json["runs"]["relu"]["loss"]["points"].as_array().unwrap();
+    let points = json["runs"][&run]["loss"]["points"].as_array().unwrap();
     assert_eq!(
         points.len(),
         cut_steps.len(),
@@ -219,7 +218,7 @@ fn stops_cleanly_on(signal: libc::c_int, status: i32, report: &str) {
     assert_eq!(logged_to, (stopped_at - 1) / 10 * 10, "{stderr}");
 
     // The writer flushed and closed: nothing cut short, every step there.
-    let file = only_event_file(&dir.path().join("logs/relu"));
+    let file = only_event_file(&common::only_run_dir(&dir.path().join("logs")));
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     let (ours, truncated_at) = logged_steps(&file);
     assert_eq!(truncated_at, None);
@@ -232,13 +231,13 @@ fn ctrl_c_flushes_reports_the_iteration_and_exits_130() {
     stops_cleanly_on(
         libc::SIGINT,
         130,
-        "relu: stopped by SIGINT (Ctrl-C) at iteration ",
+        ": stopped by SIGINT (Ctrl-C) at iteration ",
     );
 }
 
 #[test]
 fn sigterm_flushes_reports_the_iteration_and_exits_143() {
-    stops_cleanly_on(libc::SIGTERM, 143, "relu: stopped by SIGTERM at iteration ");
+    stops_cleanly_on(libc::SIGTERM, 143, ": stopped by SIGTERM at iteration ");
 }
 
 /// Bytes waiting in the pipe behind `stdout`, and the pipe's capacity.
@@ -322,7 +321,7 @@ fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let file = only_event_file(&logs.join("relu"));
+    let file = only_event_file(&common::only_run_dir(&logs));
     assert!(
         stderr.contains(&format!("event file {}", file.display()))
             && stderr.contains("File too large"),
@@ -362,17 +361,19 @@ fn two_runs_at_once_into_one_folder_write_separate_whole_files() {
     let (mut a, mut b) = (start(), start());
     assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
 
-    let files = common::event_files(&logs.join("relu"));
+    let files = common::event_files(&common::only_run_dir(&logs));
     assert_eq!(files.len(), 2, "{files:?}");
     for file in files {
         let (steps, truncated_at) = logged_steps(&file);
         assert_eq!(truncated_at, None);
-        assert_eq!(steps, [0, 10, 20, 30, 40, 50], "{}", file.display());
+        assert_eq!(steps, [0, 10, 20, 30, 40], "{}", file.display());
         let read = read_events(&file).unwrap();
         let Some(event::What::Summary(last)) = &read.events.last().unwrap().what else {
             panic!("no final summary")
         };
-        assert!(matches!(last.value[0].value, Some(Value::SimpleValue(_))));
+        assert_eq!(read.events.last().unwrap().step, 50);
+        let test_acc = last.value.iter().find(|v| v.tag == "test_acc").unwrap();
+        assert!(matches!(test_acc.value, Some(Value::SimpleValue(_))));
         assert_eq!(last.value[0].tag, "test_acc");
     }
 }

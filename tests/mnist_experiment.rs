@@ -37,7 +37,9 @@ fn sigmoid_vanishes_and_loses_accuracy() {
         logs.path().to_str().unwrap(),
     ])
     .unwrap();
-    let Command::Train(args) = cli.command();
+    let Command::Train(args) = cli.command() else {
+        panic!("not a training command")
+    };
     let runs = gradscope::experiment::run(&args).unwrap();
     let [sigmoid, relu, leaky] = &runs[..] else {
         panic!("expected three runs, got {}", runs.len())

@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use gradscope::proto::{event, summary::value::Value, HistogramProto};
 use gradscope::summary::read_events;
@@ -19,6 +18,10 @@ use serde_json::Value as Json;
 enum Written {
     Scalar(f32),
     Histogram(HistogramProto),
+    /// A string tensor: text.
+    Text(String),
+    /// An hparams record: everything is in its metadata.
+    HParams,
 }
 
 /// tag -> [(step, value)] as our own reader sees the run's files.
@@ -33,6 +36,10 @@ fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
                 let w = match v.value {
                     Some(Value::SimpleValue(x)) => Written::Scalar(x),
                     Some(Value::Histo(h)) => Written::Histogram(h),
+                    Some(Value::Tensor(t)) if !t.string_val.is_empty() => {
+                        Written::Text(String::from_utf8(t.string_val[0].clone()).unwrap())
+                    }
+                    Some(Value::Tensor(_)) => Written::HParams,
                     other => panic!("unexpected {other:?}"),
                 };
                 tags.entry(v.tag).or_default().push((e.step, w));
@@ -51,30 +58,7 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    common::write_synthetic(&data, 200, 50);
-    let logs = dir.path().join("logs");
-    let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args([
-            "--scenario",
-            "all",
-            "--iterations",
-            "41",
-            "--log-every",
-            "10",
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--logdir")
-        .arg(&logs)
-        .arg("--no-progress")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let logs = common::train_all_on_synthetic(dir.path());
 
     let json = common::tensorboard_load(&python, &logs);
     let runs = json["runs"].as_object().unwrap();
@@ -83,9 +67,22 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         ["leaky_relu", "relu", "sigmoid"]
     );
 
-    let mut expected_tags: Vec<String> = ["loss", "acc", "test_acc", "train_acc"]
-        .map(String::from)
-        .to_vec();
+    let mut expected_tags: Vec<String> = [
+        "loss",
+        "acc",
+        "test_acc",
+        "train_acc",
+        "attenuation",
+        "config",
+        "vanishing_gradient",
+        "_hparams_/experiment",
+        "_hparams_/session_start_info",
+        "_hparams_/session_end_info",
+        // The event's graph_def, as TensorBoard files it.
+        "__run_graph__",
+    ]
+    .map(String::from)
+    .to_vec();
     for l in 1..=6 {
         expected_tags.extend([
             format!("mean_{l}"),
@@ -100,6 +97,7 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         let mut seen: Vec<String> = tags.as_object().unwrap().keys().cloned().collect();
         seen.sort();
         assert_eq!(seen, expected_tags, "{run}");
+        assert_eq!(tags["__run_graph__"]["plugin"], "graphs", "{run}");
         for (tag, ours) in &ours {
             let tb = &tags[tag];
             let points = tb["points"].as_array().unwrap();
@@ -111,6 +109,11 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
                         assert_eq!(tb["plugin"], "scalars", "{run}/{tag}");
                         assert_eq!(p[1].as_f64().unwrap() as f32, *x, "{run}/{tag}@{step}");
                     }
+                    Written::Text(text) => {
+                        assert_eq!(tb["plugin"], "text", "{run}/{tag}");
+                        assert_eq!(p[1].as_str(), Some(text.as_str()), "{run}/{tag}");
+                    }
+                    Written::HParams => assert_eq!(tb["plugin"], "hparams", "{run}/{tag}"),
                     Written::Histogram(h) => {
                         // TensorBoard's data_compat drops the empty buckets at
                         // both ends, uses min and max as the outer edges and
@@ -144,5 +147,9 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         assert_eq!(steps("loss"), [0, 10, 20, 30, 40], "{run}");
         assert_eq!(steps("hist_weights_6"), [0, 10, 20, 30, 40], "{run}");
         assert_eq!(steps("test_acc"), [41], "{run}");
+        assert_eq!(steps("attenuation"), [41], "{run}");
+        assert_eq!(steps("config"), [0], "{run}");
+        assert_eq!(steps("vanishing_gradient"), [41], "{run}");
+        assert_eq!(steps("__run_graph__"), [0], "{run}");
     }
 }

@@ -13,7 +13,6 @@ use gradscope::train::{train, TrainConfig};
 
 fn config(activation: Activation) -> TrainConfig {
     TrainConfig {
-        activation,
         layers: 4,
         hidden: 16,
         iterations: 301,
@@ -21,7 +20,7 @@ fn config(activation: Activation) -> TrainConfig {
         lr: 0.01,
         log_every: 50,
         seed: 3,
-        progress: false,
+        ..TrainConfig::article(activation)
     }
 }
 
@@ -45,12 +44,19 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
         Some(event::What::FileVersion("brain.Event:2".into()))
     );
 
-    // tag -> [(step, value)], scalars only; histograms checked by count.
+    // tag -> [(step, value)], scalars only; histograms checked by count; the
+    // dashboards' records (graph, text, hparams) by step.
     let mut scalars: BTreeMap<String, Vec<(i64, f32)>> = BTreeMap::new();
     let mut histograms: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut records: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for e in &read.events[1..] {
-        let Some(event::What::Summary(s)) = &e.what else {
-            panic!("unexpected event {e:?}")
+        let s = match &e.what {
+            Some(event::What::Summary(s)) => s,
+            Some(event::What::GraphDef(_)) => {
+                records.entry("graph_def".into()).or_default().push(e.step);
+                continue;
+            }
+            _ => panic!("unexpected event {e:?}"),
         };
         for v in &s.value {
             match &v.value {
@@ -61,6 +67,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
                     .entry(v.tag.clone())
                     .or_default()
                     .push((e.step, h.num)),
+                Some(Value::Tensor(_)) => records.entry(v.tag.clone()).or_default().push(e.step),
                 other => panic!("unexpected value {other:?}"),
             }
         }
@@ -80,6 +87,22 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
         }
     }
     assert_eq!(scalars["test_acc"], vec![(301, summary.test_acc)]);
+    assert_eq!(
+        scalars["attenuation"],
+        vec![(301, summary.attenuation() as f32)]
+    );
+    let expected_records: BTreeMap<String, Vec<i64>> = [
+        ("graph_def", 0),
+        ("config", 0),
+        ("_hparams_/experiment", 0),
+        ("_hparams_/session_start_info", 0),
+        ("vanishing_gradient", 301),
+        ("_hparams_/session_end_info", 301),
+    ]
+    .into_iter()
+    .map(|(tag, step)| (tag.to_string(), vec![step]))
+    .collect();
+    assert_eq!(records, expected_records);
     let loss = &scalars["loss"];
     let (first, last) = (loss[0].1, loss[loss.len() - 1].1);
     assert!(last < first * 0.5, "loss went from {first} to {last}");
@@ -96,4 +119,50 @@ fn same_seed_same_run() {
     let b = train("b", &data, &cfg, &dir.path().join("b")).unwrap();
     assert_eq!(a.mean_grad, b.mean_grad);
     assert_eq!(a.test_acc, b.test_acc);
+}
+
+#[test]
+fn a_diverged_run_ends_its_hparams_session_as_failed() {
+    use gradscope::proto::hparams::{h_params_plugin_data::Data, HParamsPluginData, Status};
+    use prost::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(&dir.path().join("data"), 200, 50);
+    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let mut cfg = config(Activation::Relu);
+    cfg.lr = 1e30;
+    let run_dir = dir.path().join("relu");
+    let err = train("relu", &data, &cfg, &run_dir)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("diverged"), "{err}");
+
+    let file = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let events = read_events(&file.path()).unwrap().events;
+    let Some(event::What::Summary(s)) = &events.last().unwrap().what else {
+        panic!("the last event is not a summary")
+    };
+    let end = s
+        .value
+        .iter()
+        .find(|v| v.tag == "_hparams_/session_end_info")
+        .expect("no session end");
+    let content = &end
+        .metadata
+        .as_ref()
+        .unwrap()
+        .plugin_data
+        .as_ref()
+        .unwrap()
+        .content;
+    let Some(Data::SessionEndInfo(info)) =
+        HParamsPluginData::decode(content.as_slice()).unwrap().data
+    else {
+        panic!("not a session end")
+    };
+    assert_eq!(info.status, Status::Failure as i32);
 }

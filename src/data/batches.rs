@@ -12,30 +12,41 @@ pub struct Batcher {
     order: Vec<usize>,
     next: usize,
     batch_size: usize,
-    rng: ChaCha8Rng,
+    /// `None`: file order, every epoch.
+    rng: Option<ChaCha8Rng>,
 }
 
 impl Batcher {
-    /// `batch_size` must be between 1 and `len`.
-    pub fn new(len: usize, batch_size: usize, seed: u64) -> Batcher {
+    /// Batches in an order reshuffled every epoch. `batch_size` must be
+    /// between 1 and `len`.
+    pub fn shuffled(len: usize, batch_size: usize, seed: u64) -> Batcher {
+        let mut batcher = Batcher::in_order(len, batch_size);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        batcher.order.shuffle(&mut rng);
+        batcher.rng = Some(rng);
+        batcher
+    }
+
+    /// Batches in file order: images 0..b, b..2b, ...
+    pub fn in_order(len: usize, batch_size: usize) -> Batcher {
         assert!(
             (1..=len).contains(&batch_size),
             "batch size {batch_size} for {len} examples"
         );
-        let mut batcher = Batcher {
+        Batcher {
             order: (0..len).collect(),
             next: 0,
             batch_size,
-            rng: ChaCha8Rng::seed_from_u64(seed),
-        };
-        batcher.order.shuffle(&mut batcher.rng);
-        batcher
+            rng: None,
+        }
     }
 
     /// The indices of the next batch.
     pub fn next_indices(&mut self) -> &[usize] {
         if self.next + self.batch_size > self.order.len() {
-            self.order.shuffle(&mut self.rng);
+            if let Some(rng) = &mut self.rng {
+                self.order.shuffle(rng);
+            }
             self.next = 0;
         }
         let batch = &self.order[self.next..self.next + self.batch_size];
@@ -60,7 +71,7 @@ mod tests {
 
     #[test]
     fn an_epoch_visits_each_index_once_and_is_reshuffled() {
-        let mut b = Batcher::new(10, 3, 7);
+        let mut b = Batcher::shuffled(10, 3, 7);
         let mut first_epoch: Vec<usize> = (0..3).flat_map(|_| b.next_indices().to_vec()).collect();
         let mut second_epoch: Vec<usize> = (0..3).flat_map(|_| b.next_indices().to_vec()).collect();
         assert_ne!(first_epoch, second_epoch, "order should change per epoch");
@@ -72,9 +83,16 @@ mod tests {
     }
 
     #[test]
+    fn in_order_takes_file_order_every_epoch() {
+        let mut b = Batcher::in_order(5, 2);
+        let batches: Vec<Vec<usize>> = (0..4).map(|_| b.next_indices().to_vec()).collect();
+        assert_eq!(batches, [vec![0, 1], vec![2, 3], vec![0, 1], vec![2, 3]]);
+    }
+
+    #[test]
     fn same_seed_same_batches() {
-        let mut a = Batcher::new(100, 30, 1);
-        let mut b = Batcher::new(100, 30, 1);
+        let mut a = Batcher::shuffled(100, 30, 1);
+        let mut b = Batcher::shuffled(100, 30, 1);
         for _ in 0..10 {
             assert_eq!(a.next_indices(), b.next_indices());
         }
@@ -89,7 +107,7 @@ mod tests {
             cols: 2,
         };
         let (mut x, mut y) = (Vec::new(), Vec::new());
-        Batcher::new(2, 2, 0).next_batch(&split, &mut x, &mut y);
+        Batcher::shuffled(2, 2, 0).next_batch(&split, &mut x, &mut y);
         let mut pairs: Vec<(u32, Vec<f32>)> = y
             .iter()
             .copied()

@@ -6,7 +6,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::proto::{event, summary, Event, Summary};
+use crate::proto::{event, summary, summary_metadata, DataClass, Event, Summary, SummaryMetadata};
 use crate::summary::histogram::{self, Histogram};
 
 /// The `file_version` every TensorBoard event file starts with.
@@ -50,6 +50,24 @@ pub fn histogram(tag: &str, values: &[f32]) -> (summary::Value, usize) {
         ..Default::default()
     };
     (value, non_finite)
+}
+
+/// The metadata that routes a summary value to a TensorBoard plugin:
+/// `plugin_name`, the plugin's own serialized `content`, and the data class
+/// both of TensorBoard's loaders file the value under.
+pub fn plugin_metadata(
+    plugin_name: &str,
+    content: Vec<u8>,
+    data_class: DataClass,
+) -> SummaryMetadata {
+    SummaryMetadata {
+        plugin_data: Some(summary_metadata::PluginData {
+            plugin_name: plugin_name.to_string(),
+            content,
+        }),
+        data_class: data_class as i32,
+        ..Default::default()
+    }
 }
 
 /// An event carrying summary values at `step`.

@@ -10,11 +10,10 @@ use std::sync::OnceLock;
 
 use crate::proto::HistogramProto;
 
-/// TensorFlow's default bucket right edges, ascending:
-/// `[-MAX, -1e20.., ..., -1e-12, 0, 1e-12, ..., ~1e20, MAX]`.
-pub fn default_edges() -> &'static [f64] {
-    static EDGES: OnceLock<Vec<f64>> = OnceLock::new();
-    EDGES.get_or_init(|| {
+/// The positive edges, ascending: `1e-12 · 1.1^k` below 1e20, then `MAX`.
+fn positive_edges() -> &'static [f64] {
+    static POSITIVE: OnceLock<Vec<f64>> = OnceLock::new();
+    POSITIVE.get_or_init(|| {
         let mut positive = Vec::new();
         let mut v = 1e-12;
         while v < 1e20 {
@@ -22,11 +21,88 @@ pub fn default_edges() -> &'static [f64] {
             v *= 1.1;
         }
         positive.push(f64::MAX);
+        positive
+    })
+}
+
+/// TensorFlow's default bucket right edges, ascending:
+/// `[-MAX, -1e20.., ..., -1e-12, 0, 1e-12, ..., ~1e20, MAX]`.
+pub fn default_edges() -> &'static [f64] {
+    static EDGES: OnceLock<Vec<f64>> = OnceLock::new();
+    EDGES.get_or_init(|| {
+        let positive = positive_edges();
         let mut edges: Vec<f64> = positive.iter().rev().map(|v| -v).collect();
         edges.push(0.0);
-        edges.extend_from_slice(&positive);
+        edges.extend_from_slice(positive);
         edges
     })
+}
+
+/// Finds a value's bucket in O(1) instead of a binary search over ~1,550
+/// edges, which dominated histogram time.
+///
+/// An f32's bit pattern, read as an integer, orders non-negative values; its
+/// top 12 bits below the sign (exponent and 4 mantissa bits) cut each octave
+/// into 16 slices, each narrower (6.25%) than the 10% between edges, so a
+/// slice holds at most one edge. Per slice the table keeps how many positive
+/// edges lie below it and the one edge inside it, if any: one lookup and one
+/// comparison place any finite value.
+struct BucketIndex {
+    /// Per slice: positive edges below the slice's start, and the edge
+    /// inside the slice (`INFINITY` if none).
+    slices: Vec<(u32, f64)>,
+    positive: usize,
+}
+
+const SLICE_SHIFT: u32 = 19;
+
+impl BucketIndex {
+    fn get() -> &'static BucketIndex {
+        static INDEX: OnceLock<BucketIndex> = OnceLock::new();
+        INDEX.get_or_init(|| {
+            let positive = positive_edges();
+            let slice_count = 1usize << (31 - SLICE_SHIFT);
+            let slices = (0..slice_count as u32)
+                .map(|k| {
+                    let start = f64::from(f32::from_bits(k << SLICE_SHIFT));
+                    let end = f64::from(f32::from_bits((k + 1) << SLICE_SHIFT));
+                    let below = positive.partition_point(|&e| e < start);
+                    let inside: Vec<f64> = positive[below..]
+                        .iter()
+                        .copied()
+                        .take_while(|&e| e < end)
+                        .collect();
+                    assert!(inside.len() <= 1, "slice {k} holds {} edges", inside.len());
+                    (
+                        below as u32,
+                        inside.first().copied().unwrap_or(f64::INFINITY),
+                    )
+                })
+                .collect();
+            BucketIndex {
+                slices,
+                positive: positive.len(),
+            }
+        })
+    }
+
+    /// `default_edges().partition_point(|&e| e <= x)` for finite `x`: the
+    /// index of the bucket `x` falls in.
+    #[inline]
+    fn bucket(&self, x: f32) -> usize {
+        let negatives = self.positive;
+        let a = f64::from(x.abs());
+        let (below, inside) = self.slices[(x.abs().to_bits() >> SLICE_SHIFT) as usize];
+        if x > 0.0 {
+            // Every negative edge, zero, and the positive edges <= x.
+            negatives + 1 + below as usize + usize::from(inside <= a)
+        } else if x < 0.0 {
+            // The negative edges <= x, i.e. the positive edges >= |x|.
+            self.positive - below as usize - usize::from(inside < a)
+        } else {
+            negatives + 1
+        }
+    }
 }
 
 /// A histogram of finite values plus a count of the non-finite ones it left out.
@@ -46,6 +122,7 @@ pub struct Histogram {
 /// gradient histogram has tens of buckets, not 1,500.
 pub fn buckets(values: &[f32]) -> Histogram {
     let edges = default_edges();
+    let index = BucketIndex::get();
     let mut counts = vec![0u32; edges.len()];
     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
     let (mut num, mut sum, mut sum_squares) = (0usize, 0f64, 0f64);
@@ -56,7 +133,7 @@ pub fn buckets(values: &[f32]) -> Histogram {
             continue;
         }
         let x = f64::from(value);
-        counts[edges.partition_point(|&edge| edge <= x)] += 1;
+        counts[index.bucket(value)] += 1;
         min = min.min(x);
         max = max.max(x);
         num += 1;
@@ -114,6 +191,38 @@ mod tests {
         assert_eq!(edges[zero + 1], 1e-12);
         assert!((edges[zero + 2] - 1.1e-12).abs() < 1e-24);
         assert!(edges.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_bucket_index_agrees_with_a_binary_search() {
+        let edges = default_edges();
+        let index = BucketIndex::get();
+        let reference = |x: f32| edges.partition_point(|&e| e <= f64::from(x));
+        let mut values = vec![0.0, -0.0, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 1e-45];
+        // Every edge as an f32, and its neighbours on both sides.
+        for &e in edges.iter().filter(|e| e.abs() < 3e38) {
+            let f = e as f32;
+            values.extend([
+                f,
+                f32::from_bits(f.to_bits() + 1),
+                f32::from_bits(f.to_bits().saturating_sub(1)),
+            ]);
+        }
+        // And a spread of ordinary values.
+        let mut state = 1u64;
+        for _ in 0..200_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let bits = (state >> 32) as u32;
+            let x = f32::from_bits(bits);
+            if x.is_finite() {
+                values.push(x);
+            }
+        }
+        for x in values {
+            assert_eq!(index.bucket(x), reference(x), "{x:e}");
+        }
     }
 
     #[test]

@@ -72,17 +72,21 @@ fn all_finite(t: &Tensor) -> candle_core::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Activation, Shape};
+    use crate::model::{Activation, ActivationFn, Architecture, Init, Shape};
     use candle_core::Device;
 
     fn model_and_grads() -> (Mlp, GradStore) {
-        let shape = Shape {
-            inputs: 4,
-            hidden: 3,
-            outputs: 2,
-            layers: 3,
+        let arch = Architecture {
+            shape: Shape {
+                inputs: 4,
+                hidden: 3,
+                outputs: 2,
+                layers: 3,
+            },
+            activation: ActivationFn::new(Activation::Relu, 0.2),
+            residual: false,
         };
-        let model = Mlp::new(shape, Activation::Relu, 1, &Device::Cpu).unwrap();
+        let model = Mlp::new(arch, Init::GlorotUniform, 1, &Device::Cpu).unwrap();
         let x = Tensor::ones((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
         let grads = model
             .forward(&x)

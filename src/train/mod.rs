@@ -3,36 +3,55 @@
 //! Each iteration draws a batch, runs forward, loss, one backward pass and
 //! one Adam step with those same gradients. Every `log_every` iterations it
 //! also writes the loss, batch accuracy and per-layer gradient and weight
-//! statistics to the run's event file.
+//! statistics to the run's event file. What the run records about itself for
+//! the Text, HParams and Graphs dashboards comes from [`describe`].
 //!
 //! The loop stops early, with its event file closed and complete, when the
 //! run diverges ([`divergence`]) or a signal asks it to ([`crate::interrupt`]).
 
+pub mod adam;
+pub mod describe;
 pub mod divergence;
+pub mod loss;
 pub mod stats;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
-use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::{Batcher, Dataset, Split, CLASSES};
 use crate::interrupt::{self, Interrupted, Signal};
-use crate::model::{Activation, Mlp, Shape, MAX_PARAMETERS};
+use crate::model::{
+    checkpoint, Activation, ActivationFn, Architecture, Init, Mlp, Shape, DEFAULT_LEAKY_SLOPE,
+    MAX_PARAMETERS,
+};
 use crate::summary::builders::{histogram, scalar, summary_event, wall_time_now};
 use crate::summary::EventWriter;
+pub use adam::{Adam, AdamConfig};
 pub use stats::GradStats;
 
 /// Everything that shapes a training run, besides the data.
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
-    pub activation: Activation,
+    pub activation: ActivationFn,
+    /// Skip connections around the hidden layers after the first.
+    pub residual: bool,
+    /// The data set's name (`--dataset`), recorded with the run.
+    pub dataset: String,
     /// Dense layers, counting the output layer.
     pub layers: usize,
     pub hidden: usize,
+    pub init: Init,
+    /// Start from these weights instead of `init`.
+    pub init_from: Option<PathBuf>,
+    /// Save the final weights here.
+    pub save: Option<PathBuf>,
+    /// Reshuffle every epoch (otherwise batches come in file order).
+    pub shuffle: bool,
     pub iterations: usize,
     pub batch_size: usize,
     pub lr: f64,
@@ -40,6 +59,32 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Draw a progress bar (it hides itself when stderr is not a terminal).
     pub progress: bool,
+}
+
+impl TrainConfig {
+    /// The article's experiment with `activation`: 6 layers of 10, Glorot
+    /// uniform, 2,500 iterations of 30, Adam at 1e-3, logging every 200,
+    /// seed 1, shuffled, no progress bar. Change fields with `..`.
+    pub fn article(activation: Activation) -> TrainConfig {
+        use crate::cli::defaults;
+        TrainConfig {
+            activation: ActivationFn::new(activation, DEFAULT_LEAKY_SLOPE),
+            residual: false,
+            dataset: "mnist".into(),
+            layers: defaults::LAYERS as usize,
+            hidden: defaults::HIDDEN as usize,
+            init: Init::GlorotUniform,
+            init_from: None,
+            save: None,
+            shuffle: true,
+            iterations: defaults::ITERATIONS as usize,
+            batch_size: defaults::BATCH_SIZE as usize,
+            lr: defaults::LR,
+            log_every: 200,
+            seed: defaults::SEED,
+            progress: false,
+        }
+    }
 }
 
 /// What a finished run reports.
@@ -65,12 +110,6 @@ impl RunSummary {
 /// Trains one network on `data` and logs it to a new event file in `run_dir`.
 pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> Result<RunSummary> {
     let device = Device::Cpu;
-    let shape = Shape {
-        inputs: data.train.image_size(),
-        hidden: cfg.hidden,
-        outputs: CLASSES,
-        layers: cfg.layers,
-    };
     if cfg.batch_size > data.train.len() {
         bail!(
             "--batch-size {} is larger than the training set ({} images in {})",
@@ -79,29 +118,18 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
             data.dir.display()
         );
     }
-    if shape.parameters() > MAX_PARAMETERS {
-        bail!(
-            "--layers {} and --hidden {} on {}-pixel images make {} parameters; \
-             at most {MAX_PARAMETERS} are allowed",
-            cfg.layers,
-            cfg.hidden,
-            shape.inputs,
-            shape.parameters()
-        );
-    }
-    let model = Mlp::new(shape, cfg.activation, cfg.seed, &device)?;
-    let mut optimizer = AdamW::new(
-        model.vars(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-        },
-    )?;
-    let mut batches = Batcher::new(data.train.len(), cfg.batch_size, cfg.seed);
+    let model = build_model(cfg, data.train.image_size(), &device)?;
+    let shape = model.arch.shape;
+    let mut optimizer = adam(&model, cfg.lr)?;
+    let mut batches = if cfg.shuffle {
+        Batcher::shuffled(data.train.len(), cfg.batch_size, cfg.seed)
+    } else {
+        Batcher::in_order(data.train.len(), cfg.batch_size)
+    };
     let mut writer = EventWriter::create(run_dir)?;
+    for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
+        writer.write_event(&event)?;
+    }
     let mut grad_stats = GradStats::new(cfg.layers);
     let progress = progress_bar(name, cfg);
 
@@ -116,9 +144,7 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         batches.next_batch(&data.train, &mut pixels, &mut labels);
         let x = Tensor::from_slice(&pixels, (cfg.batch_size, shape.inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
-        let logits = model.forward(&x)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-        let grads = loss.backward()?;
+        let (logits, loss, grads) = forward_backward(&model, &x, &y)?;
         let loss_value = loss.to_scalar::<f32>()?;
         let diverged = divergence::check(loss_value, &model, &grads)?;
 
@@ -165,6 +191,8 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         }
         if let Some(divergence) = diverged {
             progress.finish_and_clear();
+            let now = wall_time_now();
+            writer.write_event(&summary_event(i as i64, now, describe::failure_values(now)))?;
             let path = writer.path().display().to_string();
             writer.close()?;
             bail!(
@@ -179,42 +207,101 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
 
     let train_acc = accuracy(&model, &data.train, &device)?;
     let test_acc = accuracy(&model, &data.test, &device)?;
-    let end = cfg.iterations as i64;
-    writer
-        .write_event(&summary_event(
-            end,
-            wall_time_now(),
-            vec![scalar("test_acc", test_acc), scalar("train_acc", train_acc)],
-        ))
-        .with_context(|| format!("{name}: logging the final accuracies"))?;
-    writer.close()?;
-    Ok(RunSummary {
+    let summary = RunSummary {
         name: name.to_string(),
         mean_grad: grad_stats.averages(),
         final_loss,
         final_batch_acc,
         train_acc,
         test_acc,
-    })
+    };
+    let end = cfg.iterations as i64;
+    let wall_time = wall_time_now();
+    let mut values = vec![
+        scalar("test_acc", test_acc),
+        scalar("train_acc", train_acc),
+        scalar("attenuation", summary.attenuation() as f32),
+    ];
+    values.extend(describe::finish_values(&summary, wall_time));
+    writer
+        .write_event(&summary_event(end, wall_time, values))
+        .with_context(|| format!("{name}: logging the final accuracies"))?;
+    writer.close()?;
+    if let Some(path) = &cfg.save {
+        checkpoint::save(&model, path)?;
+    }
+    Ok(summary)
+}
+
+/// The network `cfg` describes, for `inputs` pixels: from `cfg.init_from`
+/// if given, else freshly initialised from `cfg.seed`.
+pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<Mlp> {
+    let arch = Architecture {
+        shape: Shape {
+            inputs,
+            hidden: cfg.hidden,
+            outputs: CLASSES,
+            layers: cfg.layers,
+        },
+        activation: cfg.activation,
+        residual: cfg.residual,
+    };
+    if arch.shape.parameters() > MAX_PARAMETERS {
+        bail!(
+            "--layers {} and --hidden {} on {inputs}-pixel images make {} parameters; \
+             at most {MAX_PARAMETERS} are allowed",
+            cfg.layers,
+            cfg.hidden,
+            arch.shape.parameters()
+        );
+    }
+    match &cfg.init_from {
+        Some(path) => checkpoint::load(path, arch, device),
+        None => Ok(Mlp::new(arch, cfg.init, cfg.seed, device)?),
+    }
+}
+
+/// Adam with PyTorch's and TensorFlow's defaults: betas 0.9/0.999, eps 1e-8
+/// and no weight decay.
+pub fn adam(model: &Mlp, lr: f64) -> Result<Adam> {
+    Ok(Adam::new(model.vars(), AdamConfig::with_lr(lr)))
+}
+
+/// Logits, mean softmax cross-entropy, and the gradients of every variable:
+/// the one backward pass of an iteration.
+pub fn forward_backward(
+    model: &Mlp,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<(Tensor, Tensor, GradStore)> {
+    let logits = model.forward(x)?;
+    let loss = loss::cross_entropy(&logits, y)?;
+    let grads = loss.backward()?;
+    Ok((logits, loss, grads))
 }
 
 /// Closes the event file of a run that `signal` stopped before iteration `i`
-/// and says where it stopped.
+/// (recording the session as ended, for the HParams dashboard) and says
+/// where it stopped.
 fn stopped_by(
     signal: Signal,
     name: &str,
     i: usize,
     cfg: &TrainConfig,
     last_logged: Option<usize>,
-    writer: EventWriter,
+    mut writer: EventWriter,
 ) -> anyhow::Error {
     let path = writer.path().display().to_string();
-    if let Err(e) = writer.close() {
+    let now = wall_time_now();
+    let closed = writer
+        .write_event(&summary_event(i as i64, now, describe::failure_values(now)))
+        .and_then(|()| writer.close());
+    if let Err(e) = closed {
         return anyhow::Error::new(e).context(format!("{name}: stopped by {signal}"));
     }
     let logged = match last_logged {
         Some(step) => format!("logged up to and including iteration {step} in {path}"),
-        None => format!("nothing logged yet; {path} holds only its header"),
+        None => format!("nothing logged yet; {path} holds only the run's description"),
     };
     Interrupted {
         signal,

@@ -1,8 +1,13 @@
-//! Small, learnable IDX data sets the tests generate for themselves.
+//! What several tests share: small, learnable IDX data sets they generate
+//! for themselves, the Python with TensorBoard they check against, and (in
+//! [`http`]) a tiny HTTP client for TensorBoard's server.
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use gradscope::data::{write_split, Split};
 
@@ -45,9 +50,9 @@ pub fn write_synthetic(dir: &Path, train: usize, test: usize) {
     write_split(dir, true, &synthetic_split(test, 2)).unwrap();
 }
 
-/// The Python with TensorBoard that the compatibility tests load event files
-/// with: GRADSCOPE_PYTHON, else the repository's `.venv`. `None` (the test
-/// skips, saying so) only when neither is there; `scripts/test.sh` sets it.
+/// The Python interpreter with TensorBoard: GRADSCOPE_PYTHON, else the
+/// repository's `.venv` (`scripts/setup-venv.sh`); `None` when neither is
+/// there, and the TensorBoard tests then skip with a message.
 pub fn python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("GRADSCOPE_PYTHON") {
         return Some(PathBuf::from(p));
@@ -56,11 +61,42 @@ pub fn python() -> Option<PathBuf> {
     venv.exists().then_some(venv)
 }
 
+/// Runs the binary's `--scenario all` for 41 iterations, logging every 10,
+/// on a synthetic data set written into `dir/data`; returns the logdir
+/// (`dir/logs`, holding `sigmoid`, `relu` and `leaky_relu`).
+pub fn train_all_on_synthetic(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    write_synthetic(&data, 200, 50);
+    let logs = dir.join("logs");
+    let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        .args([
+            "--scenario",
+            "all",
+            "--iterations",
+            "41",
+            "--log-every",
+            "10",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--logdir")
+        .arg(&logs)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    logs
+}
+
 /// What TensorBoard's own loader (`scripts/tensorboard_load.py`) finds in
 /// `logdir`: `{"runs": {run: {tag: {"plugin", "points"}}}}`.
 pub fn tensorboard_load(python: &Path, logdir: &Path) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_load.py");
-    let loaded = std::process::Command::new(python)
+    let loaded = Command::new(python)
         .arg(script)
         .arg(logdir)
         .output()
@@ -86,4 +122,36 @@ pub fn event_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The one run folder in `logdir` (run folders are named after the
+/// configuration, e.g. `relu-l3-h8`).
+pub fn only_run_dir(logdir: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(logdir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.into_iter().next().unwrap()
+}
+
+/// The training log of an event file: `(step, loss)` of every event that
+/// carries a `loss` scalar, and where a truncated last record starts.
+pub fn logged_losses(file: &Path) -> (Vec<(i64, f32)>, Option<u64>) {
+    use gradscope::proto::{event, summary::value::Value};
+    let read = gradscope::summary::read_events(file).unwrap_or_else(|e| panic!("{e}"));
+    let losses = read
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Some(event::What::Summary(s)) => s.value.iter().find_map(|v| match v.value {
+                Some(Value::SimpleValue(x)) if v.tag == "loss" => Some((e.step, x)),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .collect();
+    (losses, read.truncated_at)
 }

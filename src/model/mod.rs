@@ -1,52 +1,26 @@
 //! The network: a stack of dense layers with one activation between them.
 //!
 //! `layers` dense layers map `input -> hidden × (layers-1) -> 10` logits; the
-//! activation follows every hidden layer, none follows the output. Kernels
-//! are stored `(in, out)` as TensorFlow's dense layers store them, so
-//! `x · W + b` needs no transpose.
+//! activation follows every hidden layer, none follows the output. With
+//! `residual`, each hidden layer after the first adds its input back
+//! (`h <- h + f(h·W + b)`), the identity "skip connection" of ResNets.
+//! Kernels are stored `(in, out)` as TensorFlow's dense layers store them,
+//! so `x · W + b` needs no transpose; checkpoints use candle's `(out, in)`.
+//!
+//! - [`activation`]: the activations, as fused candle ops.
+//! - [`init`]: the initial-weight schemes.
+//! - [`checkpoint`]: saving and loading weights as safetensors.
 
-use std::fmt;
+pub mod activation;
+pub mod checkpoint;
+pub mod init;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
-use rand::distr::{Distribution, Uniform};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// The non-linearity after each hidden layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    Sigmoid,
-    Relu,
-    /// Slope 0.2 for negative inputs, TensorFlow's `tf.nn.leaky_relu` default.
-    LeakyRelu,
-}
-
-/// Negative-side slope of [`Activation::LeakyRelu`].
-pub const LEAKY_SLOPE: f64 = 0.2;
-
-impl Activation {
-    pub fn apply(self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Activation::Sigmoid => candle_nn::ops::sigmoid(x),
-            Activation::Relu => x.relu(),
-            Activation::LeakyRelu => candle_nn::ops::leaky_relu(x, LEAKY_SLOPE),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Relu => "relu",
-            Activation::LeakyRelu => "leaky_relu",
-        }
-    }
-}
-
-impl fmt::Display for Activation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use activation::{Activation, ActivationFn, DEFAULT_LEAKY_SLOPE};
+pub use init::Init;
 
 /// One dense layer: `x · kernel + bias`.
 pub struct Dense {
@@ -106,27 +80,31 @@ impl Shape {
 /// out of memory.
 pub const MAX_PARAMETERS: u64 = 1 << 28;
 
+/// Everything about the network but its weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Architecture {
+    pub shape: Shape,
+    pub activation: ActivationFn,
+    pub residual: bool,
+}
+
 /// The multi-layer perceptron.
 pub struct Mlp {
     pub layers: Vec<Dense>,
-    pub activation: Activation,
+    pub arch: Architecture,
 }
 
 impl Mlp {
-    /// Glorot-uniform kernels and zero biases (TensorFlow's dense defaults),
-    /// drawn from a ChaCha RNG seeded with `seed`: candle's CPU RNG cannot
-    /// be seeded, and the same seed must give the same network.
-    pub fn new(shape: Shape, activation: Activation, seed: u64, device: &Device) -> Result<Mlp> {
+    /// Kernels drawn by `init` from a ChaCha RNG seeded with `seed` (the
+    /// same seed gives the same network), biases zero.
+    pub fn new(arch: Architecture, init: Init, seed: u64, device: &Device) -> Result<Mlp> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let layers = shape
+        let layers = arch
+            .shape
             .layer_sizes()
             .into_iter()
             .map(|(fan_in, fan_out)| {
-                let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-                let uniform = Uniform::new_inclusive(-limit, limit).expect("finite limit");
-                let kernel: Vec<f32> = (0..fan_in * fan_out)
-                    .map(|_| uniform.sample(&mut rng))
-                    .collect();
+                let kernel = init.kernel(fan_in, fan_out, &mut rng);
                 Ok(Dense {
                     kernel: Var::from_tensor(&Tensor::from_vec(
                         kernel,
@@ -137,15 +115,21 @@ impl Mlp {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Mlp { layers, activation })
+        Ok(Mlp { layers, arch })
     }
 
     /// Logits for a `(batch, inputs)` tensor.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (last, hidden) = self.layers.split_last().expect("at least one layer");
         let mut h = x.clone();
-        for layer in hidden {
-            h = self.activation.apply(&layer.forward(&h)?)?;
+        for (i, layer) in hidden.iter().enumerate() {
+            let a = self.arch.activation.apply(&layer.forward(&h)?)?;
+            // The first layer changes the width (784 -> hidden): no skip there.
+            h = if self.arch.residual && i > 0 {
+                (h + a)?
+            } else {
+                a
+            };
         }
         last.forward(&h)
     }
@@ -163,34 +147,37 @@ impl Mlp {
 mod tests {
     use super::*;
 
-    fn shape() -> Shape {
-        Shape {
-            inputs: 784,
-            hidden: 10,
-            outputs: 10,
-            layers: 6,
+    fn arch(kind: Activation) -> Architecture {
+        Architecture {
+            shape: Shape {
+                inputs: 784,
+                hidden: 10,
+                outputs: 10,
+                layers: 6,
+            },
+            activation: ActivationFn::new(kind, DEFAULT_LEAKY_SLOPE),
+            residual: false,
         }
     }
 
     #[test]
     fn layer_sizes_follow_the_design() {
+        let shape = arch(Activation::Relu).shape;
         assert_eq!(
-            shape().layer_sizes(),
+            shape.layer_sizes(),
             vec![(784, 10), (10, 10), (10, 10), (10, 10), (10, 10), (10, 10)]
         );
-        let one = Shape {
-            layers: 1,
-            ..shape()
-        };
+        let one = Shape { layers: 1, ..shape };
         assert_eq!(one.layer_sizes(), vec![(784, 10)]);
     }
 
     #[test]
     fn parameters_count_kernels_and_biases_and_saturate() {
-        assert_eq!(shape().parameters(), 784 * 10 + 10 + 5 * (10 * 10 + 10));
+        let shape = arch(Activation::Relu).shape;
+        assert_eq!(shape.parameters(), 784 * 10 + 10 + 5 * (10 * 10 + 10));
         let absurd = Shape {
             hidden: usize::MAX,
-            ..shape()
+            ..shape
         };
         assert_eq!(absurd.parameters(), u64::MAX);
     }
@@ -198,9 +185,8 @@ mod tests {
     #[test]
     fn glorot_uniform_bounds_and_seeding() {
         let d = Device::Cpu;
-        let a = Mlp::new(shape(), Activation::Relu, 3, &d).unwrap();
-        let b = Mlp::new(shape(), Activation::Relu, 3, &d).unwrap();
-        let c = Mlp::new(shape(), Activation::Relu, 4, &d).unwrap();
+        let new = |seed| Mlp::new(arch(Activation::Relu), Init::GlorotUniform, seed, &d).unwrap();
+        let (a, b, c) = (new(3), new(3), new(4));
         let w = |m: &Mlp| {
             m.layers[0]
                 .kernel
@@ -224,19 +210,34 @@ mod tests {
     #[test]
     fn forward_gives_logits_per_example() {
         let d = Device::Cpu;
-        let m = Mlp::new(shape(), Activation::LeakyRelu, 0, &d).unwrap();
+        let m = Mlp::new(arch(Activation::LeakyRelu), Init::GlorotUniform, 0, &d).unwrap();
         let x = Tensor::ones((3, 784), DType::F32, &d).unwrap();
         assert_eq!(m.forward(&x).unwrap().dims(), &[3, 10]);
     }
 
     #[test]
-    fn activations_match_their_definitions() {
+    fn residual_adds_the_input_of_each_hidden_layer_after_the_first() {
+        // With linear activation and zero kernels, a residual hidden layer is
+        // the identity, a plain one maps everything to its (zero) bias.
         let d = Device::Cpu;
-        let x = Tensor::new(&[-2f32, 0.0, 3.0], &d).unwrap();
-        let v = |a: Activation| a.apply(&x).unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(v(Activation::Relu), vec![0.0, 0.0, 3.0]);
-        assert_eq!(v(Activation::LeakyRelu), vec![-0.4, 0.0, 3.0]);
-        let s = v(Activation::Sigmoid);
-        assert!((s[0] - 1.0 / (1.0 + 2f32.exp())).abs() < 1e-6 && s[1] == 0.5);
+        let mut a = arch(Activation::Linear);
+        a.shape = Shape {
+            inputs: 2,
+            hidden: 2,
+            outputs: 2,
+            layers: 3,
+        };
+        let eye = Tensor::new(&[[1f32, 0.0], [0.0, 1.0]], &d).unwrap();
+        let zeros = Tensor::zeros((2, 2), DType::F32, &d).unwrap();
+        for (residual, expected) in [(true, [3f32, 4.0]), (false, [0.0, 0.0])] {
+            a.residual = residual;
+            let m = Mlp::new(a, Init::GlorotUniform, 0, &d).unwrap();
+            m.layers[0].kernel.set(&eye).unwrap();
+            m.layers[1].kernel.set(&zeros).unwrap();
+            m.layers[2].kernel.set(&eye).unwrap();
+            let x = Tensor::new(&[[3f32, 4.0]], &d).unwrap();
+            let y = m.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            assert_eq!(y[0], expected, "residual {residual}");
+        }
     }
 }

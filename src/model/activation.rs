@@ -1,0 +1,319 @@
+//! Activation functions, each one candle op forward and one backward.
+//!
+//! Composing them from candle's primitives works but costs several tensor
+//! ops per layer (leaky ReLU is four) and, for GELU, inherits rounded
+//! constants in candle's backward pass. A custom op computes `f(x)` in one
+//! pass and its gradient `g · f'(x)` in one more, in f64 internally, matching
+//! PyTorch's definitions (including ReLU's zero gradient at 0 and softplus'
+//! threshold of 20).
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+
+/// The non-linearity after each hidden layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Activation {
+    Sigmoid,
+    Relu,
+    /// `x` for positive inputs, `slope · x` otherwise (TensorFlow's default
+    /// slope is 0.2, see [`DEFAULT_LEAKY_SLOPE`]).
+    LeakyRelu,
+    Tanh,
+    /// With alpha 1.
+    Elu,
+    Selu,
+    /// The exact (erf) form, PyTorch's default.
+    Gelu,
+    /// `ln(1 + e^x)`, and `x` above 20 as PyTorch does.
+    Softplus,
+    /// The identity: no non-linearity at all.
+    Linear,
+}
+
+/// TensorFlow's `tf.nn.leaky_relu` slope.
+pub const DEFAULT_LEAKY_SLOPE: f64 = 0.2;
+
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+const SOFTPLUS_THRESHOLD: f64 = 20.0;
+
+impl Activation {
+    pub const ALL: [Activation; 9] = [
+        Activation::Sigmoid,
+        Activation::Relu,
+        Activation::LeakyRelu,
+        Activation::Tanh,
+        Activation::Elu,
+        Activation::Selu,
+        Activation::Gelu,
+        Activation::Softplus,
+        Activation::Linear,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Tanh => "tanh",
+            Activation::Elu => "elu",
+            Activation::Selu => "selu",
+            Activation::Gelu => "gelu",
+            Activation::Softplus => "softplus",
+            Activation::Linear => "linear",
+        }
+    }
+
+    /// The names `FromStr` accepts, for error messages.
+    pub fn names() -> String {
+        Activation::ALL.map(Activation::name).join(", ")
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Activation {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("unknown activation `{s}`; valid: {}", Activation::names()))
+    }
+}
+
+/// An activation with its parameter, applied as a candle op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActivationFn {
+    pub kind: Activation,
+    /// Used by [`Activation::LeakyRelu`] only.
+    pub leaky_slope: f64,
+}
+
+impl ActivationFn {
+    pub fn new(kind: Activation, leaky_slope: f64) -> ActivationFn {
+        ActivationFn { kind, leaky_slope }
+    }
+
+    /// `f(x)`, elementwise.
+    pub fn apply(self, x: &Tensor) -> Result<Tensor> {
+        if self.kind == Activation::Linear {
+            return Ok(x.clone());
+        }
+        x.apply_op1(Forward(self))
+    }
+
+    /// `f(x)` in f64.
+    pub fn value(self, x: f64) -> f64 {
+        match self.kind {
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Relu => x.max(0.0),
+            Activation::LeakyRelu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    self.leaky_slope * x
+                }
+            }
+            Activation::Tanh => x.tanh(),
+            Activation::Elu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    x.exp_m1()
+                }
+            }
+            Activation::Selu => SELU_SCALE * if x > 0.0 { x } else { SELU_ALPHA * x.exp_m1() },
+            Activation::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
+            Activation::Softplus => {
+                if x > SOFTPLUS_THRESHOLD {
+                    x
+                } else {
+                    x.exp().ln_1p()
+                }
+            }
+            Activation::Linear => x,
+        }
+    }
+
+    /// `f'(x)` in f64.
+    pub fn derivative(self, x: f64) -> f64 {
+        match self.kind {
+            Activation::Sigmoid => {
+                let s = sigmoid(x);
+                s * (1.0 - s)
+            }
+            Activation::Relu => f64::from(u8::from(x > 0.0)),
+            Activation::LeakyRelu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    self.leaky_slope
+                }
+            }
+            Activation::Tanh => 1.0 - x.tanh().powi(2),
+            Activation::Elu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    x.exp()
+                }
+            }
+            Activation::Selu => SELU_SCALE * if x > 0.0 { 1.0 } else { SELU_ALPHA * x.exp() },
+            Activation::Gelu => {
+                let cdf = 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2));
+                let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                cdf + x * pdf
+            }
+            Activation::Softplus => {
+                if x > SOFTPLUS_THRESHOLD {
+                    1.0
+                } else {
+                    sigmoid(x)
+                }
+            }
+            Activation::Linear => 1.0,
+        }
+    }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The contiguous f32 data of a storage, or an error naming the op.
+fn f32_slice<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        bail!("{op}: only f32 tensors are supported")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("{op}: the input must be contiguous"),
+    }
+}
+
+/// `y = f(x)`.
+struct Forward(ActivationFn);
+
+impl CustomOp1 for Forward {
+    fn name(&self) -> &'static str {
+        "activation"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(self.name(), storage, layout)?;
+        let f = self.0;
+        let y: Vec<f32> = x.iter().map(|&v| f.value(f64::from(v)) as f32).collect();
+        Ok((CpuStorage::F32(y), layout.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let grad_res = grad_res.contiguous()?;
+        Ok(Some(arg.apply_op2_no_bwd(&grad_res, &Backward(self.0))?))
+    }
+}
+
+/// `dL/dx = dL/dy · f'(x)`, from `x` and `dL/dy`.
+struct Backward(ActivationFn);
+
+impl CustomOp2 for Backward {
+    fn name(&self) -> &'static str {
+        "activation-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        grad: &CpuStorage,
+        grad_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(self.name(), x, x_layout)?;
+        let grad = f32_slice(self.name(), grad, grad_layout)?;
+        if x.len() != grad.len() {
+            bail!(
+                "{}: {} inputs but {} gradients",
+                self.name(),
+                x.len(),
+                grad.len()
+            );
+        }
+        let f = self.0;
+        let out: Vec<f32> = x
+            .iter()
+            .zip(grad)
+            .map(|(&x, &g)| (f64::from(g) * f.derivative(f64::from(x))) as f32)
+            .collect();
+        Ok((CpuStorage::F32(out), x_layout.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn names_round_trip() {
+        for a in Activation::ALL {
+            assert_eq!(a.name().parse::<Activation>().unwrap(), a);
+        }
+        let err = "swish".parse::<Activation>().unwrap_err();
+        assert!(err.contains("swish") && err.contains("softplus"), "{err}");
+    }
+
+    #[test]
+    fn values_match_their_definitions() {
+        let f = |kind| ActivationFn::new(kind, DEFAULT_LEAKY_SLOPE);
+        assert_eq!(f(Activation::Relu).value(-2.0), 0.0);
+        assert_eq!(f(Activation::LeakyRelu).value(-2.0), -0.4);
+        assert_eq!(f(Activation::Sigmoid).value(0.0), 0.5);
+        assert!((f(Activation::Elu).value(-1.0) - (-0.632_120_558_828_557_7)).abs() < 1e-15);
+        assert!((f(Activation::Selu).value(1.0) - 1.050_700_987_355_480_5).abs() < 1e-15);
+        // GELU(1) = 0.5 * (1 + erf(1/sqrt 2)) = Phi(1) = 0.841344746...
+        assert!((f(Activation::Gelu).value(1.0) - 0.841_344_746_068_543).abs() < 1e-12);
+        assert!((f(Activation::Softplus).value(0.0) - std::f64::consts::LN_2).abs() < 1e-15);
+        assert_eq!(f(Activation::Softplus).value(30.0), 30.0);
+        assert_eq!(f(Activation::Linear).value(-3.5), -3.5);
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        for kind in Activation::ALL {
+            let f = ActivationFn::new(kind, 0.1);
+            for x in [-3.0, -0.7, -0.01, 0.3, 1.9, 25.0] {
+                let h = 1e-6;
+                let numeric = (f.value(x + h) - f.value(x - h)) / (2.0 * h);
+                let analytic = f.derivative(x);
+                assert!(
+                    (numeric - analytic).abs() < 1e-6 * (1.0 + analytic.abs()),
+                    "{kind} at {x}: {analytic} vs {numeric}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn backprop_through_the_op_uses_the_derivative() {
+        let d = Device::Cpu;
+        for kind in Activation::ALL {
+            let f = ActivationFn::new(kind, DEFAULT_LEAKY_SLOPE);
+            let x = Var::new(&[-1.5f32, -0.2, 0.4, 2.0], &d).unwrap();
+            let y = f.apply(x.as_tensor()).unwrap();
+            let values = y.to_vec1::<f32>().unwrap();
+            let grads = y.sum_all().unwrap().backward().unwrap();
+            let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+            for (i, &xv) in [-1.5f64, -0.2, 0.4, 2.0].iter().enumerate() {
+                assert_eq!(values[i], f.value(xv) as f32, "{kind}");
+                assert_eq!(g[i], f.derivative(xv) as f32, "{kind}");
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Weights as safetensors: `layer{i}.weight` in candle's and PyTorch's
+//! `(out, in)` layout and `layer{i}.bias`, `i` from 1 at the input, so the
+//! file loads straight into `torch.nn.Linear` layers.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor, Var};
+
+use crate::model::{Architecture, Dense, Mlp};
+
+fn weight_name(layer: usize) -> String {
+    format!("layer{layer}.weight")
+}
+
+fn bias_name(layer: usize) -> String {
+    format!("layer{layer}.bias")
+}
+
+/// Writes the model's weights to `path` (replacing the file, which is new
+/// data the user asked for; the event files are never touched).
+pub fn save(model: &Mlp, path: &Path) -> Result<()> {
+    let mut tensors = HashMap::new();
+    for (i, layer) in model.layers.iter().enumerate() {
+        tensors.insert(weight_name(i + 1), layer.kernel.t()?.contiguous()?);
+        tensors.insert(bias_name(i + 1), layer.bias.as_tensor().clone());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!("--save {}: cannot create {}", path.display(), dir.display())
+        })?;
+    }
+    candle_core::safetensors::save(&tensors, path)
+        .with_context(|| format!("--save {}: cannot write the checkpoint", path.display()))
+}
+
+/// Loads a model of architecture `arch` from `path`, checking that the file
+/// holds exactly the tensors that architecture needs, with the right shapes.
+pub fn load(path: &Path, arch: Architecture, device: &Device) -> Result<Mlp> {
+    let context = || format!("--init-from {}", path.display());
+    let mut tensors = candle_core::safetensors::load(path, device)
+        .with_context(|| format!("{}: not a readable safetensors file", context()))?;
+    let mut layers = Vec::new();
+    for (i, (fan_in, fan_out)) in arch.shape.layer_sizes().into_iter().enumerate() {
+        let mut take = |name: String, shape: &[usize]| -> Result<Tensor> {
+            let t = tensors.remove(&name).with_context(|| {
+                format!(
+                    "{}: no tensor {name}; the network (--layers {}, --hidden {}) needs layer1 ... layer{}",
+                    context(),
+                    arch.shape.layers,
+                    arch.shape.hidden,
+                    arch.shape.layers
+                )
+            })?;
+            if t.dims() != shape {
+                bail!(
+                    "{}: {name} has shape {:?}, but this network (--layers {}, --hidden {}, {} inputs) needs {shape:?}",
+                    context(),
+                    t.dims(),
+                    arch.shape.layers,
+                    arch.shape.hidden,
+                    arch.shape.inputs
+                );
+            }
+            Ok(t.to_dtype(DType::F32)?)
+        };
+        let weight = take(weight_name(i + 1), &[fan_out, fan_in])?;
+        let bias = take(bias_name(i + 1), &[fan_out])?;
+        layers.push(Dense {
+            kernel: Var::from_tensor(&weight.t()?.contiguous()?)?,
+            bias: Var::from_tensor(&bias)?,
+        });
+    }
+    if !tensors.is_empty() {
+        let mut extra: Vec<_> = tensors.into_keys().collect();
+        extra.sort();
+        bail!(
+            "{}: holds tensors this network does not have: {} (was it saved with more --layers?)",
+            context(),
+            extra.join(", ")
+        );
+    }
+    Ok(Mlp { layers, arch })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Activation, ActivationFn, Init, Shape};
+
+    fn arch(layers: usize) -> Architecture {
+        Architecture {
+            shape: Shape {
+                inputs: 6,
+                hidden: 4,
+                outputs: 3,
+                layers,
+            },
+            activation: ActivationFn::new(Activation::Tanh, 0.2),
+            residual: false,
+        }
+    }
+
+    #[test]
+    fn save_then_load_gives_the_same_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let d = Device::Cpu;
+        let model = Mlp::new(arch(3), Init::HeNormal, 5, &d).unwrap();
+        model.layers[1]
+            .bias
+            .set(&Tensor::new(&[1f32, 2.0, 3.0, 4.0], &d).unwrap())
+            .unwrap();
+        save(&model, &path).unwrap();
+        let loaded = load(&path, arch(3), &d).unwrap();
+        for (a, b) in model.layers.iter().zip(&loaded.layers) {
+            assert_eq!(
+                a.kernel.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                b.kernel.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            );
+            assert_eq!(
+                a.bias.to_vec1::<f32>().unwrap(),
+                b.bias.to_vec1::<f32>().unwrap()
+            );
+        }
+        // candle's (out, in) layout on disk.
+        let raw = candle_core::safetensors::load(&path, &d).unwrap();
+        assert_eq!(raw["layer1.weight"].dims(), &[4, 6]);
+        assert_eq!(raw["layer3.bias"].dims(), &[3]);
+    }
+
+    #[test]
+    fn mismatches_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let d = Device::Cpu;
+        save(
+            &Mlp::new(arch(3), Init::GlorotUniform, 0, &d).unwrap(),
+            &path,
+        )
+        .unwrap();
+        let err = format!("{:#}", load(&path, arch(4), &d).err().unwrap());
+        assert!(
+            err.contains("layer3.weight") && err.contains("[3, 4]"),
+            "{err}"
+        );
+        let err = format!("{:#}", load(&path, arch(2), &d).err().unwrap());
+        assert!(
+            err.contains("layer2.weight") || err.contains("does not have"),
+            "{err}"
+        );
+        let mut wide = arch(3);
+        wide.shape.hidden = 5;
+        let err = format!("{:#}", load(&path, wide, &d).err().unwrap());
+        assert!(err.contains("layer1.weight has shape [4, 6]"), "{err}");
+        std::fs::write(&path, b"not safetensors").unwrap();
+        let err = format!("{:#}", load(&path, arch(3), &d).err().unwrap());
+        assert!(
+            err.contains("--init-from") && err.contains("w.safetensors"),
+            "{err}"
+        );
+    }
+}

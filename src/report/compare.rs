@@ -1,0 +1,80 @@
+//! `gradscope compare LOGDIR`: the comparison table, built from what the
+//! runs' event files hold rather than from a training run in memory.
+//!
+//! It needs only the tags every gradscope version has written (`loss`,
+//! `acc`, `train_acc`, `test_acc`, `mean_1` ... `mean_N`); the attenuation
+//! is computed from the `mean_i` series exactly as training computes it
+//! ([`GradStats`] over the logged steps, then
+//! [`crate::train::stats::attenuation`]), so
+//! logdirs from older versions compare too. Other runs (from other
+//! programs) get a row with whatever of these they have.
+
+use anyhow::{bail, Result};
+
+use crate::report::logdir::{Logdir, Run};
+use crate::report::table::{legend, render, Format, RunRow};
+use crate::train::GradStats;
+
+/// One row per run of `logdir`, in run-name order.
+pub fn rows(logdir: &Logdir) -> Vec<RunRow> {
+    logdir.runs.iter().map(row).collect()
+}
+
+/// A run's row: last values of its scalars and its averaged gradients.
+pub fn row(run: &Run) -> RunRow {
+    RunRow {
+        name: run.name.clone(),
+        loss: run.last_scalar("loss"),
+        batch_acc: run.last_scalar("acc"),
+        train_acc: run.last_scalar("train_acc"),
+        test_acc: run.last_scalar("test_acc"),
+        mean_grad: averaged_mean_grad(run),
+    }
+}
+
+/// Each layer's `mean_i` averaged over the logged steps, input first.
+///
+/// Layers are `mean_1`, `mean_2`, ... up to the first missing one. A step
+/// counts when every layer has a value there (training logs them together).
+pub fn averaged_mean_grad(run: &Run) -> Vec<f64> {
+    let series: Vec<Vec<(i64, f64)>> = (1..)
+        .map(|l| run.scalars(&format!("mean_{l}")))
+        .take_while(|s| !s.is_empty())
+        .collect();
+    let Some(first) = series.first() else {
+        return Vec::new();
+    };
+    let mut grads = GradStats::new(series.len());
+    let mut at_step = Vec::with_capacity(series.len());
+    for &(step, _) in first {
+        at_step.clear();
+        for layer in &series {
+            match layer.binary_search_by_key(&step, |&(s, _)| s) {
+                Ok(i) => at_step.push(layer[i].1),
+                Err(_) => break,
+            }
+        }
+        if at_step.len() == series.len() {
+            grads.record(&at_step);
+        }
+    }
+    grads.averages()
+}
+
+/// The run of `compare`: prints the table, warns about damaged files, and
+/// fails (after printing) if some file could not be read.
+pub fn run(path: &std::path::Path, format: Format) -> Result<()> {
+    let logdir = Logdir::load_dir(path)?;
+    for file in logdir.damaged_files() {
+        eprintln!("{}", file.problem().unwrap_or_default());
+    }
+    print!("{}", render(&rows(&logdir), format));
+    if format == Format::Markdown {
+        println!("\n{}", legend(format));
+    }
+    let failed = logdir.failed_files();
+    if failed > 0 {
+        bail!("{failed} event file(s) could not be read; their runs are incomplete above");
+    }
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! `gradscope plot LOGDIR`: PNG figures of the runs under `LOGDIR/plots/`.
+//!
+//! - `accuracy.png`: training-batch accuracy (`acc`) of each run over steps;
+//! - `grad_first_last.png`: mean |grad| of the first layer (`mean_1`) and of
+//!   the last (`mean_N`) of each run over steps, log scale, two panels with
+//!   one y range so their heights compare;
+//! - `grad_per_layer.png`: each layer's mean |grad| averaged over the logged
+//!   steps (the table's `|g| Ln`), one bar per run, log scale: the vanishing
+//!   at a glance.
+//!
+//! A run keeps one colour in every figure: its place among the logdir's
+//! runs sorted by name. A figure no run has data for is skipped and named.
+//! Log-scale panels leave out values that are not positive and finite.
+//!
+//! Drawing is plotters' bitmap backend into memory with the DejaVu Sans font
+//! compiled in (no system fonts needed); [`write_png`] encodes the pixels.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::report::compare::averaged_mean_grad;
+use crate::report::logdir::Logdir;
+
+/// Where figures go, under the logdir.
+pub const PLOTS_DIR: &str = "plots";
+pub const ACCURACY: &str = "accuracy.png";
+pub const GRAD_FIRST_LAST: &str = "grad_first_last.png";
+pub const GRAD_PER_LAYER: &str = "grad_per_layer.png";
+
+const FONT: &str = "sans-serif";
+
+/// What `plot` made, and which figures had no data.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub written: Vec<PathBuf>,
+    pub skipped: Vec<String>,
+}
+
+/// The run of `plot`: figures for the logdir at `path`.
+pub fn run(path: &Path) -> Result<()> {
+    let logdir = Logdir::load_dir(path)?;
+    for file in logdir.damaged_files() {
+        eprintln!("{}", file.problem().unwrap_or_default());
+    }
+    let figures = plot(&logdir, &path.join(PLOTS_DIR))?;
+    for written in &figures.written {
+        println!("{}", written.display());
+    }
+    for skipped in &figures.skipped {
+        eprintln!("note: {skipped}");
+    }
+    let failed = logdir.failed_files();
+    if failed > 0 {
+        bail!("{failed} event file(s) could not be read; the figures lack their runs");
+    }
+    Ok(())
+}
+
+/// Draws every figure there is data for into `out_dir`.
+pub fn plot(logdir: &Logdir, out_dir: &Path) -> Result<Figures> {
+    let series = Series::of(logdir);
+    let mut figures = Figures::default();
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("{}: cannot create the plots folder", out_dir.display()))?;
+    for figure in FIGURES {
+        let has_data = series.runs.iter().any(|r| match figure.needs {
+            Needs::Accuracy => !r.acc.is_empty(),
+            Needs::Gradients => !r.mean_grad.is_empty(),
+        });
+        if !has_data {
+            let tag = match figure.needs {
+                Needs::Accuracy => "acc",
+                Needs::Gradients => "mean_1",
+            };
+            let skipped = format!("{} skipped: no run logged `{tag}`", figure.file);
+            figures.skipped.push(skipped);
+            continue;
+        }
+        let path = out_dir.join(figure.file);
+        let pixels = render(figure.size, |area| (figure.draw)(&series, area))?;
+        write_png(&path, figure.size, &pixels)?;
+        figures.written.push(path);
+    }
+    if figures.written.is_empty() {
+        bail!(
+            "{}: nothing to plot: no run has `acc` or `mean_1` scalars",
+            logdir.root.display()
+        );
+    }
+    Ok(figures)
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// One figure: its file, the data it needs, how to draw it, its size.
+struct Figure {
+    file: &'static str,
+    needs: Needs,
+    draw: fn(&Series, &Area<'_>) -> Result<()>,
+    size: (u32, u32),
+}
+
+enum Needs {
+    Accuracy,
+    Gradients,
+}
+
+const FIGURES: [Figure; 3] = [
+    Figure {
+        file: ACCURACY,
+        needs: Needs::Accuracy,
+        draw: accuracy,
+        size: (960, 600),
+    },
+    Figure {
+        file: GRAD_FIRST_LAST,
+        needs: Needs::Gradients,
+        draw: grad_first_last,
+        size: (1280, 560),
+    },
+    Figure {
+        file: GRAD_PER_LAYER,
+        needs: Needs::Gradients,
+        draw: grad_per_layer,
+        size: (960, 600),
+    },
+];
+
+/// What the figures draw, per run, with the run's colour.
+struct Series {
+    runs: Vec<RunSeries>,
+}
+
+struct RunSeries {
+    name: String,
+    colour: RGBColor,
+    acc: Vec<(i64, f64)>,
+    first: Vec<(i64, f64)>,
+    last: Vec<(i64, f64)>,
+    mean_grad: Vec<f64>,
+}
+
+impl Series {
+    fn of(logdir: &Logdir) -> Series {
+        let runs = logdir
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, run)| {
+                let mean_grad = averaged_mean_grad(run);
+                RunSeries {
+                    name: run.name.clone(),
+                    colour: run_colour(i),
+                    acc: run.scalars("acc"),
+                    first: run.scalars("mean_1"),
+                    last: run.scalars(&format!("mean_{}", mean_grad.len().max(1))),
+                    mean_grad,
+                }
+            })
+            .collect();
+        Series { runs }
+    }
+}
+
+/// A qualitative palette (distinct in hue and lightness); runs past its
+/// end reuse it.
+fn run_colour(index: usize) -> RGBColor {
+    const PALETTE: [RGBColor; 10] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+    ];
+    PALETTE[index % PALETTE.len()]
+}
+
+fn accuracy(series: &Series, root: &Area) -> Result<()> {
+    let steps = step_range(series.runs.iter().flat_map(|r| &r.acc));
+    let mut chart = ChartBuilder::on(root)
+        .caption("Training-batch accuracy (acc)", (FONT, 26))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(steps, 0f64..1f64)
+        .map_err(drawing)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("accuracy")
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()
+        .map_err(drawing)?;
+    for run in series.runs.iter().filter(|r| !r.acc.is_empty()) {
+        let style = run.colour.stroke_width(3);
+        chart
+            .draw_series(LineSeries::new(run.acc.iter().copied(), style))
+            .map_err(drawing)?
+            .label(&run.name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
+    }
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
+}
+
+fn grad_first_last(series: &Series, root: &Area) -> Result<()> {
+    let root = root
+        .titled(
+            "Mean |gradient| of the first and the last layer",
+            (FONT, 26),
+        )
+        .map_err(drawing)?;
+    let runs: Vec<&RunSeries> = series
+        .runs
+        .iter()
+        .filter(|r| !r.mean_grad.is_empty())
+        .collect();
+    let all = runs.iter().flat_map(|r| r.first.iter().chain(&r.last));
+    let steps = step_range(all.clone());
+    let decades = log_range(all.map(|p| p.1));
+    let width = root.dim_in_pixel().0;
+    let (left, right) = root.split_horizontally(width / 2);
+    let panels = [
+        (&left, "first layer (mean_1, nearest the input)", true),
+        (&right, "last layer (mean_N, the output layer)", false),
+    ];
+    for (area, caption, is_first) in panels {
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, (FONT, 20))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(steps.clone(), decades.clone().log_scale())
+            .map_err(drawing)?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc("mean |gradient| (log scale)")
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .label_style((FONT, 16))
+            .axis_desc_style((FONT, 18))
+            .draw()
+            .map_err(drawing)?;
+        for run in &runs {
+            let points = if is_first { &run.first } else { &run.last };
+            let style = run.colour.stroke_width(3);
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied().filter(|p| loggable(p.1)),
+                    style,
+                ))
+                .map_err(drawing)?
+                .label(&run.name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+    }
+    Ok(())
+}
+
+fn grad_per_layer(series: &Series, root: &Area) -> Result<()> {
+    let runs: Vec<&RunSeries> = series
+        .runs
+        .iter()
+        .filter(|r| !r.mean_grad.is_empty())
+        .collect();
+    let layers = runs.iter().map(|r| r.mean_grad.len()).max().unwrap_or(1);
+    let decades = log_range(runs.iter().flat_map(|r| r.mean_grad.iter().copied()));
+    let x = 0.5..layers as f64 + 0.5;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            "Mean |gradient| per layer, averaged over the logged steps",
+            (FONT, 26),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x, decades.clone().log_scale())
+        .map_err(drawing)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc("layer (1 = nearest the input)")
+        .y_desc("mean |gradient| (log scale)")
+        // One label per layer; plotters picks the positions, so any that
+        // fall between layers stay blank.
+        .x_labels(layers)
+        .x_label_formatter(&|v| {
+            if (v - v.round()).abs() < 1e-6 {
+                format!("{}", v.round())
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()
+        .map_err(drawing)?;
+    // Each layer's slot (width 1) holds one bar per run, with a gap either side.
+    let bar = 0.8 / runs.len() as f64;
+    for (i, run) in runs.iter().enumerate() {
+        let colour = run.colour;
+        let bars = run
+            .mean_grad
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| loggable(**g))
+            .map(move |(l, &g)| {
+                let left = (l + 1) as f64 - 0.4 + bar * i as f64;
+                Rectangle::new([(left, decades.start), (left + bar, g)], colour.filled())
+            });
+        chart
+            .draw_series(bars)
+            .map_err(drawing)?
+            .label(&run.name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.filled()));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+fn legend<'a, X, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, 18))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .margin(12)
+        .draw()
+        .map_err(drawing)
+}
+
+fn loggable(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
+/// Steps spanned by the points, never empty.
+fn step_range<'a>(points: impl Iterator<Item = &'a (i64, f64)>) -> Range<i64> {
+    let (lo, hi) = points.fold((i64::MAX, i64::MIN), |(lo, hi), p| {
+        (lo.min(p.0), hi.max(p.0))
+    });
+    if lo > hi {
+        0..1
+    } else {
+        lo..hi.max(lo + 1)
+    }
+}
+
+/// Whole decades around the positive, finite values.
+fn log_range(values: impl Iterator<Item = f64>) -> Range<f64> {
+    let (lo, hi) = values
+        .filter(|&v| loggable(v))
+        .fold((f64::INFINITY, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        return 0.1..1.0;
+    }
+    let lo = 10f64.powf(lo.log10().floor());
+    let hi = 10f64.powf(hi.log10().ceil()).max(lo * 10.0);
+    // A hair wider, so rounding in plotters' tick search cannot drop the
+    // end decades' labels.
+    lo * (1.0 - 1e-9)..hi * (1.0 + 1e-9)
+}
+
+/// Draws into an RGB buffer of `size` with the embedded font registered.
+fn render(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Vec<u8>> {
+    register_font()?;
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        draw(&root)?;
+        root.present().map_err(drawing)?;
+    }
+    Ok(pixels)
+}
+
+fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "the compiled-in DejaVu Sans font could not be loaded"
+        ))
+    }
+}
+
+fn drawing<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("drawing a figure: {e}")
+}
+
+/// Writes 8-bit RGB `pixels` as a PNG at `path`, through a temporary file
+/// renamed into place, so a failure never leaves half a figure.
+pub fn write_png(path: &Path, (width, height): (u32, u32), pixels: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("png.tmp");
+    let result = (|| -> Result<()> {
+        let file = std::fs::File::create(&tmp)?;
+        let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(pixels)?;
+        writer.finish()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("{}: cannot write the figure", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_range_covers_whole_decades() {
+        let r = log_range([5.79e-4, 2.21e-2, 0.0, f64::NAN].into_iter());
+        assert!((r.start / 1e-4 - 1.0).abs() < 1e-6, "{r:?}");
+        assert!((r.end / 0.1 - 1.0).abs() < 1e-6, "{r:?}");
+        assert_eq!(log_range([].into_iter()), 0.1..1.0);
+        // Every value lies inside.
+        assert!(r.contains(&5.79e-4) && r.contains(&2.21e-2));
+        let one = log_range([1e-3].into_iter());
+        assert!(one.end > one.start);
+    }
+
+    #[test]
+    fn colours_follow_the_run_index() {
+        assert_eq!(run_colour(0), run_colour(10));
+        assert_ne!(run_colour(0), run_colour(1));
+    }
+}

@@ -1,0 +1,348 @@
+//! How a run describes itself to TensorBoard, beyond its training curves:
+//!
+//! - **Graphs**: the network as a `GraphDef`, once at the start.
+//! - **Text**: at step 0 the run's configuration (every flag, the data set
+//!   and its size, the gradscope version) as a markdown table under
+//!   [`CONFIG_TAG`]; at the end its row of the vanishing-gradient table
+//!   under [`VANISHING_TAG`].
+//! - **HParams**: at step 0 the experiment record (the columns) and the
+//!   session start (this run's values), at the end the session end. The
+//!   metric columns are scalars the training loop logs: `test_acc`, `acc`,
+//!   `loss` and `attenuation`.
+//!
+//! Everything here is pure: it returns events and summary values, and
+//! [`crate::train::train`] writes them. The hyperparameters come from one
+//! list, [`hparams`]: a new one is one entry there, and appears in the
+//! HParams columns, each session and the configuration table.
+
+use std::path::Path;
+
+use clap::ValueEnum;
+
+use crate::cli::DatasetName;
+use crate::data::Dataset;
+use crate::model::{Activation, Init, Shape};
+use crate::proto::hparams::{DatasetType, Status};
+use crate::proto::{summary, Event};
+use crate::report::vanishing_markdown;
+use crate::summary::builders::summary_event;
+use crate::summary::hparams::{self, HParam, Metric};
+use crate::summary::{graph, text};
+use crate::train::{RunSummary, TrainConfig};
+
+/// Text tag of the configuration table, written at step 0.
+pub const CONFIG_TAG: &str = "config";
+/// Text tag of the run's vanishing-gradient table, written at the end.
+pub const VANISHING_TAG: &str = "vanishing_gradient";
+
+/// The experiment's description in the HParams dashboard.
+const DESCRIPTION: &str = "gradscope: deep, narrow MLPs trained with different activations, \
+     and how much gradient reaches each of their layers";
+
+/// The metric columns of the HParams dashboard: the last value of each of
+/// these scalar tags in the run.
+pub const METRICS: &[Metric] = &[
+    Metric {
+        tag: "test_acc",
+        description: "accuracy on the whole test set after training",
+        dataset: DatasetType::DatasetValidation,
+    },
+    Metric {
+        tag: "acc",
+        description: "accuracy on the last logged training batch",
+        dataset: DatasetType::DatasetTraining,
+    },
+    Metric {
+        tag: "loss",
+        description: "cross-entropy of the last logged training batch",
+        dataset: DatasetType::DatasetTraining,
+    },
+    Metric {
+        tag: "attenuation",
+        description: "last layer's mean |gradient| over the first layer's, \
+                      each averaged over the logged steps",
+        dataset: DatasetType::DatasetTraining,
+    },
+];
+
+/// The run's hyperparameters, in column order. The experiment record uses
+/// only the names, kinds and choices, which do not depend on `cfg`, so it is
+/// the same for every run.
+pub fn hparams(cfg: &TrainConfig) -> Vec<(&'static str, HParam)> {
+    let datasets = DatasetName::value_variants().iter().map(|d| d.dir_name());
+    let inits = Init::value_variants().iter().map(|i| i.name());
+    vec![
+        (
+            "activation",
+            HParam::choice(
+                cfg.activation.kind.name(),
+                Activation::ALL.iter().map(|a| a.name()),
+            ),
+        ),
+        ("residual", HParam::Bool(cfg.residual)),
+        ("leaky_slope", HParam::Real(cfg.activation.leaky_slope)),
+        (
+            "init",
+            HParam::choice(
+                if cfg.init_from.is_some() {
+                    "checkpoint"
+                } else {
+                    cfg.init.name()
+                },
+                inits.chain(["checkpoint"]),
+            ),
+        ),
+        ("layers", HParam::Integer(cfg.layers as u64)),
+        ("hidden", HParam::Integer(cfg.hidden as u64)),
+        ("lr", HParam::Real(cfg.lr)),
+        ("batch_size", HParam::Integer(cfg.batch_size as u64)),
+        ("iterations", HParam::Integer(cfg.iterations as u64)),
+        ("seed", HParam::Integer(cfg.seed)),
+        ("dataset", HParam::choice(&cfg.dataset, datasets)),
+    ]
+}
+
+/// The configuration table: the hyperparameters, then the other settings
+/// and where the data came from.
+pub fn config_markdown(cfg: &TrainConfig, data: &Dataset, shape: &Shape, run_dir: &Path) -> String {
+    let mut rows: Vec<Vec<String>> = hparams(cfg)
+        .into_iter()
+        .map(|(name, value)| vec![name.to_string(), value.to_string()])
+        .collect();
+    let network: Vec<String> = std::iter::once(shape.inputs)
+        .chain(shape.layer_sizes().iter().map(|&(_, out)| out))
+        .map(|n| n.to_string())
+        .collect();
+    let extra = [
+        ("log_every", cfg.log_every.to_string()),
+        ("no_progress", (!cfg.progress).to_string()),
+        ("network", network.join(" -> ")),
+        ("data_dir", data.dir.display().to_string()),
+        ("train_images", data.train.len().to_string()),
+        ("test_images", data.test.len().to_string()),
+        (
+            "image_size",
+            format!("{}x{}", data.train.rows, data.train.cols),
+        ),
+        ("run_dir", run_dir.display().to_string()),
+        ("gradscope_version", env!("CARGO_PKG_VERSION").to_string()),
+    ];
+    rows.extend(extra.map(|(k, v)| vec![k.to_string(), v]));
+    crate::markdown::table(&["setting", "value"], &rows)
+}
+
+/// What a run writes before its first step: its graph, its configuration
+/// and its HParams experiment and session-start records.
+pub fn start_events(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    shape: &Shape,
+    run_dir: &Path,
+    wall_time: f64,
+) -> Vec<Event> {
+    let hparams = hparams(cfg);
+    vec![
+        graph::graph_event(
+            0,
+            wall_time,
+            &graph::mlp_graph(shape, cfg.activation, cfg.residual),
+        ),
+        summary_event(
+            0,
+            wall_time,
+            vec![
+                text::text(CONFIG_TAG, &config_markdown(cfg, data, shape, run_dir)),
+                hparams::experiment(DESCRIPTION, &hparams, METRICS),
+                hparams::session_start(&hparams, wall_time),
+            ],
+        ),
+    ]
+}
+
+/// What a finished run adds to its last event: its vanishing-gradient
+/// table and the session end.
+pub fn finish_values(summary: &RunSummary, wall_time: f64) -> Vec<summary::Value> {
+    vec![
+        text::text(
+            VANISHING_TAG,
+            &vanishing_markdown(std::slice::from_ref(summary)),
+        ),
+        hparams::session_end(Status::Success, wall_time),
+    ]
+}
+
+/// What a run that stopped early (diverged) writes last.
+pub fn failure_values(wall_time: f64) -> Vec<summary::Value> {
+    vec![hparams::session_end(Status::Failure, wall_time)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Split;
+    use crate::proto::{event, summary::value::Value};
+    use prost::Message;
+
+    fn config(activation: Activation, lr: f64) -> TrainConfig {
+        TrainConfig {
+            layers: 3,
+            hidden: 8,
+            iterations: 50,
+            batch_size: 4,
+            lr,
+            log_every: 10,
+            seed: 7,
+            ..TrainConfig::article(activation)
+        }
+    }
+
+    fn data() -> Dataset {
+        let split = |n: usize| Split {
+            pixels: vec![0; n * 4],
+            labels: vec![0; n],
+            rows: 2,
+            cols: 2,
+        };
+        Dataset {
+            dir: "data/x_y".into(),
+            train: split(12),
+            test: split(5),
+        }
+    }
+
+    fn shape() -> Shape {
+        Shape {
+            inputs: 4,
+            hidden: 8,
+            outputs: 10,
+            layers: 3,
+        }
+    }
+
+    fn summary_values(e: &Event) -> &[summary::Value] {
+        match &e.what {
+            Some(event::What::Summary(s)) => &s.value,
+            other => panic!("not a summary: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_required_hparam_once() {
+        let names: Vec<&str> = hparams(&config(Activation::Relu, 0.1))
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "activation",
+                "residual",
+                "leaky_slope",
+                "init",
+                "layers",
+                "hidden",
+                "lr",
+                "batch_size",
+                "iterations",
+                "seed",
+                "dataset"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_experiment_record_is_the_same_for_every_run() {
+        let record = |cfg: &TrainConfig| {
+            let events = start_events(cfg, &data(), &shape(), Path::new("logs/x"), 1.0);
+            summary_values(&events[1])
+                .iter()
+                .find(|v| v.tag == hparams::EXPERIMENT_TAG)
+                .unwrap()
+                .encode_to_vec()
+        };
+        let sigmoid = record(&config(Activation::Sigmoid, 0.001));
+        assert_eq!(sigmoid, record(&config(Activation::Relu, 0.5)));
+        assert_eq!(sigmoid, record(&config(Activation::LeakyRelu, 0.001)));
+    }
+
+    #[test]
+    fn start_events_are_the_graph_then_text_and_hparams_at_step_0() {
+        let events = start_events(
+            &config(Activation::Sigmoid, 0.001),
+            &data(),
+            &shape(),
+            Path::new("logs/sigmoid"),
+            1.0,
+        );
+        assert!(matches!(events[0].what, Some(event::What::GraphDef(_))));
+        assert!(events.iter().all(|e| e.step == 0));
+        let tags: Vec<&str> = summary_values(&events[1])
+            .iter()
+            .map(|v| v.tag.as_str())
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                CONFIG_TAG,
+                hparams::EXPERIMENT_TAG,
+                hparams::SESSION_START_INFO_TAG
+            ]
+        );
+    }
+
+    #[test]
+    fn config_table_has_every_setting_and_the_data() {
+        let md = config_markdown(
+            &config(Activation::LeakyRelu, 0.001),
+            &data(),
+            &shape(),
+            Path::new("logs/leaky_relu"),
+        );
+        for row in [
+            r"| activation | leaky\_relu |",
+            "| layers | 3 |",
+            "| hidden | 8 |",
+            "| lr | 0.001 |",
+            r"| batch\_size | 4 |",
+            "| iterations | 50 |",
+            "| seed | 7 |",
+            "| dataset | mnist |",
+            r"| log\_every | 10 |",
+            r"| no\_progress | true |",
+            "| network | 4 -> 8 -> 8 -> 10 |",
+            r"| data\_dir | data/x\_y |",
+            r"| train\_images | 12 |",
+            r"| test\_images | 5 |",
+            r"| image\_size | 2x2 |",
+            r"| run\_dir | logs/leaky\_relu |",
+        ] {
+            assert!(md.lines().any(|l| l == row), "no {row:?} in\n{md}");
+        }
+        let version = format!(r"| gradscope\_version | {} |", env!("CARGO_PKG_VERSION"));
+        assert!(md.lines().any(|l| l == version), "{md}");
+    }
+
+    #[test]
+    fn finish_is_the_vanishing_table_then_success() {
+        let run = RunSummary {
+            name: "relu".into(),
+            mean_grad: vec![0.01, 0.04],
+            final_loss: 0.3,
+            final_batch_acc: 0.9,
+            train_acc: 0.9,
+            test_acc: 0.8,
+        };
+        let values = finish_values(&run, 2.0);
+        assert_eq!(values[0].tag, VANISHING_TAG);
+        let Some(Value::Tensor(t)) = &values[0].value else {
+            panic!("not text")
+        };
+        let md = String::from_utf8(t.string_val[0].clone()).unwrap();
+        assert!(
+            md.contains("| relu | 1.00e-2 | 4.00e-2 | 4.0x | 0.300 | 90.00% | 90.00% | 80.00% |"),
+            "{md}"
+        );
+        assert_eq!(values[1].tag, hparams::SESSION_END_INFO_TAG);
+        assert_eq!(failure_values(2.0)[0].tag, hparams::SESSION_END_INFO_TAG);
+    }
+}

@@ -1,0 +1,289 @@
+//! gradscope's gradients and Adam step checked against PyTorch's.
+//!
+//! For every activation (and the residual network), the same weights and
+//! the same first batch go through gradscope and through PyTorch
+//! (`scripts/torch_reference.py`): the loss, every parameter's full gradient,
+//! each layer's mean |grad| as logged at step 0, and the weights after one
+//! Adam step (through the real CLI: `--init-from`, `--no-shuffle`,
+//! `--iterations 1`, `--save`) must agree to a relative error below 1e-5.
+//!
+//! Needs Python with torch and safetensors: `scripts/setup-venv.sh`. Skipped
+//! with a message only when GRADSCOPE_PYTHON is unset and `.venv` is missing
+//! or has no torch; with GRADSCOPE_PYTHON set (as `scripts/test.sh` does),
+//! a missing torch fails.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use candle_core::{Device, Tensor};
+use gradscope::data::{Batcher, Dataset};
+use gradscope::model::{checkpoint, Activation};
+use gradscope::proto::{event, summary::value::Value};
+use gradscope::summary::read_events;
+use gradscope::train::{build_model, forward_backward, TrainConfig};
+
+const TOLERANCE: f64 = 1e-5;
+const BATCH: usize = 30;
+const LR: f64 = 0.001;
+
+fn python_with_torch() -> Option<PathBuf> {
+    let (python, required) = match std::env::var_os("GRADSCOPE_PYTHON") {
+        Some(p) => (PathBuf::from(p), true),
+        None => (
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
+            false,
+        ),
+    };
+    let has_torch = Command::new(&python)
+        .args(["-c", "import torch, safetensors"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_torch && required {
+        panic!(
+            "{} cannot import torch and safetensors; run scripts/setup-venv.sh",
+            python.display()
+        );
+    }
+    has_torch.then_some(python)
+}
+
+/// ||a - b|| / ||b||, in f64.
+fn relative_error(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let diff: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum();
+    let norm: f64 = b.iter().map(|&y| f64::from(y).powi(2)).sum();
+    if norm == 0.0 {
+        diff.sqrt()
+    } else {
+        (diff / norm).sqrt()
+    }
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+fn mean_abs(v: &[f32]) -> f32 {
+    (v.iter().map(|x| f64::from(x.abs())).sum::<f64>() / v.len() as f64) as f32
+}
+
+fn config(activation: Activation, residual: bool) -> TrainConfig {
+    TrainConfig {
+        residual,
+        shuffle: false,
+        iterations: 1,
+        batch_size: BATCH,
+        lr: LR,
+        log_every: 1,
+        seed: 11,
+        ..TrainConfig::article(activation)
+    }
+}
+
+/// mean_1 ... mean_L at step 0 in the run's event file.
+fn logged_means(run_dir: &Path) -> HashMap<String, f32> {
+    let file = std::fs::read_dir(run_dir).unwrap().next().unwrap().unwrap();
+    let mut means = HashMap::new();
+    for e in read_events(&file.path()).unwrap().events {
+        if let (0, Some(event::What::Summary(s))) = (e.step, e.what) {
+            for v in s.value {
+                if let (true, Some(Value::SimpleValue(x))) = (v.tag.starts_with("mean_"), v.value) {
+                    means.insert(v.tag, x);
+                }
+            }
+        }
+    }
+    means
+}
+
+/// Asserts relative errors below the tolerance and remembers the worst.
+struct Errors {
+    label: String,
+    worst: f64,
+}
+
+impl Errors {
+    fn check(&mut self, what: &str, ours: &[f32], theirs: &[f32]) {
+        self.check_within(what, ours, theirs, TOLERANCE);
+    }
+
+    fn check_within(&mut self, what: &str, ours: &[f32], theirs: &[f32], tolerance: f64) {
+        let err = relative_error(ours, theirs);
+        assert!(
+            err < tolerance,
+            "{}: {what}: relative error {err:e} (tolerance {tolerance:e})",
+            self.label
+        );
+        self.worst = self.worst.max(err);
+    }
+}
+
+fn check(python: &Path, data_dir: &Path, work: &Path, activation: Activation, residual: bool) {
+    let label = format!("{activation}{}", if residual { "-residual" } else { "" });
+    let cfg = config(activation, residual);
+    let device = Device::Cpu;
+    let data = Dataset::load(data_dir).unwrap();
+
+    // The shared starting point: weights and the first batch in file order.
+    let model = build_model(&cfg, data.train.image_size(), &device).unwrap();
+    let weights = work.join(format!("{label}-init.safetensors"));
+    checkpoint::save(&model, &weights).unwrap();
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    Batcher::in_order(data.train.len(), BATCH).next_batch(&data.train, &mut pixels, &mut labels);
+    let x = Tensor::from_slice(&pixels, (BATCH, data.train.image_size()), &device).unwrap();
+    let y = Tensor::from_slice(&labels, BATCH, &device).unwrap();
+    let batch = work.join(format!("{label}-batch.safetensors"));
+    let y64: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    let y64 = Tensor::new(y64, &device).unwrap();
+    candle_core::safetensors::save(&HashMap::from([("x", x.clone()), ("y", y64)]), &batch).unwrap();
+
+    // PyTorch.
+    let reference = work.join(format!("{label}-torch.safetensors"));
+    let mut cmd = Command::new(python);
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/torch_reference.py"))
+        .arg("--weights")
+        .arg(&weights)
+        .arg("--batch")
+        .arg(&batch)
+        .args(["--activation", activation.name(), "--lr", &LR.to_string()])
+        .arg("--out")
+        .arg(&reference);
+    if residual {
+        cmd.arg("--residual");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let torch = candle_core::safetensors::load(&reference, &device).unwrap();
+
+    // gradscope's gradients from its one backward pass.
+    let mut grad_errors = Errors {
+        label: label.clone(),
+        worst: 0.0,
+    };
+    let (_, loss, grads) = forward_backward(&model, &x, &y).unwrap();
+    grad_errors.check(
+        "loss",
+        &[loss.to_scalar::<f32>().unwrap()],
+        &flat(&torch["loss"]),
+    );
+    let mut torch_means = Vec::new();
+    for (i, layer) in model.layers.iter().enumerate() {
+        let n = i + 1;
+        // Our kernel is (in, out); PyTorch's weight is (out, in).
+        let ours = flat(&grads.get(layer.kernel.as_tensor()).unwrap().t().unwrap());
+        let theirs = flat(&torch[&format!("layer{n}.weight.grad")]);
+        grad_errors.check(&format!("layer{n}.weight gradient"), &ours, &theirs);
+        grad_errors.check(
+            &format!("layer{n} mean |grad|"),
+            &[mean_abs(&ours)],
+            &[mean_abs(&theirs)],
+        );
+        torch_means.push(mean_abs(&theirs));
+        let ours = flat(grads.get(layer.bias.as_tensor()).unwrap());
+        let theirs = flat(&torch[&format!("layer{n}.bias.grad")]);
+        grad_errors.check(&format!("layer{n}.bias gradient"), &ours, &theirs);
+    }
+
+    // One real training step through the CLI, from the same weights.
+    let logs = work.join(format!("{label}-logs"));
+    let saved = work.join(format!("{label}-after.safetensors"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradscope"));
+    cmd.args([
+        "--activation",
+        activation.name(),
+        "--iterations",
+        "1",
+        "--log-every",
+        "1",
+    ])
+    .args(["--batch-size", &BATCH.to_string(), "--lr", &LR.to_string()])
+    .args(["--no-shuffle", "--no-progress"])
+    .arg("--init-from")
+    .arg(&weights)
+    .arg("--save")
+    .arg(&saved)
+    .arg("--data-dir")
+    .arg(data_dir)
+    .arg("--logdir")
+    .arg(&logs);
+    if residual {
+        cmd.arg("--residual");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_dir = std::fs::read_dir(&logs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let means = logged_means(&run_dir);
+    for (i, theirs) in torch_means.iter().enumerate() {
+        let ours = means[&format!("mean_{}", i + 1)];
+        grad_errors.check(&format!("logged mean_{}", i + 1), &[ours], &[*theirs]);
+    }
+    let after = candle_core::safetensors::load(&saved, &device).unwrap();
+    let before = candle_core::safetensors::load(&weights, &device).unwrap();
+    let mut update_errors = Errors {
+        label: label.clone(),
+        worst: 0.0,
+    };
+    let mut step_errors = Errors {
+        label: label.clone(),
+        worst: 0.0,
+    };
+    for (name, theirs) in &torch {
+        if name.ends_with(".grad") || name == "loss" {
+            continue;
+        }
+        let (ours, theirs) = (flat(&after[name]), flat(theirs));
+        step_errors.check(&format!("{name} after one Adam step"), &ours, &theirs);
+        // The update itself, not only the weights it moved. It is about lr
+        // (1e-3) per element, recovered as a difference of f32 weights near
+        // 0.5 whose spacing is 6e-8: up to 6e-5 of it is representation, not
+        // arithmetic, hence the looser bound.
+        let start = flat(&before[name]);
+        let delta = |w: &[f32]| -> Vec<f32> { w.iter().zip(&start).map(|(a, b)| a - b).collect() };
+        let (what, tolerance) = (format!("{name} Adam update"), 1e-4);
+        update_errors.check_within(&what, &delta(&ours), &delta(&theirs), tolerance);
+    }
+    eprintln!(
+        "{label}: worst relative error {:.1e} in loss, gradients and logged means; \
+         {:.1e} in weights after one Adam step; {:.1e} in the update itself",
+        grad_errors.worst, step_errors.worst, update_errors.worst
+    );
+}
+
+#[test]
+fn gradients_and_adam_step_match_pytorch() {
+    let Some(python) = python_with_torch() else {
+        eprintln!(
+            "SKIPPED: no Python with torch; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON"
+        );
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    common::write_synthetic(&data, 120, 20);
+    for activation in Activation::ALL {
+        check(&python, &data, work.path(), activation, false);
+    }
+    for activation in [Activation::Sigmoid, Activation::Tanh] {
+        check(&python, &data, work.path(), activation, true);
+    }
+}
