@@ -182,6 +182,21 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
         cut_steps.len(),
         "TensorBoard reads up to the cut"
     );
+
+    // `gradscope inspect` reads both, reporting the cut without failing.
+    for (logdir, cut_at) in [("logs", truncated_at), ("cut", Some(last_start))] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
+            .arg("inspect")
+            .arg(dir.path().join(logdir))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "inspect {logdir}: {stderr}");
+        if let Some(at) = cut_at {
+            let warning = format!("(at byte offset {at}) is cut short");
+            assert!(stderr.contains(&warning), "inspect {logdir}: {stderr}");
+        }
+    }
 }
 
 /// A signal to a running run: it stops at the next iteration, closes its
