@@ -173,9 +173,34 @@ pub struct TrainArgs {
     /// Don't draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// CPU threads for the matrix products; 0 picks by work size: one for
+    /// narrow networks (threads cost more than they save there), every core
+    /// from --hidden 128 up. RAYON_NUM_THREADS, if set, is used instead of 0.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 impl TrainArgs {
+    /// The thread count `--threads` asks for, resolved.
+    pub fn threads(&self) -> usize {
+        /// Hidden width from which a batch's matrix products are big enough
+        /// to split across cores.
+        const PARALLEL_FROM_HIDDEN: u32 = 128;
+        if self.threads > 0 {
+            return self.threads;
+        }
+        let from_env = std::env::var("RAYON_NUM_THREADS").ok();
+        if let Some(n) = from_env.and_then(|v| v.parse().ok()).filter(|&n| n > 0) {
+            return n;
+        }
+        if self.hidden >= PARALLEL_FROM_HIDDEN {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            1
+        }
+    }
+
     /// The runs to train, in order.
     pub fn runs(&self) -> Vec<RunSpec> {
         let mut runs = match self.activation {

@@ -10,18 +10,18 @@ use gradscope::interrupt::{self, Interrupted};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // These networks are far too small to gain from threads, and unset, candle
-    // re-reads /proc/cpuinfo to count cores on every matrix product. Must be
-    // set before candle's first op.
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-    }
     let result = match Cli::parse().command() {
-        // Only training checks for Ctrl-C; the other commands keep the
-        // default (die at once), which is right for them.
-        Command::Train(args) => interrupt::install()
-            .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C and SIGTERM: {e}"))
-            .and_then(|()| gradscope::experiment::run(&args).map(drop)),
+        Command::Train(args) => {
+            // candle reads RAYON_NUM_THREADS on every matrix product (unset,
+            // it re-reads /proc/cpuinfo each time), so it is always set, and
+            // before candle's first op.
+            std::env::set_var("RAYON_NUM_THREADS", args.threads().to_string());
+            // Only training checks for Ctrl-C; the other commands keep the
+            // default (die at once), which is right for them.
+            interrupt::install()
+                .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C and SIGTERM: {e}"))
+                .and_then(|()| gradscope::experiment::run(&args).map(drop))
+        }
         Command::Inspect(args) => gradscope::report::inspect::run(&args.path),
         Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
         Command::Plot(args) => gradscope::report::plot::run(&args.logdir),

@@ -50,19 +50,20 @@ pub fn default_edges() -> &'static [f64] {
 struct BucketIndex {
     /// Per slice: positive edges below the slice's start, and the edge
     /// inside the slice (`INFINITY` if none).
-    slices: Vec<(u32, f64)>,
+    slices: Box<[(u32, f64); SLICES]>,
     positive: usize,
 }
 
+/// Bits below the slice number in an f32's magnitude.
 const SLICE_SHIFT: u32 = 19;
+const SLICES: usize = 1 << (31 - SLICE_SHIFT);
 
 impl BucketIndex {
     fn get() -> &'static BucketIndex {
         static INDEX: OnceLock<BucketIndex> = OnceLock::new();
         INDEX.get_or_init(|| {
             let positive = positive_edges();
-            let slice_count = 1usize << (31 - SLICE_SHIFT);
-            let slices = (0..slice_count as u32)
+            let slices: Vec<(u32, f64)> = (0..SLICES as u32)
                 .map(|k| {
                     let start = f64::from(f32::from_bits(k << SLICE_SHIFT));
                     let end = f64::from(f32::from_bits((k + 1) << SLICE_SHIFT));
@@ -80,27 +81,35 @@ impl BucketIndex {
                 })
                 .collect();
             BucketIndex {
-                slices,
+                slices: slices
+                    .into_boxed_slice()
+                    .try_into()
+                    .expect("one entry per slice"),
                 positive: positive.len(),
             }
         })
     }
 
     /// `default_edges().partition_point(|&e| e <= x)` for finite `x`: the
-    /// index of the bucket `x` falls in.
+    /// index of the bucket `x` falls in. Branch-free: gradient signs are
+    /// random, and a mispredicted branch per value would cost more than the
+    /// lookup.
     #[inline]
     fn bucket(&self, x: f32) -> usize {
-        let negatives = self.positive;
-        let a = f64::from(x.abs());
-        let (below, inside) = self.slices[(x.abs().to_bits() >> SLICE_SHIFT) as usize];
-        if x > 0.0 {
-            // Every negative edge, zero, and the positive edges <= x.
-            negatives + 1 + below as usize + usize::from(inside <= a)
-        } else if x < 0.0 {
-            // The negative edges <= x, i.e. the positive edges >= |x|.
-            self.positive - below as usize - usize::from(inside < a)
+        let bits = x.to_bits();
+        let magnitude = bits & 0x7fff_ffff;
+        let (below, inside) = self.slices[(magnitude >> SLICE_SHIFT) as usize & (SLICES - 1)];
+        let (below, a) = (below as usize, f64::from(f32::from_bits(magnitude)));
+        // Positive x: every negative edge, zero, and the positive edges <= x.
+        let positive = self.positive + 1 + below + usize::from(inside <= a);
+        // Negative x: the negative edges <= x, i.e. the positive edges >= |x|;
+        // -0.0 counts zero's edge too.
+        let negative =
+            self.positive - below - usize::from(inside < a) + usize::from(magnitude == 0);
+        if bits >> 31 == 0 {
+            positive
         } else {
-            negatives + 1
+            negative
         }
     }
 }
@@ -124,22 +133,23 @@ pub fn buckets(values: &[f32]) -> Histogram {
     let edges = default_edges();
     let index = BucketIndex::get();
     let mut counts = vec![0u32; edges.len()];
-    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    let (mut num, mut sum, mut sum_squares) = (0usize, 0f64, 0f64);
+    let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
+    let (mut sum, mut sum_squares) = (0f64, 0f64);
     let mut non_finite = 0;
     for &value in values {
         if !value.is_finite() {
             non_finite += 1;
             continue;
         }
-        let x = f64::from(value);
         counts[index.bucket(value)] += 1;
-        min = min.min(x);
-        max = max.max(x);
-        num += 1;
+        min = if value < min { value } else { min };
+        max = if value > max { value } else { max };
+        let x = f64::from(value);
         sum += x;
         sum_squares += x * x;
     }
+    let num = values.len() - non_finite;
+    let (min, max) = (f64::from(min), f64::from(max));
 
     let mut proto = HistogramProto {
         min: if num == 0 { 0.0 } else { min },

@@ -12,8 +12,10 @@
 pub mod adam;
 pub mod describe;
 pub mod divergence;
+pub mod host;
 pub mod loss;
 pub mod stats;
+pub mod summarizer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,10 +31,11 @@ use crate::model::{
     checkpoint, Activation, ActivationFn, Architecture, Init, Mlp, Shape, DEFAULT_LEAKY_SLOPE,
     MAX_PARAMETERS,
 };
-use crate::summary::builders::{histogram, scalar, summary_event, wall_time_now};
+use crate::summary::builders::{scalar, summary_event, wall_time_now};
 use crate::summary::EventWriter;
 pub use adam::{Adam, AdamConfig};
 pub use stats::GradStats;
+use summarizer::Summarizer;
 
 /// Everything that shapes a training run, besides the data.
 #[derive(Debug, Clone)]
@@ -126,12 +129,12 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
     } else {
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
-    let mut writer = EventWriter::create(run_dir)?;
-    for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
-        writer.write_event(&event)?;
-    }
-    let mut grad_stats = GradStats::new(cfg.layers);
+    let writer = EventWriter::create(run_dir)?;
     let progress = progress_bar(name, cfg);
+    let mut summaries = Summarizer::start(writer, cfg.layers, progress.clone())?;
+    for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
+        summaries.write_event(event)?;
+    }
 
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     let (mut final_loss, mut final_batch_acc) = (f32::NAN, f32::NAN);
@@ -139,7 +142,7 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
     for i in 0..cfg.iterations {
         if let Some(signal) = interrupt::requested() {
             progress.finish_and_clear();
-            return Err(stopped_by(signal, name, i, cfg, last_logged, writer));
+            return Err(stopped_by(signal, name, i, cfg, last_logged, summaries));
         }
         batches.next_batch(&data.train, &mut pixels, &mut labels);
         let x = Tensor::from_slice(&pixels, (cfg.batch_size, shape.inputs), &device)?;
@@ -150,29 +153,18 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
 
         if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
-            let mut values = vec![scalar("loss", loss_value), scalar("acc", acc)];
-            let mut means = Vec::with_capacity(cfg.layers);
-            let mut non_finite = 0;
+            // Copy the numbers out; the summary thread builds the rest.
+            let mut record = summaries.record(i as i64, wall_time_now(), loss_value, acc);
             for (l, layer) in model.layers.iter().enumerate() {
                 let kernel = layer.kernel.as_tensor();
                 let grad = grads
                     .get(kernel)
-                    .context("the loss does not depend on a layer's kernel")?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?;
-                let mean = stats::mean_abs(&grad);
-                means.push(mean);
-                values.push(scalar(&format!("mean_{}", l + 1), mean as f32));
-                let (grad_hist, skipped) = histogram(&format!("histogram_{}", l + 1), &grad);
-                let weights = kernel.flatten_all()?.to_vec1::<f32>()?;
-                let (weight_hist, skipped_w) =
-                    histogram(&format!("hist_weights_{}", l + 1), &weights);
-                values.extend([grad_hist, weight_hist]);
-                non_finite += skipped + skipped_w;
+                    .context("the loss does not depend on a layer's kernel")?;
+                host::copy_f32(grad, &mut record.grads[l])?;
+                host::copy_f32(kernel, &mut record.weights[l])?;
             }
-            grad_stats.record(&means);
-            writer
-                .write_event(&summary_event(i as i64, wall_time_now(), values))
+            summaries
+                .log_step(record)
                 .with_context(|| format!("{name}: logging iteration {i}"))?;
             last_logged = Some(i);
             (final_loss, final_batch_acc) = (loss_value, acc);
@@ -182,17 +174,13 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
                     cfg.iterations,
                     acc * 100.0
                 );
-                if non_finite > 0 {
-                    println!(
-                        "  warning: {non_finite} NaN/infinite values left out of the histograms"
-                    );
-                }
             });
         }
         if let Some(divergence) = diverged {
             progress.finish_and_clear();
             let now = wall_time_now();
-            writer.write_event(&summary_event(i as i64, now, describe::failure_values(now)))?;
+            summaries.write_event(summary_event(i as i64, now, describe::failure_values(now)))?;
+            let writer = summaries.finish()?.0;
             let path = writer.path().display().to_string();
             writer.close()?;
             bail!(
@@ -207,6 +195,7 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
 
     let train_acc = accuracy(&model, &data.train, &device)?;
     let test_acc = accuracy(&model, &data.test, &device)?;
+    let (mut writer, grad_stats) = summaries.finish()?;
     let summary = RunSummary {
         name: name.to_string(),
         mean_grad: grad_stats.averages(),
@@ -280,25 +269,30 @@ pub fn forward_backward(
     Ok((logits, loss, grads))
 }
 
-/// Closes the event file of a run that `signal` stopped before iteration `i`
-/// (recording the session as ended, for the HParams dashboard) and says
-/// where it stopped.
+/// Writes out what `summaries` still holds and closes the event file of a
+/// run that `signal` stopped before iteration `i` (recording the session as
+/// ended, for the HParams dashboard); says where it stopped.
 fn stopped_by(
     signal: Signal,
     name: &str,
     i: usize,
     cfg: &TrainConfig,
     last_logged: Option<usize>,
-    mut writer: EventWriter,
+    mut summaries: Summarizer,
 ) -> anyhow::Error {
-    let path = writer.path().display().to_string();
     let now = wall_time_now();
-    let closed = writer
-        .write_event(&summary_event(i as i64, now, describe::failure_values(now)))
-        .and_then(|()| writer.close());
-    if let Err(e) = closed {
-        return anyhow::Error::new(e).context(format!("{name}: stopped by {signal}"));
-    }
+    let closed = summaries
+        .write_event(summary_event(i as i64, now, describe::failure_values(now)))
+        .and_then(|()| summaries.finish())
+        .and_then(|(writer, _)| {
+            let path = writer.path().display().to_string();
+            writer.close()?;
+            Ok(path)
+        });
+    let path = match closed {
+        Ok(path) => path,
+        Err(e) => return e.context(format!("{name}: stopped by {signal}")),
+    };
     let logged = match last_logged {
         Some(step) => format!("logged up to and including iteration {step} in {path}"),
         None => format!("nothing logged yet; {path} holds only the run's description"),

@@ -1,0 +1,261 @@
+//! Building and writing a run's summaries on a second thread.
+//!
+//! At a logged step the training thread only copies the gradients and
+//! weights out (into recycled buffers) and hands them over; the histograms,
+//! the mean |grad| scalars, protobuf encoding and the event file's I/O all
+//! happen here, on another core. That is what makes `--log-every 1` (twelve
+//! histograms a step) cost the training loop almost nothing.
+//!
+//! Events keep their order: everything the run writes goes through one
+//! channel to one [`EventWriter`].
+
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
+
+use anyhow::{anyhow, Context, Result};
+use indicatif::ProgressBar;
+
+use crate::proto::Event;
+use crate::summary::builders::{histogram, scalar, summary_event};
+use crate::summary::EventWriter;
+use crate::train::stats::{mean_abs, GradStats};
+
+/// One logged training step, as the training thread saw it.
+pub struct StepRecord {
+    pub step: i64,
+    pub wall_time: f64,
+    pub loss: f32,
+    /// Accuracy on the step's batch.
+    pub acc: f32,
+    /// Per layer, input first: the kernel's gradient and the kernel.
+    pub grads: Vec<Vec<f32>>,
+    pub weights: Vec<Vec<f32>>,
+}
+
+enum Job {
+    Event(Event),
+    Step(StepRecord),
+}
+
+/// What the worker hands back when the run ends.
+struct Finished {
+    writer: EventWriter,
+    grad_stats: GradStats,
+}
+
+/// The training thread's handle on the summary thread.
+pub struct Summarizer {
+    jobs: Option<SyncSender<Job>>,
+    /// Buffers of records already written, for reuse.
+    spare: Receiver<StepRecord>,
+    worker: Option<JoinHandle<Result<Finished>>>,
+    layers: usize,
+}
+
+/// Records in flight before `log_step` waits for the worker: enough to ride
+/// out a slow write, few enough to bound memory.
+const QUEUE: usize = 8;
+
+impl Summarizer {
+    /// Starts the worker, which owns `writer` from now on. `progress` is
+    /// where warnings are printed without garbling the bar.
+    pub fn start(writer: EventWriter, layers: usize, progress: ProgressBar) -> Result<Summarizer> {
+        let (jobs, inbox) = mpsc::sync_channel(QUEUE);
+        let (give_back, spare) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("summaries".into())
+            .spawn(move || work(writer, layers, &inbox, &give_back, &progress))
+            .context("starting the summary thread")?;
+        Ok(Summarizer {
+            jobs: Some(jobs),
+            spare,
+            worker: Some(worker),
+            layers,
+        })
+    }
+
+    /// A record for `step` to fill, with buffers reused from earlier steps.
+    pub fn record(&self, step: i64, wall_time: f64, loss: f32, acc: f32) -> StepRecord {
+        let mut record = self.spare.try_recv().unwrap_or_else(|_| StepRecord {
+            step: 0,
+            wall_time: 0.0,
+            loss: 0.0,
+            acc: 0.0,
+            grads: vec![Vec::new(); self.layers],
+            weights: vec![Vec::new(); self.layers],
+        });
+        (record.step, record.wall_time, record.loss, record.acc) = (step, wall_time, loss, acc);
+        record
+    }
+
+    /// Queues a step's summaries.
+    pub fn log_step(&mut self, record: StepRecord) -> Result<()> {
+        self.send(Job::Step(record))
+    }
+
+    /// Queues a ready-made event.
+    pub fn write_event(&mut self, event: Event) -> Result<()> {
+        self.send(Job::Event(event))
+    }
+
+    /// Waits for every queued event to be written; hands back the writer
+    /// (to close) and the per-layer gradient statistics of the logged steps.
+    pub fn finish(mut self) -> Result<(EventWriter, GradStats)> {
+        self.jobs = None;
+        let finished = self.join()?;
+        Ok((finished.writer, finished.grad_stats))
+    }
+
+    fn send(&mut self, job: Job) -> Result<()> {
+        let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The worker has stopped: its error says why.
+            _ => {
+                self.jobs = None;
+                Err(match self.join() {
+                    Err(e) => e,
+                    Ok(_) => anyhow!("the summary thread stopped early"),
+                })
+            }
+        }
+    }
+
+    fn join(&mut self) -> Result<Finished> {
+        let worker = self
+            .worker
+            .take()
+            .ok_or_else(|| anyhow!("the summary thread has already stopped"))?;
+        worker
+            .join()
+            .map_err(|_| anyhow!("the summary thread panicked"))?
+    }
+}
+
+impl Drop for Summarizer {
+    fn drop(&mut self) {
+        // Let the worker drain and close the file (its EventWriter flushes on drop).
+        self.jobs = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn work(
+    mut writer: EventWriter,
+    layers: usize,
+    inbox: &Receiver<Job>,
+    give_back: &Sender<StepRecord>,
+    progress: &ProgressBar,
+) -> Result<Finished> {
+    let mut grad_stats = GradStats::new(layers);
+    let mut means = Vec::with_capacity(layers);
+    for job in inbox {
+        let event = match job {
+            Job::Event(event) => event,
+            Job::Step(record) => {
+                let (event, non_finite) = step_event(&record, &mut means);
+                grad_stats.record(&means);
+                if non_finite > 0 {
+                    progress.suspend(|| {
+                        println!(
+                            "  warning: step {}: {non_finite} NaN/infinite values left out of the histograms",
+                            record.step
+                        )
+                    });
+                }
+                // The training thread may have finished; then nobody reuses it.
+                let _ = give_back.send(record);
+                event
+            }
+        };
+        writer.write_event(&event)?;
+    }
+    Ok(Finished { writer, grad_stats })
+}
+
+/// The summaries of one step: `loss`, `acc`, and per layer `mean_i`,
+/// `histogram_i` (the kernel's gradient) and `hist_weights_i` (the kernel).
+/// Fills `means` with each layer's mean |grad|; returns the event and how
+/// many non-finite values the histograms left out.
+fn step_event(record: &StepRecord, means: &mut Vec<f64>) -> (Event, usize) {
+    let mut values = vec![scalar("loss", record.loss), scalar("acc", record.acc)];
+    let mut non_finite = 0;
+    means.clear();
+    for (l, (grad, weights)) in record.grads.iter().zip(&record.weights).enumerate() {
+        let mean = mean_abs(grad);
+        means.push(mean);
+        values.push(scalar(&format!("mean_{}", l + 1), mean as f32));
+        let (grad_hist, skipped) = histogram(&format!("histogram_{}", l + 1), grad);
+        let (weight_hist, skipped_w) = histogram(&format!("hist_weights_{}", l + 1), weights);
+        values.extend([grad_hist, weight_hist]);
+        non_finite += skipped + skipped_w;
+    }
+    (
+        summary_event(record.step, record.wall_time, values),
+        non_finite,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{event, summary::value::Value};
+    use crate::summary::read_events;
+
+    #[test]
+    fn steps_and_events_are_written_in_order_and_buffers_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = EventWriter::create(dir.path()).unwrap();
+        let path = writer.path().to_path_buf();
+        let mut s = Summarizer::start(writer, 2, ProgressBar::hidden()).unwrap();
+        for step in 0..3 {
+            let mut r = s.record(step, 1.0, 0.5, 0.25);
+            r.grads[0] = vec![1.0, -3.0];
+            r.grads[1] = vec![0.5];
+            r.weights[0] = vec![0.1, 0.2];
+            r.weights[1] = vec![f32::NAN];
+            s.log_step(r).unwrap();
+        }
+        s.write_event(summary_event(3, 1.0, vec![scalar("test_acc", 0.9)]))
+            .unwrap();
+        let (writer, stats) = s.finish().unwrap();
+        writer.close().unwrap();
+        assert_eq!(stats.averages(), vec![2.0, 0.5]);
+
+        let events = read_events(&path).unwrap().events;
+        let steps: Vec<i64> = events[1..].iter().map(|e| e.step).collect();
+        assert_eq!(steps, [0, 1, 2, 3]);
+        let Some(event::What::Summary(s)) = &events[1].what else {
+            panic!("not a summary")
+        };
+        let tags: Vec<&str> = s.value.iter().map(|v| v.tag.as_str()).collect();
+        assert_eq!(
+            tags,
+            [
+                "loss",
+                "acc",
+                "mean_1",
+                "histogram_1",
+                "hist_weights_1",
+                "mean_2",
+                "histogram_2",
+                "hist_weights_2"
+            ]
+        );
+        assert_eq!(s.value[2].value, Some(Value::SimpleValue(2.0)));
+    }
+
+    #[test]
+    fn a_write_error_reaches_the_training_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = EventWriter::create(dir.path()).unwrap();
+        let mut s = Summarizer::start(writer, 1, ProgressBar::hidden()).unwrap();
+        // Kill the worker the way a failed write would: drop its inbox by
+        // finishing, then try to send.
+        s.jobs = None;
+        let err = s.write_event(summary_event(0, 0.0, vec![])).unwrap_err();
+        assert!(err.to_string().contains("stopped"), "{err}");
+    }
+}
