@@ -31,9 +31,10 @@ pub struct Dense {
 }
 
 impl Dense {
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(self.kernel.as_tensor())?
-            .broadcast_add(self.bias.as_tensor())
+    /// `f(x · kernel + bias)`: a product, then the bias add and activation
+    /// as one fused op.
+    pub fn forward(&self, x: &Tensor, f: ActivationFn) -> Result<Tensor> {
+        f.apply_with_bias(&x.matmul(self.kernel.as_tensor())?, self.bias.as_tensor())
     }
 }
 
@@ -123,7 +124,7 @@ impl Mlp {
         let (last, hidden) = self.layers.split_last().expect("at least one layer");
         let mut h = x.clone();
         for (i, layer) in hidden.iter().enumerate() {
-            let a = self.arch.activation.apply(&layer.forward(&h)?)?;
+            let a = layer.forward(&h, self.arch.activation)?;
             // The first layer changes the width (784 -> hidden): no skip there.
             h = if self.arch.residual && i > 0 {
                 (h + a)?
@@ -131,7 +132,8 @@ impl Mlp {
                 a
             };
         }
-        last.forward(&h)
+        // The output layer has no activation: the identity.
+        last.forward(&h, ActivationFn::new(Activation::Linear, 0.0))
     }
 
     /// Every trainable variable, kernel then bias, layer by layer.
