@@ -255,6 +255,13 @@ fn sigterm_flushes_reports_the_iteration_and_exits_143() {
     stops_cleanly_on(libc::SIGTERM, 143, ": stopped by SIGTERM at iteration ");
 }
 
+/// Whether `child`'s main thread sleeps in a pipe write, as the kernel's
+/// `wchan` says (`pipe_write`, `anon_pipe_write`; some kernels say `0`).
+fn blocked_writing_a_pipe(child: &Child) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/wchan", child.id()))
+        .is_ok_and(|wchan| wchan.contains("pipe_write"))
+}
+
 /// Bytes waiting in the pipe behind `stdout`, and the pipe's capacity.
 fn pipe_fill(stdout: &ChildStdout) -> (usize, usize) {
     let fd = stdout.as_raw_fd();
@@ -279,17 +286,20 @@ fn a_second_ctrl_c_exits_at_once() {
     let mut child = start_long_run(dir.path(), 1, Stdio::piped());
     let stdout = child.stdout.take().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut before = pipe_fill(&stdout).0;
-    loop {
-        std::thread::sleep(Duration::from_millis(300));
+    let mut unchanged_since = (pipe_fill(&stdout).0, Instant::now());
+    while !blocked_writing_a_pipe(&child) {
+        std::thread::sleep(Duration::from_millis(50));
         let (queued, capacity) = pipe_fill(&stdout);
-        // Within a page of full (lines do not pack pages exactly) and not
-        // moving, at a line per millisecond: the writer is blocked.
-        if queued + 4096 > capacity && queued == before {
+        if queued != unchanged_since.0 {
+            unchanged_since = (queued, Instant::now());
+        }
+        // Where the kernel does not name the wait: within a page of full
+        // (lines do not pack pages exactly) and still for a second, at a
+        // line per millisecond, means blocked.
+        if queued + 4096 > capacity && unchanged_since.1.elapsed() > Duration::from_secs(1) {
             break;
         }
         assert!(Instant::now() < deadline, "the run never filled its stdout");
-        before = queued;
     }
 
     send_signal(&child, libc::SIGINT);
