@@ -131,7 +131,9 @@ pub struct TrainArgs {
 
     /// Folder with the four IDX files (train-images-idx3-ubyte,
     /// train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
-    /// t10k-labels-idx1-ubyte, each raw or .gz) [default: data/<dataset>]
+    /// t10k-labels-idx1-ubyte, each raw or .gz). Images may be any size
+    /// (MNIST's are 28x28) as long as both splits agree; labels are 0-9.
+    /// [default: data/<dataset>]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 

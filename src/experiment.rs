@@ -9,13 +9,16 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{defaults, RunSpec, TrainArgs};
 use crate::data::Dataset;
+use crate::interrupt::{self, Interrupted};
 use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::vanishing_table;
 use crate::train::{train, RunSummary, TrainConfig};
 
 /// Runs every scenario of `args`; returns their summaries.
 pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
-    check_logdir(&args.logdir)?;
+    let specs = args.runs();
+    let names: Vec<String> = specs.iter().map(|spec| run_name(args, spec)).collect();
+    check_logdir(&args.logdir, &names)?;
     let data_dir = args.data_dir();
     let data = Dataset::load(&data_dir)?;
     println!(
@@ -27,10 +30,12 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         data.train.cols
     );
 
-    let specs = args.runs();
     let mut runs = Vec::new();
-    for spec in &specs {
-        let name = run_name(args, spec);
+    for (spec, name) in specs.iter().zip(names) {
+        if let Some(signal) = interrupt::requested() {
+            let message = format!("stopped by {signal} before run {name} started");
+            return Err(Interrupted { signal, message }.into());
+        }
         let run_dir = args.logdir.join(&name);
         if has_event_files(&run_dir) {
             println!(
@@ -138,8 +143,8 @@ fn save_path(path: &Path, run: &str, runs: usize) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Fails before any training if the logdir cannot hold runs.
-fn check_logdir(logdir: &Path) -> Result<()> {
+/// Fails before any training if the logdir cannot hold the runs `names`.
+fn check_logdir(logdir: &Path, names: &[String]) -> Result<()> {
     std::fs::create_dir_all(logdir).with_context(|| {
         format!(
             "--logdir {}: cannot create the log directory",
@@ -148,6 +153,16 @@ fn check_logdir(logdir: &Path) -> Result<()> {
     })?;
     if !logdir.is_dir() {
         bail!("--logdir {} is not a directory", logdir.display());
+    }
+    for name in names {
+        let run_dir = logdir.join(name);
+        if run_dir.exists() && !run_dir.is_dir() {
+            bail!(
+                "--logdir {}: {} is in the way of run {name}: not a directory",
+                logdir.display(),
+                run_dir.display()
+            );
+        }
     }
     Ok(())
 }

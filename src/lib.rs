@@ -16,11 +16,13 @@
 //! - [`report`]: the comparison table, and the subcommands that read a
 //!   logdir back (`inspect`, `compare`, `plot`) and write REPORT.md.
 //! - [`markdown`]: markdown tables, shared by the Text dashboard and the reports.
+//! - [`interrupt`]: Ctrl-C and SIGTERM, checked once per training iteration.
 //! - [`proto`]: the protobuf types generated from `proto/tensorboard.proto`.
 
 pub mod cli;
 pub mod data;
 pub mod experiment;
+pub mod interrupt;
 pub mod markdown;
 pub mod model;
 pub mod proto;

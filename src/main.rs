@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gradscope::cli::{Cli, Command};
+use gradscope::interrupt::{self, Interrupted};
 
 // candle allocates and frees a tensor per op; mimalloc keeps freed memory
 // for reuse instead of returning it to the OS every step.
@@ -15,7 +16,11 @@ fn main() -> ExitCode {
             // it re-reads /proc/cpuinfo each time), so it is always set, and
             // before candle's first op.
             std::env::set_var("RAYON_NUM_THREADS", args.threads().to_string());
-            gradscope::experiment::run(&args).map(drop)
+            // Only training checks for Ctrl-C; the other commands keep the
+            // default (die at once), which is right for them.
+            interrupt::install()
+                .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C and SIGTERM: {e}"))
+                .and_then(|()| gradscope::experiment::run(&args).map(drop))
         }
         Command::Inspect(args) => gradscope::report::inspect::run(&args.path),
         Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
@@ -23,9 +28,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<Interrupted>() {
+            Some(stopped) => {
+                eprintln!("{stopped}");
+                ExitCode::from(stopped.signal.exit_status())
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -48,6 +48,7 @@ fn missing_data_directory() {
 fn broken_data_files_are_named() {
     let cases: &[(&str, &[u8], &str)] = &[
         ("train-images-idx3-ubyte", b"", "too short"),
+        ("t10k-labels-idx1-ubyte", b"", "too short"),
         (
             "train-images-idx3-ubyte",
             &[0, 0, 8, 1, 0, 0, 0, 1, 0],
@@ -77,6 +78,113 @@ fn broken_data_files_are_named() {
         let out = run_on(&data, &dir.path().join("logs"));
         assert_clean_failure(&out, &[file, problem]);
     }
+}
+
+/// Data sets that are wrong in ways a single file's header cannot show.
+#[test]
+fn inconsistent_data_sets_are_named() {
+    use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
+    let labels = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<u8>>();
+    let mut label_10 = labels(100);
+    label_10[42] = 10;
+    let cases: [(&str, Vec<u8>, &[&str]); 3] = [
+        (
+            "train-labels-idx1-ubyte",
+            encode(LABELS_MAGIC, &[99], &labels(99)),
+            &[
+                "holds 100 images",
+                "train-labels-idx1-ubyte holds 99 labels",
+            ],
+        ),
+        (
+            "train-labels-idx1-ubyte",
+            encode(LABELS_MAGIC, &[100], &label_10),
+            &[
+                "train-labels-idx1-ubyte",
+                "label 10 at index 42 is outside 0-9",
+            ],
+        ),
+        (
+            "t10k-images-idx3-ubyte",
+            encode(IMAGES_MAGIC, &[50, 14, 14], &[0; 50 * 14 * 14]),
+            &["training images are 28x28 but test images are 14x14"],
+        ),
+    ];
+    for (file, bytes, expect) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        common::write_synthetic(&data, 100, 50);
+        std::fs::write(data.join(file), bytes).unwrap();
+        let out = run_on(&data, &dir.path().join("logs"));
+        assert_clean_failure(&out, expect);
+    }
+}
+
+#[test]
+fn zero_images_and_a_missing_file_are_named() {
+    use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_synthetic(&data, 100, 50);
+    std::fs::write(
+        data.join("train-images-idx3-ubyte"),
+        encode(IMAGES_MAGIC, &[0, 28, 28], &[]),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("train-labels-idx1-ubyte"),
+        encode(LABELS_MAGIC, &[0], &[]),
+    )
+    .unwrap();
+    let out = run_on(&data, &dir.path().join("logs"));
+    assert_clean_failure(&out, &["train-images-idx3-ubyte", "no images"]);
+
+    common::write_synthetic(&data, 100, 50);
+    std::fs::remove_file(data.join("t10k-images-idx3-ubyte")).unwrap();
+    let out = run_on(&data, &dir.path().join("logs"));
+    assert_clean_failure(&out, &["missing t10k-images-idx3-ubyte", "fetch-data.sh"]);
+}
+
+#[test]
+fn images_of_any_size_train_when_both_splits_agree() {
+    use gradscope::data::{write_split, Split};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let split = |n: usize| Split {
+        pixels: (0..n * 14 * 14).map(|i| (i * 7 % 256) as u8).collect(),
+        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        rows: 14,
+        cols: 14,
+    };
+    write_split(&data, false, &split(60)).unwrap();
+    write_split(&data, true, &split(20)).unwrap();
+    let out = run_on(&data, &dir.path().join("logs"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("images of 14x14"), "{stdout}");
+}
+
+#[test]
+fn truncated_gzip_is_named() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_synthetic(&data, 100, 50);
+    let labels = data.join("train-labels-idx1-ubyte");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&std::fs::read(&labels).unwrap()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::remove_file(&labels).unwrap();
+    std::fs::write(data.join("train-labels-idx1-ubyte.gz"), &gz[..gz.len() / 2]).unwrap();
+    let out = run_on(&data, &dir.path().join("logs"));
+    assert_clean_failure(
+        &out,
+        &["train-labels-idx1-ubyte.gz", "not a valid gzip file"],
+    );
 }
 
 #[test]
@@ -172,4 +280,141 @@ fn prints_the_iteration_lines_and_the_table() {
         );
         assert!(dir.path().join("logs").join(run).is_dir());
     }
+}
+
+#[test]
+fn bad_flags_exit_2_naming_the_flag() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--layers", "0"], &["--layers"]),
+        (&["--hidden", "0"], &["--hidden"]),
+        (&["--batch-size", "0"], &["--batch-size"]),
+        (&["--iterations", "0"], &["--iterations"]),
+        (&["--log-every", "0"], &["--log-every"]),
+        (&["--lr", "0"], &["--lr", "positive, finite"]),
+        (&["--lr", "-0.5"], &["--lr", "positive, finite"]),
+        (&["--lr", "NaN"], &["--lr", "positive, finite"]),
+        (&["--lr", "inf"], &["--lr", "positive, finite"]),
+        (&["--lr", "fast"], &["--lr", "not a number"]),
+        (
+            &["--scenario", "swish"],
+            &["--scenario", "sigmoid", "relu", "leaky_relu", "all"],
+        ),
+        (
+            &["--activation", "swish"],
+            &["--activation", "sigmoid", "relu", "leaky_relu"],
+        ),
+        (
+            &["--dataset", "cifar"],
+            &["--dataset", "mnist", "fashion-mnist"],
+        ),
+    ];
+    for (args, expect) in cases {
+        let out = gradscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_clean_failure(&out, expect);
+    }
+}
+
+#[test]
+fn a_network_too_large_for_memory_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_synthetic(&data, 100, 50);
+    let out = gradscope(&[
+        "--hidden",
+        "1000000",
+        "--layers",
+        "3",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--logdir",
+        dir.path().join("logs").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_clean_failure(&out, &["--layers 3 and --hidden 1000000", "parameters"]);
+}
+
+#[test]
+fn a_logdir_that_cannot_be_created_fails_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_synthetic(&data, 100, 50);
+    // Tests run as root, so permissions stop nothing; /proc refuses new
+    // folders to everyone.
+    let out = run_on(&data, Path::new("/proc/gradscope-test/logs"));
+    assert_clean_failure(
+        &out,
+        &["--logdir /proc/gradscope-test/logs", "cannot create"],
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Iteration"));
+}
+
+#[test]
+fn a_file_where_a_run_folder_goes_fails_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_synthetic(&data, 100, 50);
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("leaky_relu"), b"keep me").unwrap();
+    let out = gradscope(&[
+        "--iterations",
+        "5",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--logdir",
+        logs.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, &["leaky_relu", "not a directory"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("Iteration"), "trained first: {stdout}");
+    assert_eq!(std::fs::read(logs.join("leaky_relu")).unwrap(), b"keep me");
+}
+
+#[test]
+fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_synthetic(&data, 300, 50);
+    let logs = dir.path().join("logs");
+    let out = gradscope(&[
+        "--scenario",
+        "relu",
+        "--lr",
+        "1e6",
+        "--iterations",
+        "1000",
+        "--log-every",
+        "5",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--logdir",
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_clean_failure(&out, &["relu-lr1000000: training diverged at iteration "]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let at: i64 = stderr
+        .split("diverged at iteration ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+
+    // Every logged step up to the divergence is there, the last one being
+    // the divergence itself, with its non-finite loss.
+    let files: Vec<_> = std::fs::read_dir(common::only_run_dir(&logs))
+        .unwrap()
+        .flatten()
+        .collect();
+    let (losses, truncated_at) = common::logged_losses(&files[0].path());
+    assert_eq!(truncated_at, None);
+    let steps: Vec<i64> = losses.iter().map(|&(step, _)| step).collect();
+    let mut expected: Vec<i64> = (0..at).filter(|s| s % 5 == 0).collect();
+    expected.push(at);
+    expected.dedup();
+    assert_eq!(steps, expected);
+    let loss = losses.last().unwrap().1;
+    let gradient_named = stderr.contains("the gradient of layer ");
+    assert!(!loss.is_finite() || gradient_named, "{stderr}");
 }

@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use gradscope::proto::{event, summary::value::Value, HistogramProto};
 use gradscope::summary::read_events;
@@ -61,18 +60,7 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
     let dir = tempfile::tempdir().unwrap();
     let logs = common::train_all_on_synthetic(dir.path());
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_load.py");
-    let loaded = Command::new(&python)
-        .arg(script)
-        .arg(&logs)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
-    assert!(
-        loaded.status.success(),
-        "TensorBoard's loader failed: {}",
-        String::from_utf8_lossy(&loaded.stderr)
-    );
-    let json: Json = serde_json::from_slice(&loaded.stdout).unwrap();
+    let json = common::tensorboard_load(&python, &logs);
     let runs = json["runs"].as_object().unwrap();
     assert_eq!(
         runs.keys().collect::<Vec<_>>(),

@@ -52,16 +52,21 @@ pub fn read(path: &Path, magic: u32) -> Result<Idx, IdxError> {
         problem,
     };
     let raw = std::fs::read(path).map_err(|e| error(format!("cannot read: {e}")))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        gunzip(&raw).map_err(|e| error(format!("not a valid gzip file: {e}")))?
-    } else if path.extension().is_some_and(|ext| ext == "gz") {
-        return Err(error(
-            "named .gz but is not gzip-compressed (no gzip header)".into(),
-        ));
+    let named_gz = path.extension().is_some_and(|ext| ext == "gz");
+    decode(&raw, named_gz, magic).map_err(error)
+}
+
+/// Decompresses `raw` if it is gzip (recognised by content) and parses it.
+/// `named_gz`: the file's name ends in `.gz`, so it must be gzip.
+pub fn decode(raw: &[u8], named_gz: bool, magic: u32) -> Result<Idx, String> {
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let bytes = gunzip(raw).map_err(|e| format!("not a valid gzip file: {e}"))?;
+        parse(&bytes, magic)
+    } else if named_gz {
+        Err("named .gz but is not gzip-compressed (no gzip header)".into())
     } else {
-        raw
-    };
-    parse(&bytes, magic).map_err(error)
+        parse(raw, magic)
+    }
 }
 
 fn gunzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -63,7 +63,23 @@ impl Shape {
             })
             .collect()
     }
+
+    /// Weights and biases in all, saturating rather than overflowing for
+    /// absurd sizes.
+    pub fn parameters(&self) -> u64 {
+        self.layer_sizes()
+            .iter()
+            .map(|&(i, o)| (i as u64).saturating_mul(o as u64).saturating_add(o as u64))
+            .fold(0, u64::saturating_add)
+    }
 }
+
+/// The most parameters a network may have. Training holds several copies
+/// of each (weights, gradients, Adam's two moments, host copies for
+/// histograms), so this is about 6 GB; far beyond a "small MLP", and it
+/// turns a typo in --hidden into an error instead of the machine running
+/// out of memory.
+pub const MAX_PARAMETERS: u64 = 1 << 28;
 
 /// Everything about the network but its weights.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -155,6 +171,17 @@ mod tests {
         );
         let one = Shape { layers: 1, ..shape };
         assert_eq!(one.layer_sizes(), vec![(784, 10)]);
+    }
+
+    #[test]
+    fn parameters_count_kernels_and_biases_and_saturate() {
+        let shape = arch(Activation::Relu).shape;
+        assert_eq!(shape.parameters(), 784 * 10 + 10 + 5 * (10 * 10 + 10));
+        let absurd = Shape {
+            hidden: usize::MAX,
+            ..shape
+        };
+        assert_eq!(absurd.parameters(), u64::MAX);
     }
 
     #[test]

@@ -50,20 +50,42 @@ impl std::error::Error for WriteError {
 struct State {
     file: File,
     pending: Vec<u8>,
-    /// The first error the background flusher met, handed to the next caller.
-    error: Option<io::Error>,
+    /// The first write failure, kept for good: after one, nothing more is
+    /// written, so the file stays a run of whole records (plus at most one
+    /// cut-short record, which readers report as a truncated tail) instead
+    /// of gaining records after a gap.
+    failed: Option<Failure>,
     closed: bool,
+}
+
+/// A write failure, kept so every later call can report it again.
+#[derive(Clone)]
+struct Failure {
+    kind: io::ErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn error(&self) -> io::Error {
+        io::Error::new(self.kind, self.message.clone())
+    }
 }
 
 impl State {
     fn flush(&mut self) -> io::Result<()> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
+        if let Some(failure) = &self.failed {
+            return Err(failure.error());
         }
         if !self.pending.is_empty() {
             let result = self.file.write_all(&self.pending);
             self.pending.clear();
-            result?;
+            if let Err(e) = result {
+                self.failed = Some(Failure {
+                    kind: e.kind(),
+                    message: e.to_string(),
+                });
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -100,11 +122,16 @@ impl EventWriter {
             source,
         })?;
         let (path, file) = create_new_event_file(dir)?;
+        EventWriter::from_file(path, file)
+    }
+
+    /// Starts writing the new, empty `file` at `path`.
+    fn from_file(path: PathBuf, file: File) -> Result<EventWriter, WriteError> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 file,
                 pending: Vec::with_capacity(64 * 1024),
-                error: None,
+                failed: None,
                 closed: false,
             }),
             wake: Condvar::new(),
@@ -141,8 +168,9 @@ impl EventWriter {
             .encode(&mut self.encoded)
             .expect("a Vec<u8> grows to fit any message");
         let mut state = self.shared.lock();
-        if let Some(source) = state.error.take() {
-            return Err(self.error(source));
+        if let Some(failure) = &state.failed {
+            // The background flusher's failure reaches the caller here.
+            return Err(self.error(failure.error()));
         }
         append_record(&mut state.pending, &self.encoded);
         if state.pending.len() >= FLUSH_BYTES {
@@ -202,11 +230,8 @@ fn flush_periodically(shared: &Shared) {
         if state.closed {
             return;
         }
-        if state.error.is_none() {
-            if let Err(e) = state.flush() {
-                state.error = Some(e);
-            }
-        }
+        // A failure is kept in `state.failed` for the next caller to see.
+        let _ = state.flush();
     }
 }
 
@@ -218,9 +243,20 @@ fn create_new_event_file(dir: &Path) -> Result<(PathBuf, File), WriteError> {
     let secs = wall_time_now() as u64;
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let pid = std::process::id();
+    let stem = format!("events.out.tfevents.{secs}.{host}.{pid}");
+    create_new_numbered(dir, &stem, &COUNTER)
+}
+
+/// Opens `dir/<stem>.<n>` create-new for the first `n` from `counter` that
+/// is not taken. Never opens an existing file, so nothing is truncated.
+fn create_new_numbered(
+    dir: &Path,
+    stem: &str,
+    counter: &AtomicU64,
+) -> Result<(PathBuf, File), WriteError> {
     loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("events.out.tfevents.{secs}.{host}.{pid}.{n}"));
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("{stem}.{n}"));
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => return Ok((path, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -291,6 +327,75 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
         }
         std::mem::forget(w); // as if the process died: no close, no drop
+    }
+
+    #[test]
+    fn a_taken_name_is_skipped_not_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let taken = dir.path().join("events.out.tfevents.1.host.7.0");
+        std::fs::write(&taken, b"another writer's records").unwrap();
+        let counter = AtomicU64::new(0);
+        let (path, _file) =
+            create_new_numbered(dir.path(), "events.out.tfevents.1.host.7", &counter).unwrap();
+        assert_eq!(path, dir.path().join("events.out.tfevents.1.host.7.1"));
+        assert_eq!(std::fs::read(&taken).unwrap(), b"another writer's records");
+    }
+
+    /// A writer on `/dev/full`, where every write fails with ENOSPC: what a
+    /// full disk does.
+    fn writer_on_a_full_disk() -> EventWriter {
+        let file = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        EventWriter::from_file(PathBuf::from("/dev/full"), file).unwrap()
+    }
+
+    #[test]
+    fn a_full_disk_found_by_the_background_flusher_reaches_the_next_write() {
+        let mut w = writer_on_a_full_disk();
+        let event = summary_event(1, 1.0, vec![scalar("x", 1.0)]);
+        // Poll: the flusher finds the failure within FLUSH_INTERVAL.
+        let deadline = std::time::Instant::now() + FLUSH_INTERVAL * 5;
+        let err = loop {
+            if let Err(e) = w.write_event(&event) {
+                break e;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "failure never surfaced"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/dev/full") && msg.contains("No space left"),
+            "{msg}"
+        );
+        // It stays failed: later writes and close report it too.
+        assert!(w.write_event(&event).is_err());
+        assert!(w.close().unwrap_err().to_string().contains("No space left"));
+    }
+
+    #[test]
+    fn a_full_disk_found_by_close_is_reported() {
+        let w = writer_on_a_full_disk();
+        let err = w.close().unwrap_err().to_string();
+        assert!(
+            err.contains("/dev/full") && err.contains("No space left"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nothing_is_written_after_a_failure() {
+        let mut w = writer_on_a_full_disk();
+        assert!(w.flush().is_err());
+        // Had the failure been forgotten, this record would follow a gap.
+        let mut state = w.shared.lock();
+        state.file = tempfile::tempfile().unwrap();
+        drop(state);
+        assert!(w.write_event(&summary_event(1, 1.0, vec![])).is_err());
+        assert!(w.flush().is_err());
+        let state = w.shared.lock();
+        assert_eq!(state.file.metadata().unwrap().len(), 0);
     }
 
     #[test]

@@ -5,9 +5,13 @@
 //! also writes the loss, batch accuracy and per-layer gradient and weight
 //! statistics to the run's event file. What the run records about itself for
 //! the Text, HParams and Graphs dashboards comes from [`describe`].
+//!
+//! The loop stops early, with its event file closed and complete, when the
+//! run diverges ([`divergence`]) or a signal asks it to ([`crate::interrupt`]).
 
 pub mod adam;
 pub mod describe;
+pub mod divergence;
 pub mod host;
 pub mod loss;
 pub mod stats;
@@ -22,8 +26,10 @@ use candle_core::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::{Batcher, Dataset, Split, CLASSES};
+use crate::interrupt::{self, Interrupted, Signal};
 use crate::model::{
     checkpoint, Activation, ActivationFn, Architecture, Init, Mlp, Shape, DEFAULT_LEAKY_SLOPE,
+    MAX_PARAMETERS,
 };
 use crate::summary::builders::{scalar, summary_event, wall_time_now};
 use crate::summary::EventWriter;
@@ -132,15 +138,20 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
 
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     let (mut final_loss, mut final_batch_acc) = (f32::NAN, f32::NAN);
+    let mut last_logged = None;
     for i in 0..cfg.iterations {
+        if let Some(signal) = interrupt::requested() {
+            progress.finish_and_clear();
+            return Err(stopped_by(signal, name, i, cfg, last_logged, summaries));
+        }
         batches.next_batch(&data.train, &mut pixels, &mut labels);
         let x = Tensor::from_slice(&pixels, (cfg.batch_size, shape.inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
         let (logits, loss, grads) = forward_backward(&model, &x, &y)?;
         let loss_value = loss.to_scalar::<f32>()?;
-        let diverged = !loss_value.is_finite();
+        let diverged = divergence::check(loss_value, &model, &grads)?;
 
-        if i % cfg.log_every == 0 || diverged {
+        if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
             // Copy the numbers out; the summary thread builds the rest.
             let mut record = summaries.record(i as i64, wall_time_now(), loss_value, acc);
@@ -152,7 +163,10 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
                 host::copy_f32(grad, &mut record.grads[l])?;
                 host::copy_f32(kernel, &mut record.weights[l])?;
             }
-            summaries.log_step(record)?;
+            summaries
+                .log_step(record)
+                .with_context(|| format!("{name}: logging iteration {i}"))?;
+            last_logged = Some(i);
             (final_loss, final_batch_acc) = (loss_value, acc);
             progress.suspend(|| {
                 println!(
@@ -162,15 +176,16 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
                 );
             });
         }
-        if diverged {
+        if let Some(divergence) = diverged {
             progress.finish_and_clear();
             let now = wall_time_now();
             summaries.write_event(summary_event(i as i64, now, describe::failure_values(now)))?;
-            summaries.finish()?.0.close()?;
+            let writer = summaries.finish()?.0;
+            let path = writer.path().display().to_string();
+            writer.close()?;
             bail!(
-                "{name}: the loss became {loss_value} at iteration {i}; training diverged \
-                 (try a smaller --lr). What was logged up to here is in {}",
-                run_dir.display()
+                "{name}: training diverged at iteration {i}: {divergence} (try a smaller --lr). \
+                 Everything logged up to and including iteration {i} is in {path}"
             );
         }
         optimizer.step(&grads)?;
@@ -197,7 +212,9 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         scalar("attenuation", summary.attenuation() as f32),
     ];
     values.extend(describe::finish_values(&summary, wall_time));
-    writer.write_event(&summary_event(end, wall_time, values))?;
+    writer
+        .write_event(&summary_event(end, wall_time, values))
+        .with_context(|| format!("{name}: logging the final accuracies"))?;
     writer.close()?;
     if let Some(path) = &cfg.save {
         checkpoint::save(&model, path)?;
@@ -218,6 +235,15 @@ pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<
         activation: cfg.activation,
         residual: cfg.residual,
     };
+    if arch.shape.parameters() > MAX_PARAMETERS {
+        bail!(
+            "--layers {} and --hidden {} on {inputs}-pixel images make {} parameters; \
+             at most {MAX_PARAMETERS} are allowed",
+            cfg.layers,
+            cfg.hidden,
+            arch.shape.parameters()
+        );
+    }
     match &cfg.init_from {
         Some(path) => checkpoint::load(path, arch, device),
         None => Ok(Mlp::new(arch, cfg.init, cfg.seed, device)?),
@@ -241,6 +267,44 @@ pub fn forward_backward(
     let loss = loss::cross_entropy(&logits, y)?;
     let grads = loss.backward()?;
     Ok((logits, loss, grads))
+}
+
+/// Writes out what `summaries` still holds and closes the event file of a
+/// run that `signal` stopped before iteration `i` (recording the session as
+/// ended, for the HParams dashboard); says where it stopped.
+fn stopped_by(
+    signal: Signal,
+    name: &str,
+    i: usize,
+    cfg: &TrainConfig,
+    last_logged: Option<usize>,
+    mut summaries: Summarizer,
+) -> anyhow::Error {
+    let now = wall_time_now();
+    let closed = summaries
+        .write_event(summary_event(i as i64, now, describe::failure_values(now)))
+        .and_then(|()| summaries.finish())
+        .and_then(|(writer, _)| {
+            let path = writer.path().display().to_string();
+            writer.close()?;
+            Ok(path)
+        });
+    let path = match closed {
+        Ok(path) => path,
+        Err(e) => return e.context(format!("{name}: stopped by {signal}")),
+    };
+    let logged = match last_logged {
+        Some(step) => format!("logged up to and including iteration {step} in {path}"),
+        None => format!("nothing logged yet; {path} holds only the run's description"),
+    };
+    Interrupted {
+        signal,
+        message: format!(
+            "{name}: stopped by {signal} at iteration {i} of {} ({i} iterations done); {logged}",
+            cfg.iterations
+        ),
+    }
+    .into()
 }
 
 fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {

@@ -91,3 +91,67 @@ pub fn train_all_on_synthetic(dir: &Path) -> PathBuf {
     );
     logs
 }
+
+/// What TensorBoard's own loader (`scripts/tensorboard_load.py`) finds in
+/// `logdir`: `{"runs": {run: {tag: {"plugin", "points"}}}}`.
+pub fn tensorboard_load(python: &Path, logdir: &Path) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_load.py");
+    let loaded = Command::new(python)
+        .arg(script)
+        .arg(logdir)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
+    assert!(
+        loaded.status.success(),
+        "TensorBoard's loader failed: {}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    serde_json::from_slice(&loaded.stdout).unwrap()
+}
+
+/// The event files in `dir`, sorted by name.
+pub fn event_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents."))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The one run folder in `logdir` (run folders are named after the
+/// configuration, e.g. `relu-l3-h8`).
+pub fn only_run_dir(logdir: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(logdir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.into_iter().next().unwrap()
+}
+
+/// The training log of an event file: `(step, loss)` of every event that
+/// carries a `loss` scalar, and where a truncated last record starts.
+pub fn logged_losses(file: &Path) -> (Vec<(i64, f32)>, Option<u64>) {
+    use gradscope::proto::{event, summary::value::Value};
+    let read = gradscope::summary::read_events(file).unwrap_or_else(|e| panic!("{e}"));
+    let losses = read
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Some(event::What::Summary(s)) => s.value.iter().find_map(|v| match v.value {
+                Some(Value::SimpleValue(x)) if v.tag == "loss" => Some((e.step, x)),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .collect();
+    (losses, read.truncated_at)
+}

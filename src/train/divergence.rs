@@ -1,0 +1,148 @@
+//! Spotting a run that has diverged: a loss or a gradient that is NaN or
+//! infinite.
+//!
+//! Checked every iteration, before the optimizer step, so a non-finite
+//! gradient is reported with its iteration and never reaches the weights.
+
+use std::fmt;
+
+use candle_core::backprop::GradStore;
+use candle_core::Tensor;
+
+use crate::model::Mlp;
+
+/// What went non-finite first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Divergence {
+    Loss(f32),
+    /// `layer` counts from 1 at the input, as the logged tags do.
+    Gradient {
+        layer: usize,
+        parameter: &'static str,
+    },
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Divergence::Loss(value) => write!(f, "the loss became {value}"),
+            Divergence::Gradient { layer, parameter } => write!(
+                f,
+                "the gradient of layer {layer}'s {parameter} holds NaN or infinite values"
+            ),
+        }
+    }
+}
+
+/// The first non-finite value among the loss and the gradients of every
+/// layer's kernel and bias, input first.
+pub fn check(loss: f32, model: &Mlp, grads: &GradStore) -> candle_core::Result<Option<Divergence>> {
+    if !loss.is_finite() {
+        return Ok(Some(Divergence::Loss(loss)));
+    }
+    for (l, layer) in model.layers.iter().enumerate() {
+        for (parameter, var) in [("kernel", &layer.kernel), ("bias", &layer.bias)] {
+            let Some(grad) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            if !all_finite(grad)? {
+                return Ok(Some(Divergence::Gradient {
+                    layer: l + 1,
+                    parameter,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Whether every element of `t` is finite. One reduction in the common case:
+/// a NaN or infinity makes the sum non-finite; only then are the values
+/// copied out, since finite values can also overflow a float sum.
+fn all_finite(t: &Tensor) -> candle_core::Result<bool> {
+    if t.sum_all()?.to_scalar::<f32>()?.is_finite() {
+        return Ok(true);
+    }
+    Ok(t.flatten_all()?
+        .to_vec1::<f32>()?
+        .iter()
+        .all(|v| v.is_finite()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Activation, ActivationFn, Architecture, Init, Shape};
+    use candle_core::Device;
+
+    fn model_and_grads() -> (Mlp, GradStore) {
+        let arch = Architecture {
+            shape: Shape {
+                inputs: 4,
+                hidden: 3,
+                outputs: 2,
+                layers: 3,
+            },
+            activation: ActivationFn::new(Activation::Relu, 0.2),
+            residual: false,
+        };
+        let model = Mlp::new(arch, Init::GlorotUniform, 1, &Device::Cpu).unwrap();
+        let x = Tensor::ones((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let grads = model
+            .forward(&x)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        (model, grads)
+    }
+
+    #[test]
+    fn finite_loss_and_gradients_pass() {
+        let (model, grads) = model_and_grads();
+        assert_eq!(check(0.5, &model, &grads).unwrap(), None);
+    }
+
+    #[test]
+    fn a_non_finite_loss_is_reported() {
+        let (model, grads) = model_and_grads();
+        let d = check(f32::NAN, &model, &grads).unwrap().unwrap();
+        assert!(d.to_string().contains("the loss became NaN"), "{d}");
+        let d = check(f32::INFINITY, &model, &grads).unwrap().unwrap();
+        assert_eq!(d, Divergence::Loss(f32::INFINITY));
+    }
+
+    #[test]
+    fn a_non_finite_gradient_is_reported_with_its_layer_while_the_loss_is_finite() {
+        for (bad, parameter) in [(f32::NAN, "kernel"), (f32::NEG_INFINITY, "bias")] {
+            let (model, mut grads) = model_and_grads();
+            let var = if parameter == "kernel" {
+                &model.layers[1].kernel
+            } else {
+                &model.layers[1].bias
+            };
+            let grad = grads.get(var.as_tensor()).unwrap();
+            let mut values = grad.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            values[0] = bad;
+            let poisoned = Tensor::from_vec(values, grad.shape(), &Device::Cpu).unwrap();
+            grads.insert(var.as_tensor(), poisoned);
+            let d = check(0.5, &model, &grads).unwrap();
+            assert_eq!(
+                d,
+                Some(Divergence::Gradient {
+                    layer: 2,
+                    parameter
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn finite_values_whose_sum_overflows_are_not_divergence() {
+        let t = Tensor::new(&[f32::MAX, f32::MAX], &Device::Cpu).unwrap();
+        assert!(all_finite(&t).unwrap());
+        let t = Tensor::new(&[1.0f32, f32::NAN], &Device::Cpu).unwrap();
+        assert!(!all_finite(&t).unwrap());
+    }
+}
