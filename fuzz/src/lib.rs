@@ -59,7 +59,7 @@ fn check_event_file(bytes: &[u8]) {
 pub fn check_idx(bytes: &[u8]) {
     for magic in [IMAGES_MAGIC, LABELS_MAGIC] {
         for named_gz in [false, true] {
-            match idx::decode(bytes, named_gz, magic) {
+            match idx::decode(bytes.to_vec(), named_gz, magic) {
                 Ok(parsed) => {
                     assert_eq!(parsed.dims.len(), (magic & 0xff) as usize);
                     let size: usize = parsed.dims.iter().product();

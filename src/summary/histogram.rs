@@ -132,40 +132,49 @@ pub struct Histogram {
 pub fn buckets(values: &[f32]) -> Histogram {
     let edges = default_edges();
     let index = BucketIndex::get();
-    let mut counts = vec![0u32; edges.len()];
-    let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
-    let (mut sum, mut sum_squares) = (0f64, 0f64);
-    let mut non_finite = 0;
-    for &value in values {
-        if !value.is_finite() {
-            non_finite += 1;
-            continue;
-        }
-        counts[index.bucket(value)] += 1;
-        min = if value < min { value } else { min };
-        max = if value > max { value } else { max };
-        let x = f64::from(value);
-        sum += x;
-        sum_squares += x * x;
-    }
-    let num = values.len() - non_finite;
-    let (min, max) = (f64::from(min), f64::from(max));
-
+    let stats = Stats::of(values);
+    let num = values.len() - stats.non_finite;
     let mut proto = HistogramProto {
-        min: if num == 0 { 0.0 } else { min },
-        max: if num == 0 { 0.0 } else { max },
+        min: if num == 0 { 0.0 } else { f64::from(stats.min) },
+        max: if num == 0 { 0.0 } else { f64::from(stats.max) },
         num: num as f64,
-        sum,
-        sum_squares,
+        sum: stats.sum,
+        sum_squares: stats.sum_squares,
         bucket_limit: Vec::new(),
         bucket: Vec::new(),
     };
-    let mut i = 0;
-    while i < counts.len() {
+    if num == 0 {
+        proto.bucket_limit.push(*edges.last().expect("edges"));
+        proto.bucket.push(0.0);
+        return Histogram {
+            proto,
+            non_finite: stats.non_finite,
+        };
+    }
+
+    let mut counts = vec![0u32; edges.len()];
+    if stats.non_finite == 0 {
+        for &value in values {
+            counts[index.bucket(value)] += 1;
+        }
+    } else {
+        for &value in values.iter().filter(|v| v.is_finite()) {
+            counts[index.bucket(value)] += 1;
+        }
+    }
+    // Only the buckets of min and max and those between can be occupied:
+    // the empty runs outside them collapse to one bucket each.
+    let (first, last) = (index.bucket(stats.min), index.bucket(stats.max));
+    if first > 0 {
+        proto.bucket_limit.push(edges[first - 1]);
+        proto.bucket.push(0.0);
+    }
+    let mut i = first;
+    while i <= last {
         let (mut limit, count) = (edges[i], counts[i]);
         i += 1;
         if count == 0 {
-            while i < counts.len() && counts[i] == 0 {
+            while i <= last && counts[i] == 0 {
                 limit = edges[i];
                 i += 1;
             }
@@ -173,7 +182,67 @@ pub fn buckets(values: &[f32]) -> Histogram {
         proto.bucket_limit.push(limit);
         proto.bucket.push(f64::from(count));
     }
-    Histogram { proto, non_finite }
+    if last + 1 < edges.len() {
+        proto.bucket_limit.push(edges[edges.len() - 1]);
+        proto.bucket.push(0.0);
+    }
+    Histogram {
+        proto,
+        non_finite: stats.non_finite,
+    }
+}
+
+/// Min, max, sum and sum of squares of the finite values, and how many were
+/// not finite.
+struct Stats {
+    min: f32,
+    max: f32,
+    sum: f64,
+    sum_squares: f64,
+    non_finite: usize,
+}
+
+impl Stats {
+    /// Eight independent lanes, branch-free, so the compiler can vectorise
+    /// min/max and the sums are not one long dependency chain.
+    fn of(values: &[f32]) -> Stats {
+        const LANES: usize = 8;
+        let mut min = [f32::INFINITY; LANES];
+        let mut max = [f32::NEG_INFINITY; LANES];
+        let mut sum = [0f64; LANES];
+        let mut sum_squares = [0f64; LANES];
+        let mut non_finite = [0usize; LANES];
+        let mut add = |lane: usize, v: f32| {
+            let finite = v.is_finite();
+            let (low, high, x) = if finite {
+                (v, v, f64::from(v))
+            } else {
+                (f32::INFINITY, f32::NEG_INFINITY, 0.0)
+            };
+            min[lane] = if low < min[lane] { low } else { min[lane] };
+            max[lane] = if high > max[lane] { high } else { max[lane] };
+            sum[lane] += x;
+            sum_squares[lane] += x * x;
+            non_finite[lane] += usize::from(!finite);
+        };
+        let chunks = values.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for chunk in chunks {
+            for (lane, &v) in chunk.iter().enumerate() {
+                add(lane, v);
+            }
+        }
+        for (lane, &v) in rest.iter().enumerate() {
+            add(lane, v);
+        }
+        Stats {
+            min: min.into_iter().fold(f32::INFINITY, f32::min),
+            max: max.into_iter().fold(f32::NEG_INFINITY, f32::max),
+            sum: sum.iter().sum(),
+            sum_squares: sum_squares.iter().sum(),
+            non_finite: non_finite.iter().sum(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +312,28 @@ mod tests {
         assert_eq!(h.max, 3.5);
         assert_eq!(h.sum, 3.5);
         assert_eq!(h.sum_squares, 1.0 + 4.0 + 0.0 + 1.0 + 12.25);
+        // Against a plain search over every edge, collapsing empty runs.
+        let edges = default_edges();
+        let mut counts = vec![0u32; edges.len()];
+        for v in [1.0f64, -2.0, 0.0, 1.0, 3.5] {
+            counts[edges.partition_point(|&e| e <= v)] += 1;
+        }
+        let (mut limits, mut buckets) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < counts.len() {
+            let (mut limit, count) = (edges[i], counts[i]);
+            i += 1;
+            while count == 0 && i < counts.len() && counts[i] == 0 {
+                limit = edges[i];
+                i += 1;
+            }
+            limits.push(limit);
+            buckets.push(f64::from(count));
+        }
+        assert_eq!(
+            (h.bucket_limit.clone(), h.bucket.clone()),
+            (limits, buckets)
+        );
         assert_eq!(h.bucket.iter().sum::<f64>(), 5.0);
         assert_eq!(h.bucket.len(), h.bucket_limit.len());
     }
