@@ -10,10 +10,12 @@
 //! - [`activation`]: the activations, as fused candle ops.
 //! - [`init`]: the initial-weight schemes.
 //! - [`checkpoint`]: saving and loading weights as safetensors.
+//! - [`input`]: the input layer's product, with no gradient for the data.
 
 pub mod activation;
 pub mod checkpoint;
 pub mod init;
+pub mod input;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::SeedableRng;
@@ -32,9 +34,16 @@ pub struct Dense {
 
 impl Dense {
     /// `f(x · kernel + bias)`: a product, then the bias add and activation
-    /// as one fused op.
-    pub fn forward(&self, x: &Tensor, f: ActivationFn) -> Result<Tensor> {
-        f.apply_with_bias(&x.matmul(self.kernel.as_tensor())?, self.bias.as_tensor())
+    /// as one fused op. `x_is_data`: `x` is the input batch, whose gradient
+    /// nothing needs ([`input::product`] skips it).
+    pub fn forward(&self, x: &Tensor, f: ActivationFn, x_is_data: bool) -> Result<Tensor> {
+        let kernel = self.kernel.as_tensor();
+        let z = if x_is_data {
+            input::product(x, kernel)?
+        } else {
+            x.matmul(kernel)?
+        };
+        f.apply_with_bias(&z, self.bias.as_tensor())
     }
 }
 
@@ -124,7 +133,7 @@ impl Mlp {
         let (last, hidden) = self.layers.split_last().expect("at least one layer");
         let mut h = x.clone();
         for (i, layer) in hidden.iter().enumerate() {
-            let a = layer.forward(&h, self.arch.activation)?;
+            let a = layer.forward(&h, self.arch.activation, i == 0)?;
             // The first layer changes the width (784 -> hidden): no skip there.
             h = if self.arch.residual && i > 0 {
                 (h + a)?
@@ -133,7 +142,11 @@ impl Mlp {
             };
         }
         // The output layer has no activation: the identity.
-        last.forward(&h, ActivationFn::new(Activation::Linear, 0.0))
+        last.forward(
+            &h,
+            ActivationFn::new(Activation::Linear, 0.0),
+            hidden.is_empty(),
+        )
     }
 
     /// Every trainable variable, kernel then bias, layer by layer.
