@@ -48,10 +48,21 @@ pub fn default_edges() -> &'static [f64] {
 /// edges lie below it and the one edge inside it, if any: one lookup and one
 /// comparison place any finite value.
 struct BucketIndex {
-    /// Per slice: positive edges below the slice's start, and the edge
-    /// inside the slice (`INFINITY` if none).
-    slices: Box<[(u32, f64); SLICES]>,
+    slices: Box<[Slice; SLICES]>,
     positive: usize,
+}
+
+/// What a slice of f32 magnitudes knows about the positive edges, in the
+/// integer domain of the magnitudes' bit patterns so that placing a value
+/// needs no floating-point comparison.
+#[derive(Clone, Copy)]
+struct Slice {
+    /// Positive edges below the slice's first value.
+    below: u32,
+    /// The first magnitude at or above the edge inside the slice, and the
+    /// first one strictly above it (`u32::MAX` both, if the slice has none).
+    reaches_edge: u32,
+    passes_edge: u32,
 }
 
 /// Bits below the slice number in an f32's magnitude.
@@ -63,10 +74,25 @@ impl BucketIndex {
         static INDEX: OnceLock<BucketIndex> = OnceLock::new();
         INDEX.get_or_init(|| {
             let positive = positive_edges();
-            let slices: Vec<(u32, f64)> = (0..SLICES as u32)
+            // The first bit pattern in `range` whose value satisfies `pred`
+            // (monotonic over non-negative patterns).
+            let first = |range: std::ops::Range<u32>, pred: &dyn Fn(f64) -> bool| {
+                let (mut lo, mut hi) = (range.start, range.end);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if pred(f64::from(f32::from_bits(mid))) {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                lo
+            };
+            let slices: Vec<Slice> = (0..SLICES as u32)
                 .map(|k| {
-                    let start = f64::from(f32::from_bits(k << SLICE_SHIFT));
-                    let end = f64::from(f32::from_bits((k + 1) << SLICE_SHIFT));
+                    let range = (k << SLICE_SHIFT)..((k + 1) << SLICE_SHIFT);
+                    let start = f64::from(f32::from_bits(range.start));
+                    let end = f64::from(f32::from_bits(range.end));
                     let below = positive.partition_point(|&e| e < start);
                     let inside: Vec<f64> = positive[below..]
                         .iter()
@@ -74,17 +100,25 @@ impl BucketIndex {
                         .take_while(|&e| e < end)
                         .collect();
                     assert!(inside.len() <= 1, "slice {k} holds {} edges", inside.len());
-                    (
-                        below as u32,
-                        inside.first().copied().unwrap_or(f64::INFINITY),
-                    )
+                    let (reaches_edge, passes_edge) = match inside.first() {
+                        Some(&edge) => (
+                            first(range.clone(), &|v| v >= edge),
+                            first(range, &|v| v > edge),
+                        ),
+                        None => (u32::MAX, u32::MAX),
+                    };
+                    Slice {
+                        below: below as u32,
+                        reaches_edge,
+                        passes_edge,
+                    }
                 })
                 .collect();
             BucketIndex {
                 slices: slices
                     .into_boxed_slice()
                     .try_into()
-                    .expect("one entry per slice"),
+                    .unwrap_or_else(|_| unreachable!("one entry per slice")),
                 positive: positive.len(),
             }
         })
@@ -98,14 +132,14 @@ impl BucketIndex {
     fn bucket(&self, x: f32) -> usize {
         let bits = x.to_bits();
         let magnitude = bits & 0x7fff_ffff;
-        let (below, inside) = self.slices[(magnitude >> SLICE_SHIFT) as usize & (SLICES - 1)];
-        let (below, a) = (below as usize, f64::from(f32::from_bits(magnitude)));
+        let slice = self.slices[(magnitude >> SLICE_SHIFT) as usize & (SLICES - 1)];
+        let below = slice.below as usize;
         // Positive x: every negative edge, zero, and the positive edges <= x.
-        let positive = self.positive + 1 + below + usize::from(inside <= a);
+        let positive = self.positive + 1 + below + usize::from(magnitude >= slice.reaches_edge);
         // Negative x: the negative edges <= x, i.e. the positive edges >= |x|;
         // -0.0 counts zero's edge too.
-        let negative =
-            self.positive - below - usize::from(inside < a) + usize::from(magnitude == 0);
+        let negative = self.positive - below - usize::from(magnitude >= slice.passes_edge)
+            + usize::from(magnitude == 0);
         if bits >> 31 == 0 {
             positive
         } else {
