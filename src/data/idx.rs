@@ -75,13 +75,16 @@ pub fn decode(raw: Vec<u8>, named_gz: bool, magic: u32) -> Result<Idx, String> {
 fn gunzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
     // The gzip trailer's last four bytes hold the uncompressed size (mod
     // 2^32). Reserving it up front avoids the doubling reallocations that
-    // otherwise hold two large buffers at once; capped, since a corrupt file
-    // may claim anything.
+    // otherwise hold two large buffers at once. A corrupt file may claim
+    // anything, so the hint is capped by deflate's largest possible ratio
+    // (about 1032:1) and by a fixed bound.
     const MAX_HINT: usize = 256 << 20;
+    const MAX_DEFLATE_RATIO: usize = 1032;
     let hint = raw.len().checked_sub(4).map_or(0, |at| {
         u32::from_le_bytes(raw[at..].try_into().unwrap()) as usize
     });
-    let mut out = Vec::with_capacity(hint.min(MAX_HINT));
+    let bound = raw.len().saturating_mul(MAX_DEFLATE_RATIO).min(MAX_HINT);
+    let mut out = Vec::with_capacity(hint.min(bound));
     flate2::read::GzDecoder::new(raw)
         .take(MAX_DATA_BYTES + 1)
         .read_to_end(&mut out)?;
