@@ -75,6 +75,7 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
             println!("{name}: final weights saved to {}", path.display());
         }
         runs.push(summary);
+        release_freed_memory();
     }
     println!("\n{}", vanishing_table(&runs));
     // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
@@ -141,6 +142,17 @@ fn save_path(path: &Path, run: &str, runs: usize) -> PathBuf {
         None => format!("{stem}-{run}"),
     };
     path.with_file_name(name)
+}
+
+/// Hands memory that finished runs freed back to the OS. mimalloc, the
+/// binary's allocator, keeps freed pages for reuse, including those of each
+/// run's exited summary thread; without this, three runs in one process
+/// peak about 30 MB higher than one.
+fn release_freed_memory() {
+    // SAFETY: mi_collect only walks mimalloc's own free lists and heaps; it
+    // may be called at any time, from any thread, also when mimalloc is not
+    // the global allocator (as in tests), where it finds nothing to do.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 /// Fails before any training if the logdir cannot hold the runs `names`.
