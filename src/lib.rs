@@ -8,16 +8,19 @@
 //!   table, writes REPORT.md.
 //! - [`data`]: MNIST-style IDX files ([`data::idx`]) and seeded batches
 //!   ([`data::batches`]).
-//! - [`model`]: the MLP, its activations and Glorot-uniform initialisation.
-//! - [`train`]: the training loop (forward, loss, backward, Adam) and the
-//!   gradient statistics it logs ([`train::stats`]).
+//! - [`model`]: the MLP (plain structs and `forward`), its activations as
+//!   fused candle ops, initialisation schemes, safetensors checkpoints.
+//! - [`train`]: the training loop (forward, loss, one backward pass, Adam),
+//!   the fused loss and optimizer, the gradient statistics it logs
+//!   ([`train::stats`]) and the thread that turns them into summaries
+//!   ([`train::summarizer`]).
 //! - [`summary`]: TensorBoard's side: summary builders (pure), histogram
 //!   buckets, TFRecord framing, the [`summary::EventWriter`] and a reader.
 //! - [`report`]: the comparison table, and the subcommands that read a
 //!   logdir back (`inspect`, `compare`, `plot`) and write REPORT.md.
 //! - [`markdown`]: markdown tables, shared by the Text dashboard and the reports.
 //! - [`interrupt`]: Ctrl-C and SIGTERM, checked once per training iteration.
-//! - [`proto`]: the protobuf types generated from `proto/tensorboard.proto`.
+//! - [`proto`]: the protobuf types generated from `proto/*.proto`.
 
 pub mod cli;
 pub mod data;
