@@ -119,7 +119,7 @@ fn file_line(logdir: &Logdir, file: &EventFile) -> String {
         FileStatus::Truncated { offset } => {
             format!(" (cut short at byte {offset})")
         }
-        FileStatus::Failed(_) => " (unreadable, see below)".into(),
+        FileStatus::Failed(_) => ", then an unreadable record (see below)".into(),
     };
     format!("{name}: {} events{state}", file.events)
 }

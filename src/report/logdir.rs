@@ -13,7 +13,7 @@
 //! (TF1, tensorboardX, gradscope) or as a one-element tensor with plugin
 //! `scalars` (TF2, torch's `new_style`); a tag's plugin metadata may come only
 //! with its first value (TF2's writer may send it once), so a tag keeps the
-//! kind its first value gave it. Records are CRC-checked by [`crate::summary::read_events`];
+//! kind its first value gave it. Records are CRC-checked by [`crate::summary::reader::EventReader`];
 //! a file it rejects is kept as a [`FileStatus::Failed`] and the other files
 //! still load.
 
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::proto::{event, summary, DataType, Event, TensorProto};
-use crate::summary::read_events;
+use crate::summary::reader::EventReader;
 
 /// Every run found under one path.
 #[derive(Debug)]
@@ -273,18 +273,30 @@ fn load_run(name: String, paths: &[PathBuf]) -> Run {
         other_events: BTreeMap::new(),
     };
     for path in paths {
-        let file = match read_events(path) {
-            Ok(read) => {
-                let events = read.events.len();
-                for event in read.events {
-                    run.add_event(event);
+        // Streamed, one event at a time: a logdir written with --log-every 1
+        // holds hundreds of MB of histograms, which only need counting.
+        let file = match EventReader::open(path) {
+            Ok(mut reader) => {
+                let (mut events, mut failure) = (0, None);
+                for event in reader.by_ref() {
+                    match event {
+                        Ok((_offset, event)) => {
+                            events += 1;
+                            run.add_event(event);
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
                 }
                 EventFile {
                     path: path.clone(),
                     events,
-                    status: match read.truncated_at {
-                        Some(offset) => FileStatus::Truncated { offset },
-                        None => FileStatus::Complete,
+                    status: match (failure, reader.truncated_at()) {
+                        (Some(e), _) => FileStatus::Failed(e.to_string()),
+                        (None, Some(offset)) => FileStatus::Truncated { offset },
+                        (None, None) => FileStatus::Complete,
                     },
                 }
             }
