@@ -157,9 +157,9 @@ impl Series {
                 RunSeries {
                     name: run.name.clone(),
                     colour: run_colour(i),
-                    acc: run.scalars("acc"),
-                    first: run.scalars("mean_1"),
-                    last: run.scalars(&format!("mean_{}", mean_grad.len().max(1))),
+                    acc: thin(run.scalars("acc")),
+                    first: thin(run.scalars("mean_1")),
+                    last: thin(run.scalars(&format!("mean_{}", mean_grad.len().max(1)))),
                     mean_grad,
                 }
             })
@@ -354,6 +354,22 @@ fn loggable(v: f64) -> bool {
     v.is_finite() && v > 0.0
 }
 
+/// More points than a figure is pixels wide only cost drawing time (a
+/// `--log-every 1` run has thousands): keep every k-th point, and the last.
+fn thin(points: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    const MAX_POINTS: usize = 1000;
+    if points.len() <= MAX_POINTS {
+        return points;
+    }
+    let stride = points.len().div_ceil(MAX_POINTS);
+    let last = *points.last().expect("more than MAX_POINTS points");
+    let mut thinned: Vec<(i64, f64)> = points.into_iter().step_by(stride).collect();
+    if thinned.last() != Some(&last) {
+        thinned.push(last);
+    }
+    thinned
+}
+
 /// Steps spanned by the points, never empty.
 fn step_range<'a>(points: impl Iterator<Item = &'a (i64, f64)>) -> Range<i64> {
     let (lo, hi) = points.fold((i64::MAX, i64::MIN), |(lo, hi), p| {
@@ -436,6 +452,17 @@ pub fn write_png(path: &Path, (width, height): (u32, u32), pixels: &[u8]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_series_are_thinned_keeping_both_ends() {
+        let points: Vec<(i64, f64)> = (0..7500).map(|i| (i, i as f64)).collect();
+        let thinned = thin(points);
+        assert!(thinned.len() <= 1001, "{}", thinned.len());
+        assert_eq!(thinned.first(), Some(&(0, 0.0)));
+        assert_eq!(thinned.last(), Some(&(7499, 7499.0)));
+        let short: Vec<(i64, f64)> = (0..10).map(|i| (i, 0.0)).collect();
+        assert_eq!(thin(short.clone()), short);
+    }
 
     #[test]
     fn log_range_covers_whole_decades() {
