@@ -19,10 +19,13 @@
 //! - [`report`]: the comparison table, and the subcommands that read a
 //!   logdir back (`inspect`, `compare`, `plot`) and write REPORT.md.
 //! - [`markdown`]: markdown tables, shared by the Text dashboard and the reports.
+//! - [`cpu`]: tensor data borrowed on the CPU, for the fused ops and the
+//!   training loop's reads of gradients and weights.
 //! - [`interrupt`]: Ctrl-C and SIGTERM, checked once per training iteration.
 //! - [`proto`]: the protobuf types generated from `proto/*.proto`.
 
 pub mod cli;
+pub mod cpu;
 pub mod data;
 pub mod experiment;
 pub mod interrupt;

@@ -14,6 +14,8 @@ use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
 };
 
+use crate::cpu::contiguous;
+
 /// The non-linearity after each hidden layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Activation {
@@ -197,17 +199,6 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// The contiguous f32 data of a storage, or an error naming the op.
-fn f32_slice<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!("{op}: only f32 tensors are supported")
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("{op}: the input must be contiguous"),
-    }
-}
-
 /// `y = f(x)`.
 struct Forward(ActivationFn);
 
@@ -217,7 +208,7 @@ impl CustomOp1 for Forward {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(self.name(), storage, layout)?;
+        let x = contiguous::<f32>(self.name(), storage, layout)?;
         let f = self.0;
         let y: Vec<f32> = x.iter().map(|&v| f.value(f64::from(v)) as f32).collect();
         Ok((CpuStorage::F32(y), layout.shape().clone()))
@@ -244,8 +235,8 @@ impl CustomOp2 for Backward {
         grad: &CpuStorage,
         grad_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(self.name(), x, x_layout)?;
-        let grad = f32_slice(self.name(), grad, grad_layout)?;
+        let x = contiguous::<f32>(self.name(), x, x_layout)?;
+        let grad = contiguous::<f32>(self.name(), grad, grad_layout)?;
         if x.len() != grad.len() {
             bail!(
                 "{}: {} inputs but {} gradients",
@@ -272,7 +263,7 @@ fn rows_and_bias<'a>(
     b: &'a CpuStorage,
     bl: &Layout,
 ) -> Result<(&'a [f32], &'a [f32])> {
-    let (z, b) = (f32_slice(op, z, zl)?, f32_slice(op, b, bl)?);
+    let (z, b) = (contiguous::<f32>(op, z, zl)?, contiguous::<f32>(op, b, bl)?);
     if zl.dims().len() != 2 || bl.dims() != [zl.dims()[1]] {
         bail!(
             "{op}: expected (batch, n) and (n,), got {:?} and {:?}",
@@ -344,7 +335,7 @@ impl CustomOp3 for BiasBackward {
         gl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (z, b) = rows_and_bias(self.name(), z, zl, b, bl)?;
-        let grad = f32_slice(self.name(), grad, gl)?;
+        let grad = contiguous::<f32>(self.name(), grad, gl)?;
         if grad.len() != z.len() {
             bail!(
                 "{}: {} inputs but {} gradients",

@@ -7,7 +7,9 @@
 //! as the kernel's gradient, plus a zeroed buffer to sum it into. This op
 //! runs candle's matmul forward and returns only `dL/dW = xᵀ · dL/dy`.
 
-use candle_core::{bail, CpuStorage, CustomOp2, Device, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Device, Layout, Result, Shape, Tensor};
+
+use crate::cpu::contiguous;
 
 /// `x · kernel` for `(batch, in)` data and an `(in, out)` kernel.
 pub fn product(x: &Tensor, kernel: &Tensor) -> Result<Tensor> {
@@ -19,13 +21,8 @@ struct InputProduct;
 /// A contiguous f32 operand as a tensor of its own (a copy: custom ops get
 /// storages, and candle builds tensors only from owned data).
 fn operand(op: &str, storage: &CpuStorage, layout: &Layout) -> Result<Tensor> {
-    let CpuStorage::F32(data) = storage else {
-        bail!("{op}: only f32 tensors are supported")
-    };
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        bail!("{op}: operands must be contiguous")
-    };
-    Tensor::from_slice(&data[start..end], layout.dims(), &Device::Cpu)
+    let data = contiguous::<f32>(op, storage, layout)?;
+    Tensor::from_slice(data, layout.dims(), &Device::Cpu)
 }
 
 impl CustomOp2 for InputProduct {

@@ -17,6 +17,8 @@ use std::cell::RefCell;
 use candle_core::backprop::GradStore;
 use candle_core::{bail, CpuStorage, InplaceOp2, Layout, Result, Var};
 
+use crate::cpu::{contiguous, contiguous_mut};
+
 /// Adam's hyper-parameters. Defaults: PyTorch's and TensorFlow's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamConfig {
@@ -108,14 +110,8 @@ impl InplaceOp2 for Update<'_> {
     }
 
     fn cpu_fwd(&self, w: &mut CpuStorage, wl: &Layout, g: &CpuStorage, gl: &Layout) -> Result<()> {
-        let (CpuStorage::F32(w), CpuStorage::F32(g)) = (w, g) else {
-            bail!("adam: only f32 parameters are supported")
-        };
-        let (Some((w0, w1)), Some((g0, g1))) = (wl.contiguous_offsets(), gl.contiguous_offsets())
-        else {
-            bail!("adam: parameters and gradients must be contiguous")
-        };
-        let (w, g) = (&mut w[w0..w1], &g[g0..g1]);
+        let w = contiguous_mut(self.name(), w, wl)?;
+        let g = contiguous::<f32>(self.name(), g, gl)?;
         let mut moments = self.moments.borrow_mut();
         let (m, v) = &mut *moments;
         if w.len() != g.len() || w.len() != m.len() {

@@ -8,6 +8,8 @@
 
 use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
+use crate::cpu::contiguous;
+
 /// Mean cross-entropy of `(batch, classes)` f32 logits against `(batch,)`
 /// u32 labels; a scalar tensor that backpropagates to the logits.
 pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
@@ -32,15 +34,9 @@ fn rows<'a>(
     labels: &'a CpuStorage,
     yl: &Layout,
 ) -> Result<(&'a [f32], &'a [u32], usize)> {
-    let (CpuStorage::F32(z), CpuStorage::U32(y)) = (logits, labels) else {
-        bail!("{op}: expected f32 logits and u32 labels")
-    };
-    let (Some((z0, z1)), Some((y0, y1))) = (ll.contiguous_offsets(), yl.contiguous_offsets())
-    else {
-        bail!("{op}: inputs must be contiguous")
-    };
+    let z = contiguous::<f32>(op, logits, ll)?;
+    let y = contiguous::<u32>(op, labels, yl)?;
     let classes = ll.dims()[1];
-    let (z, y) = (&z[z0..z1], &y[y0..y1]);
     if let Some(&bad) = y.iter().find(|&&label| label as usize >= classes) {
         bail!("{op}: label {bad} out of range for {classes} classes");
     }

@@ -12,7 +12,6 @@
 pub mod adam;
 pub mod describe;
 pub mod divergence;
-pub mod host;
 pub mod loss;
 pub mod stats;
 pub mod summarizer;
@@ -160,8 +159,8 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
                 let grad = grads
                     .get(kernel)
                     .context("the loss does not depend on a layer's kernel")?;
-                host::copy_f32(grad, &mut record.grads[l])?;
-                host::copy_f32(kernel, &mut record.weights[l])?;
+                crate::cpu::copy_f32(grad, &mut record.grads[l])?;
+                crate::cpu::copy_f32(kernel, &mut record.weights[l])?;
             }
             summaries
                 .log_step(record)

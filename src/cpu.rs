@@ -1,6 +1,41 @@
-//! Reading a tensor's values on the host without the copy `to_vec1` makes.
+//! Tensor data on the CPU, borrowed rather than copied: the fused ops
+//! ([`crate::model::activation`], [`crate::model::input`],
+//! [`crate::train::loss`], [`crate::train::adam`]) read their storages
+//! through [`contiguous`], and the training loop reads gradients and weights
+//! through [`with_f32`] without the copy `to_vec1` makes.
 
-use candle_core::{CpuStorage, Result, Storage, Tensor};
+use candle_core::{bail, CpuStorage, Layout, Result, Storage, Tensor, WithDType};
+
+/// The data of a custom op's operand as a `T` slice, or an error naming the
+/// op: these ops support one dtype each and contiguous operands only.
+pub fn contiguous<'a, T: WithDType>(
+    op: &str,
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<&'a [T]> {
+    let Ok(data) = storage.as_slice::<T>() else {
+        bail!("{op}: expected {:?} data", T::DTYPE)
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("{op}: operands must be contiguous"),
+    }
+}
+
+/// [`contiguous`] for an in-place op's f32 destination.
+pub fn contiguous_mut<'a>(
+    op: &str,
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+) -> Result<&'a mut [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        bail!("{op}: expected F32 data")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&mut data[start..end]),
+        None => bail!("{op}: operands must be contiguous"),
+    }
+}
 
 /// Calls `f` with the f32 values of `t` in row-major order: borrowed in
 /// place for a contiguous f32 tensor on the CPU (the common case: weights
