@@ -101,10 +101,7 @@ fn only_event_file(run_dir: &Path) -> PathBuf {
 #[test]
 fn sigkill_loses_at_most_the_last_two_seconds() {
     let Some(python) = common::python() else {
-        eprintln!(
-            "SKIPPED: no TensorBoard venv; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON"
-        );
-        return;
+        return; // common::python said why
     };
     let dir = tempfile::tempdir().unwrap();
     let mut child = start_long_run(dir.path(), 1000, Stdio::piped());

@@ -58,7 +58,13 @@ pub fn python() -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    venv.exists().then_some(venv)
+    let found = venv.exists().then_some(venv);
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED: no TensorBoard venv; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON"
+        );
+    }
+    found
 }
 
 /// Runs the binary's `--scenario all` for 41 iterations, logging every 10,
