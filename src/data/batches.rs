@@ -59,7 +59,7 @@ impl Batcher {
         pixels.clear();
         labels.clear();
         for &i in self.next_indices() {
-            pixels.extend(split.image(i).iter().map(|&p| f32::from(p) / 255.0));
+            super::extend_scaled(pixels, split.image(i));
             labels.push(u32::from(split.labels[i]));
         }
     }

@@ -52,6 +52,12 @@ pub struct Dataset {
     pub test: Split,
 }
 
+/// Appends `pixels` to `out` as network input: bytes scaled to `[0, 1]`.
+/// Data stays `u8` in memory; this is the one place it becomes `f32`.
+pub fn extend_scaled(out: &mut Vec<f32>, pixels: &[u8]) {
+    out.extend(pixels.iter().map(|&p| f32::from(p) / 255.0));
+}
+
 /// The number of classes: labels are digits (or Fashion-MNIST's ten kinds).
 pub const CLASSES: usize = 10;
 

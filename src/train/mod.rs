@@ -341,10 +341,8 @@ pub fn accuracy(model: &Mlp, split: &Split, device: &Device) -> Result<f32> {
     while start < split.len() {
         let end = (start + CHUNK).min(split.len());
         let n = split.image_size();
-        let x: Vec<f32> = split.pixels[start * n..end * n]
-            .iter()
-            .map(|&p| f32::from(p) / 255.0)
-            .collect();
+        let mut x = Vec::with_capacity((end - start) * n);
+        crate::data::extend_scaled(&mut x, &split.pixels[start * n..end * n]);
         let x = Tensor::from_vec(x, (end - start, n), device)?;
         let labels: Vec<u32> = split.labels[start..end].iter().map(|&l| l.into()).collect();
         right += correct(&model.forward(&x)?, &labels)?;
