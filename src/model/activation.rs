@@ -10,9 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 use crate::cpu::contiguous;
 
@@ -112,13 +110,6 @@ impl ActivationFn {
             return Ok(x.clone());
         }
         x.apply_op1(Forward(self))
-    }
-
-    /// `f(z + bias)` for `(batch, n)` pre-activations `z` and an `(n,)` bias:
-    /// a dense layer's bias add and activation as one op forward and one
-    /// backward (which also yields the bias gradient).
-    pub fn apply_with_bias(self, z: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        z.apply_op2(bias, BiasForward(self))
     }
 
     /// `f(x)` in f64.
@@ -255,158 +246,10 @@ impl CustomOp2 for Backward {
     }
 }
 
-/// `(batch, n)` rows and an `(n,)` bias, checked and borrowed.
-fn rows_and_bias<'a>(
-    op: &str,
-    z: &'a CpuStorage,
-    zl: &Layout,
-    b: &'a CpuStorage,
-    bl: &Layout,
-) -> Result<(&'a [f32], &'a [f32])> {
-    let (z, b) = (contiguous::<f32>(op, z, zl)?, contiguous::<f32>(op, b, bl)?);
-    if zl.dims().len() != 2 || bl.dims() != [zl.dims()[1]] {
-        bail!(
-            "{op}: expected (batch, n) and (n,), got {:?} and {:?}",
-            zl.dims(),
-            bl.dims()
-        );
-    }
-    Ok((z, b))
-}
-
-/// `y = f(z + b)`, the bias broadcast over rows.
-struct BiasForward(ActivationFn);
-
-impl CustomOp2 for BiasForward {
-    fn name(&self) -> &'static str {
-        "bias-activation"
-    }
-
-    fn cpu_fwd(
-        &self,
-        z: &CpuStorage,
-        zl: &Layout,
-        b: &CpuStorage,
-        bl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (z, b) = rows_and_bias(self.name(), z, zl, b, bl)?;
-        let f = self.0;
-        let mut y = Vec::with_capacity(z.len());
-        for row in z.chunks_exact(b.len()) {
-            // The sum in f32, as a separate bias add would round it.
-            y.extend(
-                row.iter()
-                    .zip(b)
-                    .map(|(&z, &b)| f.value(f64::from(z + b)) as f32),
-            );
-        }
-        Ok((CpuStorage::F32(y), zl.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        z: &Tensor,
-        b: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad_res = grad_res.contiguous()?;
-        let grad_z = z.apply_op3_no_bwd(b, &grad_res, &BiasBackward(self.0))?;
-        let grad_b = grad_z.sum(0)?;
-        Ok((Some(grad_z), Some(grad_b)))
-    }
-}
-
-/// `dL/dz = dL/dy · f'(z + b)`.
-struct BiasBackward(ActivationFn);
-
-impl CustomOp3 for BiasBackward {
-    fn name(&self) -> &'static str {
-        "bias-activation-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        z: &CpuStorage,
-        zl: &Layout,
-        b: &CpuStorage,
-        bl: &Layout,
-        grad: &CpuStorage,
-        gl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (z, b) = rows_and_bias(self.name(), z, zl, b, bl)?;
-        let grad = contiguous::<f32>(self.name(), grad, gl)?;
-        if grad.len() != z.len() {
-            bail!(
-                "{}: {} inputs but {} gradients",
-                self.name(),
-                z.len(),
-                grad.len()
-            );
-        }
-        let f = self.0;
-        let mut out = Vec::with_capacity(z.len());
-        for (row, grad_row) in z.chunks_exact(b.len()).zip(grad.chunks_exact(b.len())) {
-            out.extend(
-                row.iter()
-                    .zip(b)
-                    .zip(grad_row)
-                    .map(|((&z, &b), &g)| (f64::from(g) * f.derivative(f64::from(z + b))) as f32),
-            );
-        }
-        Ok((CpuStorage::F32(out), zl.shape().clone()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{Device, Var};
-
-    #[test]
-    fn bias_fusion_matches_a_separate_bias_add() {
-        let d = Device::Cpu;
-        for kind in Activation::ALL {
-            let f = ActivationFn::new(kind, DEFAULT_LEAKY_SLOPE);
-            let z0 = Tensor::new(&[[-1.5f32, 0.3, 2.0], [0.7, -0.2, -3.0]], &d).unwrap();
-            let b0 = Tensor::new(&[0.25f32, -0.5, 1.0], &d).unwrap();
-            let (z1, b1) = (
-                Var::from_tensor(&z0).unwrap(),
-                Var::from_tensor(&b0).unwrap(),
-            );
-            let (z2, b2) = (
-                Var::from_tensor(&z0).unwrap(),
-                Var::from_tensor(&b0).unwrap(),
-            );
-            let fused = f.apply_with_bias(z1.as_tensor(), b1.as_tensor()).unwrap();
-            let separate = f
-                .apply(&z2.as_tensor().broadcast_add(b2.as_tensor()).unwrap())
-                .unwrap();
-            let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            assert_eq!(v(&fused), v(&separate), "{kind}");
-            // Weight the outputs so every element's gradient differs.
-            let w = Tensor::new(&[[1f32, 2.0, 3.0], [4.0, 5.0, 6.0]], &d).unwrap();
-            let g1 = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
-            let g2 = (separate * &w)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            for (a, b) in [(&z1, &z2), (&b1, &b2)] {
-                let (ga, gb) = (
-                    v(g1.get(a.as_tensor()).unwrap()),
-                    v(g2.get(b.as_tensor()).unwrap()),
-                );
-                for (x, y) in ga.iter().zip(&gb) {
-                    assert!(
-                        (x - y).abs() <= 1e-6 * y.abs().max(1.0),
-                        "{kind}: {ga:?} vs {gb:?}"
-                    );
-                }
-            }
-        }
-    }
 
     #[test]
     fn names_round_trip() {

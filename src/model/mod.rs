@@ -10,12 +10,12 @@
 //! - [`activation`]: the activations, as fused candle ops.
 //! - [`init`]: the initial-weight schemes.
 //! - [`checkpoint`]: saving and loading weights as safetensors.
-//! - [`input`]: the input layer's product, with no gradient for the data.
+//! - [`dense`]: a layer's product, bias add and activation as one op.
 
 pub mod activation;
 pub mod checkpoint;
+pub mod dense;
 pub mod init;
-pub mod input;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::SeedableRng;
@@ -33,17 +33,16 @@ pub struct Dense {
 }
 
 impl Dense {
-    /// `f(x · kernel + bias)`: a product, then the bias add and activation
-    /// as one fused op. `x_is_data`: `x` is the input batch, whose gradient
-    /// nothing needs ([`input::product`] skips it).
+    /// `f(x · kernel + bias)`, as one op ([`dense`]). `x_is_data`: `x` is
+    /// the input batch, whose gradient nothing needs.
     pub fn forward(&self, x: &Tensor, f: ActivationFn, x_is_data: bool) -> Result<Tensor> {
-        let kernel = self.kernel.as_tensor();
-        let z = if x_is_data {
-            input::product(x, kernel)?
-        } else {
-            x.matmul(kernel)?
-        };
-        f.apply_with_bias(&z, self.bias.as_tensor())
+        dense::forward(
+            x,
+            self.kernel.as_tensor(),
+            self.bias.as_tensor(),
+            f,
+            x_is_data,
+        )
     }
 }
 
