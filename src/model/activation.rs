@@ -91,6 +91,33 @@ impl FromStr for Activation {
     }
 }
 
+/// Evaluates `$body` with `$f` bound to `$act` in a branch per activation
+/// where its kind is a constant: the compiler then specialises the body's
+/// loop for each kind, instead of matching on it once per element.
+macro_rules! specialised {
+    ($act:expr, $f:ident => $body:expr) => {{
+        let act: ActivationFn = $act;
+        match act.kind {
+            Activation::Sigmoid => specialised!(@kind act, Sigmoid, $f => $body),
+            Activation::Relu => specialised!(@kind act, Relu, $f => $body),
+            Activation::LeakyRelu => specialised!(@kind act, LeakyRelu, $f => $body),
+            Activation::Tanh => specialised!(@kind act, Tanh, $f => $body),
+            Activation::Elu => specialised!(@kind act, Elu, $f => $body),
+            Activation::Selu => specialised!(@kind act, Selu, $f => $body),
+            Activation::Gelu => specialised!(@kind act, Gelu, $f => $body),
+            Activation::Softplus => specialised!(@kind act, Softplus, $f => $body),
+            Activation::Linear => specialised!(@kind act, Linear, $f => $body),
+        }
+    }};
+    (@kind $act:ident, $kind:ident, $f:ident => $body:expr) => {{
+        let $f = ActivationFn {
+            kind: Activation::$kind,
+            ..$act
+        };
+        $body
+    }};
+}
+
 /// An activation with its parameter, applied as a candle op.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ActivationFn {
@@ -112,7 +139,23 @@ impl ActivationFn {
         x.apply_op1(Forward(self))
     }
 
+    /// `f(z)` of each of `z`, computed in f64.
+    pub fn values(self, z: &[f32]) -> Vec<f32> {
+        specialised!(self, f => z.iter().map(|&z| f.value(f64::from(z)) as f32).collect())
+    }
+
+    /// `g · f'(z)` of each pair of gradient `g` and input `z`, computed in
+    /// f64: the chain rule through the activation.
+    pub fn gradients(self, z: &[f32], g: &[f32]) -> Vec<f32> {
+        specialised!(self, f => z
+            .iter()
+            .zip(g)
+            .map(|(&z, &g)| (f64::from(g) * f.derivative(f64::from(z))) as f32)
+            .collect())
+    }
+
     /// `f(x)` in f64.
+    #[inline(always)]
     pub fn value(self, x: f64) -> f64 {
         match self.kind {
             Activation::Sigmoid => sigmoid(x),
@@ -146,6 +189,7 @@ impl ActivationFn {
     }
 
     /// `f'(x)` in f64.
+    #[inline(always)]
     pub fn derivative(self, x: f64) -> f64 {
         match self.kind {
             Activation::Sigmoid => {
@@ -201,7 +245,7 @@ impl CustomOp1 for Forward {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous::<f32>(self.name(), storage, layout)?;
         let f = self.0;
-        let y: Vec<f32> = x.iter().map(|&v| f.value(f64::from(v)) as f32).collect();
+        let y = f.values(x);
         Ok((CpuStorage::F32(y), layout.shape().clone()))
     }
 
@@ -237,11 +281,7 @@ impl CustomOp2 for Backward {
             );
         }
         let f = self.0;
-        let out: Vec<f32> = x
-            .iter()
-            .zip(grad)
-            .map(|(&x, &g)| (f64::from(g) * f.derivative(f64::from(x))) as f32)
-            .collect();
+        let out = f.gradients(x, grad);
         Ok((CpuStorage::F32(out), x_layout.shape().clone()))
     }
 }

@@ -180,8 +180,7 @@ impl CustomOp3 for DenseOp {
                 *z += b;
             }
         }
-        let f = self.f;
-        let y: Vec<f32> = z.iter().map(|&z| f.value(f64::from(z)) as f32).collect();
+        let y = self.f.values(&z);
         if self.pre_activation.set(z).is_err() {
             bail!("{NAME}: the op ran forward twice");
         }
@@ -208,12 +207,7 @@ impl CustomOp3 for DenseOp {
         }
         // dL/dz = dL/dy · f'(z), then the bias gradient sums it over rows.
         let f = self.f;
-        let dz: Vec<f32> = with_f32(grad, |g| {
-            g.iter()
-                .zip(z)
-                .map(|(&g, &z)| (f64::from(g) * f.derivative(f64::from(z))) as f32)
-                .collect()
-        })?;
+        let dz = with_f32(grad, |g| f.gradients(z, g))?;
         let mut db = vec![0f32; outputs];
         for row in dz.chunks_exact(outputs) {
             for (db, &g) in db.iter_mut().zip(row) {

@@ -17,6 +17,8 @@ use std::cell::RefCell;
 use candle_core::backprop::GradStore;
 use candle_core::{bail, CpuStorage, InplaceOp2, Layout, Result, Var};
 
+use multiversion::multiversion;
+
 use crate::cpu::{contiguous, contiguous_mut};
 
 /// Adam's hyper-parameters. Defaults: PyTorch's and TensorFlow's.
@@ -123,17 +125,52 @@ impl InplaceOp2 for Update<'_> {
             );
         }
         let c = self.config;
-        let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
-        let step = (c.lr / self.correction1) as f32;
-        let sqrt_c2 = self.correction2.sqrt() as f32;
-        let eps = c.eps as f32;
-        // Zipped iterators: no bounds checks, so the loop vectorises.
-        for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            *w -= step * *m / (v.sqrt() / sqrt_c2 + eps);
-        }
+        update(
+            w,
+            g,
+            m,
+            v,
+            Coefficients {
+                b1: c.beta1 as f32,
+                b2: c.beta2 as f32,
+                step: (c.lr / self.correction1) as f32,
+                sqrt_c2: self.correction2.sqrt() as f32,
+                eps: c.eps as f32,
+            },
+        );
         Ok(())
+    }
+}
+
+/// One step's constants: the betas, `lr / (1-b1^t)`, `sqrt(1-b2^t)`, eps.
+#[derive(Clone, Copy)]
+struct Coefficients {
+    b1: f32,
+    b2: f32,
+    step: f32,
+    sqrt_c2: f32,
+    eps: f32,
+}
+
+/// The update of weights `w` with gradients `g` and moments `m`, `v`, in
+/// PyTorch's order of operations. Compiled also for AVX-512 and AVX2 and
+/// picked at run time: a square root and two divisions per weight make this
+/// loop a tenth of a small network's step at SSE2's four lanes. (Wider
+/// lanes do the same operations, so the results are identical.)
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
+fn update(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: Coefficients) {
+    let Coefficients {
+        b1,
+        b2,
+        step,
+        sqrt_c2,
+        eps,
+    } = k;
+    // Zipped iterators: no bounds checks, so the loop vectorises.
+    for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *w -= step * *m / (v.sqrt() / sqrt_c2 + eps);
     }
 }
 
