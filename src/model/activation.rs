@@ -91,31 +91,39 @@ impl FromStr for Activation {
     }
 }
 
-/// Evaluates `$body` with `$f` bound to `$act` in a branch per activation
-/// where its kind is a constant: the compiler then specialises the body's
-/// loop for each kind, instead of matching on it once per element.
+/// `$fun::<K>(args)`, where `K` is the index of the activation `$kind` in
+/// [`Activation::ALL`]: each kind gets its own copy of `$fun`, in which the
+/// kind is a constant, so the per-element `match` in [`ActivationFn::value`]
+/// and [`ActivationFn::derivative`] folds away and simple kinds vectorise.
 macro_rules! specialised {
-    ($act:expr, $f:ident => $body:expr) => {{
-        let act: ActivationFn = $act;
-        match act.kind {
-            Activation::Sigmoid => specialised!(@kind act, Sigmoid, $f => $body),
-            Activation::Relu => specialised!(@kind act, Relu, $f => $body),
-            Activation::LeakyRelu => specialised!(@kind act, LeakyRelu, $f => $body),
-            Activation::Tanh => specialised!(@kind act, Tanh, $f => $body),
-            Activation::Elu => specialised!(@kind act, Elu, $f => $body),
-            Activation::Selu => specialised!(@kind act, Selu, $f => $body),
-            Activation::Gelu => specialised!(@kind act, Gelu, $f => $body),
-            Activation::Softplus => specialised!(@kind act, Softplus, $f => $body),
-            Activation::Linear => specialised!(@kind act, Linear, $f => $body),
+    ($kind:expr, $fun:ident($($arg:expr),*)) => {
+        match $kind {
+            Activation::Sigmoid => $fun::<0>($($arg),*),
+            Activation::Relu => $fun::<1>($($arg),*),
+            Activation::LeakyRelu => $fun::<2>($($arg),*),
+            Activation::Tanh => $fun::<3>($($arg),*),
+            Activation::Elu => $fun::<4>($($arg),*),
+            Activation::Selu => $fun::<5>($($arg),*),
+            Activation::Gelu => $fun::<6>($($arg),*),
+            Activation::Softplus => $fun::<7>($($arg),*),
+            Activation::Linear => $fun::<8>($($arg),*),
         }
-    }};
-    (@kind $act:ident, $kind:ident, $f:ident => $body:expr) => {{
-        let $f = ActivationFn {
-            kind: Activation::$kind,
-            ..$act
-        };
-        $body
-    }};
+    };
+}
+
+#[inline(never)]
+fn values_of<const K: usize>(leaky_slope: f64, z: &[f32]) -> Vec<f32> {
+    let f = ActivationFn::new(Activation::ALL[K], leaky_slope);
+    z.iter().map(|&z| f.value(f64::from(z)) as f32).collect()
+}
+
+#[inline(never)]
+fn gradients_of<const K: usize>(leaky_slope: f64, z: &[f32], g: &[f32]) -> Vec<f32> {
+    let f = ActivationFn::new(Activation::ALL[K], leaky_slope);
+    z.iter()
+        .zip(g)
+        .map(|(&z, &g)| (f64::from(g) * f.derivative(f64::from(z))) as f32)
+        .collect()
 }
 
 /// An activation with its parameter, applied as a candle op.
@@ -141,17 +149,13 @@ impl ActivationFn {
 
     /// `f(z)` of each of `z`, computed in f64.
     pub fn values(self, z: &[f32]) -> Vec<f32> {
-        specialised!(self, f => z.iter().map(|&z| f.value(f64::from(z)) as f32).collect())
+        specialised!(self.kind, values_of(self.leaky_slope, z))
     }
 
     /// `g · f'(z)` of each pair of gradient `g` and input `z`, computed in
     /// f64: the chain rule through the activation.
     pub fn gradients(self, z: &[f32], g: &[f32]) -> Vec<f32> {
-        specialised!(self, f => z
-            .iter()
-            .zip(g)
-            .map(|(&z, &g)| (f64::from(g) * f.derivative(f64::from(z))) as f32)
-            .collect())
+        specialised!(self.kind, gradients_of(self.leaky_slope, z, g))
     }
 
     /// `f(x)` in f64.
@@ -290,6 +294,14 @@ impl CustomOp2 for Backward {
 mod tests {
     use super::*;
     use candle_core::{Device, Var};
+
+    #[test]
+    fn kinds_are_listed_in_declaration_order() {
+        // `specialised!` relies on it.
+        for (i, kind) in Activation::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, i, "{kind}");
+        }
+    }
 
     #[test]
     fn names_round_trip() {
