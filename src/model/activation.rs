@@ -111,18 +111,21 @@ macro_rules! specialised {
     };
 }
 
+// The activation is built inside each closure, from the constant `K`, so
+// that it is a constant where the loop is compiled (a captured `ActivationFn`
+// would be read through a pointer, its kind unknown to the compiler).
 #[inline(never)]
 fn values_of<const K: usize>(leaky_slope: f64, z: &[f32]) -> Vec<f32> {
-    let f = ActivationFn::new(Activation::ALL[K], leaky_slope);
-    z.iter().map(|&z| f.value(f64::from(z)) as f32).collect()
+    let f = move |x: f64| ActivationFn::new(Activation::ALL[K], leaky_slope).value(x);
+    z.iter().map(|&z| f(f64::from(z)) as f32).collect()
 }
 
 #[inline(never)]
 fn gradients_of<const K: usize>(leaky_slope: f64, z: &[f32], g: &[f32]) -> Vec<f32> {
-    let f = ActivationFn::new(Activation::ALL[K], leaky_slope);
+    let df = move |x: f64| ActivationFn::new(Activation::ALL[K], leaky_slope).derivative(x);
     z.iter()
         .zip(g)
-        .map(|(&z, &g)| (f64::from(g) * f.derivative(f64::from(z))) as f32)
+        .map(|(&z, &g)| (f64::from(g) * df(f64::from(z))) as f32)
         .collect()
 }
 
