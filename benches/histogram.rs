@@ -1,6 +1,7 @@
 //! `summary::histogram::buckets` on 7,840 values (the default network's
-//! first kernel or its gradient): the per-tag cost of a histogram summary
-//! before any protobuf or file work.
+//! first kernel or its gradient) and on 100 (a 10 x 10 hidden kernel, of
+//! which the default network logs ten histograms a step): the per-tag cost
+//! of a histogram summary before any protobuf or file work.
 
 mod support;
 
@@ -17,6 +18,10 @@ fn histogram(c: &mut Criterion) {
     });
     group.bench_function("buckets_7840_weights", |b| {
         b.iter(|| buckets(std::hint::black_box(&weights)))
+    });
+    let small = support::normalish(100, 3, 0.3);
+    group.bench_function("buckets_100_weights", |b| {
+        b.iter(|| buckets(std::hint::black_box(&small)))
     });
     group.finish();
 }

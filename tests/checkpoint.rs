@@ -108,7 +108,7 @@ fn a_checkpoint_saved_by_one_run_seeds_the_next() {
         let (h_sum, h_min, h_max) = first_weights(&dir.path().join("b"), layer);
         assert!(
             (h_sum - sum).abs() < 1e-9 * (1.0 + sum.abs()),
-            "layer {layer}"
+            "layer {layer}: {h_sum} vs {sum}"
         );
         assert_eq!(
             (h_min, h_max),

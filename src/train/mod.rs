@@ -323,10 +323,27 @@ fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
     bar
 }
 
-/// The number of rows whose largest logit is the label.
+/// The number of rows whose largest logit is the label (the first largest,
+/// on a tie). Read from the logits in place: at `--log-every 1` this runs
+/// every step, and candle's argmax plus a copy cost more than the count.
 fn correct(logits: &Tensor, labels: &[u32]) -> Result<usize> {
-    let predicted = logits.argmax(1)?.to_vec1::<u32>()?;
-    Ok(predicted.iter().zip(labels).filter(|(p, l)| p == l).count())
+    let classes = logits.dim(1)?;
+    let right = crate::cpu::with_f32(logits, |values| {
+        values
+            .chunks_exact(classes)
+            .zip(labels)
+            .filter(|(row, &label)| {
+                let mut best = 0;
+                for (class, &v) in row.iter().enumerate() {
+                    if v > row[best] {
+                        best = class;
+                    }
+                }
+                best == label as usize
+            })
+            .count()
+    })?;
+    Ok(right)
 }
 
 fn batch_accuracy(logits: &Tensor, labels: &[u32]) -> Result<f32> {

@@ -1,5 +1,7 @@
 //! Statistics of gradients and weights, computed from their host copies.
 
+use multiversion::multiversion;
+
 /// Mean absolute value, the article's measure of how much gradient a layer
 /// receives. A non-finite value makes the result non-finite, on purpose:
 /// a NaN gradient must show, not be averaged away.
@@ -7,7 +9,28 @@ pub fn mean_abs(values: &[f32]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
-    values.iter().map(|v| f64::from(v.abs())).sum::<f64>() / values.len() as f64
+    sum_abs(values) / values.len() as f64
+}
+
+/// The f64 sum of |v|, in sixteen independent lanes so that the additions
+/// vectorise and do not wait on each other; compiled also for AVX-512 and
+/// AVX2, picked at run time. (As one chain of additions it took the summary
+/// thread about 10 us per 7,840-value layer.)
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
+fn sum_abs(values: &[f32]) -> f64 {
+    const LANES: usize = 16;
+    let mut sum = [0f64; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            sum[lane] += f64::from(chunk[lane].abs());
+        }
+    }
+    for (lane, v) in rest.iter().enumerate() {
+        sum[lane] += f64::from(v.abs());
+    }
+    sum.iter().sum()
 }
 
 /// Per-layer mean |gradient|, accumulated over the logged steps of a run.
@@ -59,6 +82,22 @@ mod tests {
         assert_eq!(mean_abs(&[1.0, -3.0]), 2.0);
         assert_eq!(mean_abs(&[]), 0.0);
         assert!(mean_abs(&[1.0, f32::NAN]).is_nan());
+    }
+
+    #[test]
+    fn mean_abs_covers_every_lane_and_the_remainder() {
+        for n in (1..40).chain([7_840, 7_843]) {
+            let values: Vec<f32> = (0..n).map(|i| (i as f32 - 11.5) * 0.25).collect();
+            let plain = values.iter().map(|v| f64::from(v.abs())).sum::<f64>() / n as f64;
+            let ours = mean_abs(&values);
+            assert!(
+                (ours - plain).abs() <= 1e-12 * plain,
+                "n {n}: {ours} vs {plain}"
+            );
+            let mut poisoned = values.clone();
+            poisoned[n - 1] = f32::NAN;
+            assert!(mean_abs(&poisoned).is_nan(), "n {n}");
+        }
     }
 
     #[test]
