@@ -8,8 +8,9 @@
 //!   table, writes REPORT.md.
 //! - [`data`]: MNIST-style IDX files ([`data::idx`]) and seeded batches
 //!   ([`data::batches`]).
-//! - [`model`]: the MLP (plain structs and `forward`), its activations as
-//!   fused candle ops, initialisation schemes, safetensors checkpoints.
+//! - [`model`]: the MLP (plain structs and `forward`), each layer one fused
+//!   candle op ([`model::dense`]), the activations, initialisation schemes,
+//!   safetensors checkpoints.
 //! - [`train`]: the training loop (forward, loss, one backward pass, Adam),
 //!   the fused loss and optimizer, the gradient statistics it logs
 //!   ([`train::stats`]) and the thread that turns them into summaries
