@@ -177,6 +177,8 @@ pub struct TrainArgs {
     /// CPU threads for the matrix products; 0 picks by work size: one for
     /// narrow networks (threads cost more than they save there), every core
     /// from --hidden 128 up. RAYON_NUM_THREADS, if set, is used instead of 0.
+    /// Products under 16 M multiply-adds (a training batch of 30 through
+    /// 512-wide layers) run on one thread regardless.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
 }

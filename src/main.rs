@@ -12,10 +12,22 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let result = match Cli::parse().command() {
         Command::Train(args) => {
-            // candle reads RAYON_NUM_THREADS on every matrix product (unset,
-            // it re-reads /proc/cpuinfo each time), so it is always set, and
-            // before candle's first op.
-            std::env::set_var("RAYON_NUM_THREADS", args.threads().to_string());
+            // The matrix products (model::dense) run on rayon's global pool,
+            // sized here, before anything uses it. candle's own ops are
+            // elementwise and small here, and with more than one thread
+            // candle starts a pool of spinning workers that compete with
+            // the training thread for the cores: one thread for candle.
+            // candle reads RAYON_NUM_THREADS at every op (unset, it re-reads
+            // /proc/cpuinfo each time), so it is always set, before its
+            // first op.
+            let threads = args.threads();
+            std::env::set_var("RAYON_NUM_THREADS", "1");
+            if let Err(e) = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build_global()
+            {
+                eprintln!("warning: cannot size the thread pool to {threads}: {e}");
+            }
             // Only training checks for Ctrl-C; the other commands keep the
             // default (die at once), which is right for them.
             interrupt::install()
