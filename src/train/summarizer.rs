@@ -6,10 +6,16 @@
 //! happen here, on another core. That is what makes `--log-every 1` (twelve
 //! histograms a step) cost the training loop almost nothing.
 //!
+//! When the worker falls behind (at `--log-every 1` its twelve histograms a
+//! step take about as long as the step itself on a small network), the
+//! training thread does not wait for room in the queue: it builds that
+//! step's event itself and queues the finished event, so both cores share
+//! the summaries instead of one idling.
+//!
 //! Events keep their order: everything the run writes goes through one
 //! channel to one [`EventWriter`].
 
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,6 +42,30 @@ pub struct StepRecord {
 enum Job {
     Event(Event),
     Step(StepRecord),
+    /// A step the training thread built itself, the queue being full.
+    Built(BuiltStep),
+}
+
+/// A step's finished event, with what the worker records of it.
+struct BuiltStep {
+    step: i64,
+    event: Event,
+    /// Each layer's mean |grad|, for [`GradStats`].
+    means: Vec<f64>,
+    non_finite: usize,
+}
+
+impl BuiltStep {
+    fn of(record: &StepRecord) -> BuiltStep {
+        let mut means = Vec::with_capacity(record.grads.len());
+        let (event, non_finite) = step_event(record, &mut means);
+        BuiltStep {
+            step: record.step,
+            event,
+            means,
+            non_finite,
+        }
+    }
 }
 
 /// What the worker hands back when the run ends.
@@ -47,8 +77,10 @@ struct Finished {
 /// The training thread's handle on the summary thread.
 pub struct Summarizer {
     jobs: Option<SyncSender<Job>>,
-    /// Buffers of records already written, for reuse.
+    /// Buffers of records already written, for reuse: from the worker, and
+    /// those of steps this thread built itself.
     spare: Receiver<StepRecord>,
+    kept: Vec<StepRecord>,
     worker: Option<JoinHandle<Result<Finished>>>,
     layers: usize,
 }
@@ -70,14 +102,16 @@ impl Summarizer {
         Ok(Summarizer {
             jobs: Some(jobs),
             spare,
+            kept: Vec::new(),
             worker: Some(worker),
             layers,
         })
     }
 
     /// A record for `step` to fill, with buffers reused from earlier steps.
-    pub fn record(&self, step: i64, wall_time: f64, loss: f32, acc: f32) -> StepRecord {
-        let mut record = self.spare.try_recv().unwrap_or_else(|_| StepRecord {
+    pub fn record(&mut self, step: i64, wall_time: f64, loss: f32, acc: f32) -> StepRecord {
+        let reused = self.kept.pop().or_else(|| self.spare.try_recv().ok());
+        let mut record = reused.unwrap_or_else(|| StepRecord {
             step: 0,
             wall_time: 0.0,
             loss: 0.0,
@@ -89,9 +123,20 @@ impl Summarizer {
         record
     }
 
-    /// Queues a step's summaries.
+    /// Queues a step's summaries; builds them here if the queue is full.
     pub fn log_step(&mut self, record: StepRecord) -> Result<()> {
-        self.send(Job::Step(record))
+        let Some(jobs) = &self.jobs else {
+            return self.send(Job::Step(record));
+        };
+        match jobs.try_send(Job::Step(record)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(Job::Step(record))) => {
+                let built = BuiltStep::of(&record);
+                self.kept.push(record);
+                self.send(Job::Built(built))
+            }
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => self.send(job),
+        }
     }
 
     /// Queues a ready-made event.
@@ -158,22 +203,28 @@ fn work(
             Job::Step(record) => {
                 let (event, non_finite) = step_event(&record, &mut means);
                 grad_stats.record(&means);
-                if non_finite > 0 {
-                    progress.suspend(|| {
-                        println!(
-                            "  warning: step {}: {non_finite} NaN/infinite values left out of the histograms",
-                            record.step
-                        )
-                    });
-                }
+                warn_non_finite(progress, record.step, non_finite);
                 // The training thread may have finished; then nobody reuses it.
                 let _ = give_back.send(record);
                 event
+            }
+            Job::Built(built) => {
+                grad_stats.record(&built.means);
+                warn_non_finite(progress, built.step, built.non_finite);
+                built.event
             }
         };
         writer.write_event(&event)?;
     }
     Ok(Finished { writer, grad_stats })
+}
+
+fn warn_non_finite(progress: &ProgressBar, step: i64, non_finite: usize) {
+    if non_finite > 0 {
+        progress.suspend(|| {
+            println!("  warning: step {step}: {non_finite} NaN/infinite values left out of the histograms")
+        });
+    }
 }
 
 /// How long the worker polls for the next job before it sleeps.
