@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::proto::{event, summary, DataType, Event, TensorProto};
+use crate::proto::{event_view, summary_view, DataType, EventView, TensorProto};
 use crate::summary::reader::EventReader;
 
 /// Every run found under one path.
@@ -275,8 +275,11 @@ fn load_run(name: String, paths: &[PathBuf]) -> Run {
     for path in paths {
         // Streamed, one event at a time: a logdir written with --log-every 1
         // holds hundreds of MB of histograms, which only need counting.
+        // Histogram buckets are not decoded (EventView): the reports only
+        // count histogram points.
         let file = match EventReader::open(path) {
-            Ok(mut reader) => {
+            Ok(reader) => {
+                let mut reader = reader.decoding::<EventView>();
                 let (mut events, mut failure) = (0, None);
                 for event in reader.by_ref() {
                     match event {
@@ -312,13 +315,13 @@ fn load_run(name: String, paths: &[PathBuf]) -> Run {
 }
 
 impl Run {
-    fn add_event(&mut self, event: Event) {
+    fn add_event(&mut self, event: EventView) {
         let values = match event.what {
-            Some(event::What::Summary(s)) => s.value,
-            Some(event::What::FileVersion(_)) => return,
-            Some(event::What::GraphDef(_)) => return self.count_other("graph_def"),
-            Some(event::What::MetaGraphDef(_)) => return self.count_other("meta_graph_def"),
-            Some(event::What::SessionLog(_)) => return self.count_other("session_log"),
+            Some(event_view::What::Summary(s)) => s.value,
+            Some(event_view::What::FileVersion(_)) => return,
+            Some(event_view::What::GraphDef(_)) => return self.count_other("graph_def"),
+            Some(event_view::What::MetaGraphDef(_)) => return self.count_other("meta_graph_def"),
+            Some(event_view::What::SessionLog(_)) => return self.count_other("session_log"),
             // A field outside gradscope's schema (tagged_run_metadata, ...).
             None => return self.count_other("other"),
         };
@@ -330,8 +333,10 @@ impl Run {
                 points: Vec::new(),
             });
             let number = match (&tag.kind, &value.value) {
-                (Kind::Scalar, Some(summary::value::Value::SimpleValue(v))) => Some(f64::from(*v)),
-                (Kind::Scalar, Some(summary::value::Value::Tensor(t))) => tensor_scalar(t),
+                (Kind::Scalar, Some(summary_view::value::Value::SimpleValue(v))) => {
+                    Some(f64::from(*v))
+                }
+                (Kind::Scalar, Some(summary_view::value::Value::Tensor(t))) => tensor_scalar(t),
                 _ => None,
             };
             tag.points.push(Point {
@@ -347,8 +352,8 @@ impl Run {
 }
 
 /// The kind a value declares by its plugin metadata or its own type.
-fn declared_kind(value: &summary::Value) -> Kind {
-    use summary::value::Value as V;
+fn declared_kind(value: &summary_view::Value) -> Kind {
+    use summary_view::value::Value as V;
     let plugin = value
         .metadata
         .as_ref()
@@ -413,10 +418,19 @@ pub fn tensor_scalar(t: &TensorProto) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::{event, summary, Event, Summary, TensorShapeProto};
     use crate::proto::{summary_metadata::PluginData, tensor_shape_proto, SummaryMetadata};
-    use crate::proto::{Summary, TensorShapeProto};
     use crate::summary::builders::{scalar, summary_event};
     use crate::summary::EventWriter;
+
+    impl Run {
+        /// [`Run::add_event`] for an `Event` as the writer makes it, read
+        /// back the way the reports read files.
+        fn add(&mut self, event: Event) {
+            use prost::Message;
+            self.add_event(EventView::decode(&event.encode_to_vec()[..]).unwrap());
+        }
+    }
 
     fn tensor_value(tag: &str, tensor: TensorProto, plugin: Option<&str>) -> summary::Value {
         summary::Value {
@@ -494,7 +508,7 @@ mod tests {
         let first = tensor_value("loss", float_tensor_content(1.0), Some("scalars"));
         let later = tensor_value("loss", float_tensor_content(0.5), None);
         for (step, value) in [(0, first), (10, later)] {
-            run.add_event(summary_event(step, 0.0, vec![value]));
+            run.add(summary_event(step, 0.0, vec![value]));
         }
         assert_eq!(run.tags["loss"].kind, Kind::Scalar);
         assert_eq!(run.scalars("loss"), vec![(0, 1.0), (10, 0.5)]);
@@ -507,7 +521,7 @@ mod tests {
             dtype: DataType::DtString as i32,
             ..Default::default()
         };
-        run.add_event(summary_event(
+        run.add(summary_event(
             0,
             0.0,
             vec![
@@ -529,7 +543,7 @@ mod tests {
     fn repeated_steps_keep_the_last_written_value() {
         let mut run = load_run("r".into(), &[]);
         for (step, v) in [(0, 1.0), (10, 2.0), (0, 3.0), (10, 4.0)] {
-            run.add_event(summary_event(step, 0.0, vec![scalar("x", v)]));
+            run.add(summary_event(step, 0.0, vec![scalar("x", v)]));
         }
         assert_eq!(run.tags["x"].points.len(), 4);
         assert_eq!(run.scalars("x"), vec![(0, 3.0), (10, 4.0)]);
@@ -557,11 +571,11 @@ mod tests {
     #[test]
     fn graph_and_session_events_are_counted() {
         let mut run = load_run("r".into(), &[]);
-        run.add_event(Event {
+        run.add(Event {
             what: Some(event::What::GraphDef(vec![1, 2])),
             ..Default::default()
         });
-        run.add_event(Event {
+        run.add(Event {
             what: Some(event::What::Summary(Summary::default())),
             ..Default::default()
         });

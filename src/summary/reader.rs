@@ -19,6 +19,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
@@ -124,7 +125,10 @@ pub fn read_events(path: &Path) -> Result<ReadEvents, ReadError> {
 /// Yields each event with the byte offset where its record starts. Iteration
 /// ends at the end of the file, at a truncated final record (then
 /// [`EventReader::truncated_at`] says where), or after the first error.
-pub struct EventReader<R> {
+///
+/// `M` is the message each record decodes to: [`Event`], or a view of it
+/// such as [`crate::proto::EventView`] that leaves some fields undecoded.
+pub struct EventReader<R, M = Event> {
     path: PathBuf,
     input: R,
     /// Bytes in the input; reading stops there even if the file grows.
@@ -135,6 +139,7 @@ pub struct EventReader<R> {
     payload: Vec<u8>,
     truncated_at: Option<u64>,
     done: bool,
+    message: PhantomData<M>,
 }
 
 impl EventReader<BufReader<File>> {
@@ -164,9 +169,28 @@ impl<R: Read> EventReader<R> {
             payload: Vec::new(),
             truncated_at: None,
             done: false,
+            message: PhantomData,
         }
     }
 
+    /// This reader, decoding each record as `V` instead of [`Event`]: a view
+    /// of it such as [`crate::proto::EventView`], which skips the fields it
+    /// leaves out of its schema.
+    pub fn decoding<V: Message + Default>(self) -> EventReader<R, V> {
+        EventReader {
+            path: self.path,
+            input: self.input,
+            len: self.len,
+            offset: self.offset,
+            payload: self.payload,
+            truncated_at: self.truncated_at,
+            done: self.done,
+            message: PhantomData,
+        }
+    }
+}
+
+impl<R: Read, M: Message + Default> EventReader<R, M> {
     /// Where the next record starts: after the last event read, or at the
     /// record an error or a truncated tail was found at.
     pub fn offset(&self) -> u64 {
@@ -197,7 +221,7 @@ impl<R: Read> EventReader<R> {
 
     /// The record at `self.offset` and that offset, moving past it;
     /// `Ok(None)` at the end or at a truncated tail.
-    fn read_record(&mut self) -> Result<Option<(u64, Event)>, ReadError> {
+    fn read_record(&mut self) -> Result<Option<(u64, M)>, ReadError> {
         let remaining = self.len - self.offset;
         if remaining == 0 {
             return Ok(None);
@@ -237,16 +261,15 @@ impl<R: Read> EventReader<R> {
         if masked_crc32c(payload) != u32::from_le_bytes(crc.try_into().unwrap()) {
             return Err(self.corrupt("payload CRC mismatch".into()));
         }
-        let event =
-            Event::decode(payload).map_err(|e| self.corrupt(format!("not an Event: {e}")))?;
+        let event = M::decode(payload).map_err(|e| self.corrupt(format!("not an Event: {e}")))?;
         let at = self.offset;
         self.offset += HEADER_BYTES + len + 4;
         Ok(Some((at, event)))
     }
 }
 
-impl<R: Read> Iterator for EventReader<R> {
-    type Item = Result<(u64, Event), ReadError>;
+impl<R: Read, M: Message + Default> Iterator for EventReader<R, M> {
+    type Item = Result<(u64, M), ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
