@@ -130,13 +130,7 @@ impl Logdir {
         } else {
             groups.insert(".".into(), vec![path.to_path_buf()]);
         }
-        let runs = groups
-            .into_iter()
-            .map(|(name, mut files)| {
-                files.sort();
-                load_run(name, &files)
-            })
-            .collect();
+        let runs = load_runs(groups);
         Ok(Logdir {
             root: path.to_path_buf(),
             runs,
@@ -263,6 +257,48 @@ fn run_name(root: &Path, dir: &Path) -> String {
     } else {
         parts.join("/")
     }
+}
+
+/// Loads each run, in name order, with a thread per core taking runs in
+/// turn: reading is mostly CRC-checking and decoding, and a `--log-every 1`
+/// logdir holds about 50 MB per run.
+fn load_runs(groups: BTreeMap<String, Vec<PathBuf>>) -> Vec<Run> {
+    let mut groups: Vec<(String, Vec<PathBuf>)> = groups.into_iter().collect();
+    for (_, files) in &mut groups {
+        files.sort();
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(groups.len());
+    if threads <= 1 {
+        return groups
+            .into_iter()
+            .map(|(name, files)| load_run(name, &files))
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut loaded: Vec<(usize, Run)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((name, files)) = groups.get(i) else {
+                            return mine;
+                        };
+                        mine.push((i, load_run(name.clone(), files)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("loading a run does not panic"))
+            .collect()
+    });
+    loaded.sort_by_key(|(i, _)| *i);
+    loaded.into_iter().map(|(_, run)| run).collect()
 }
 
 fn load_run(name: String, paths: &[PathBuf]) -> Run {

@@ -248,14 +248,17 @@ impl<R: Read, M: Message + Default> EventReader<R, M> {
             self.truncated_at = Some(self.offset);
             return Ok(None);
         }
-        self.payload.clear();
-        (&mut self.input)
-            .take(len + 4)
-            .read_to_end(&mut self.payload)
-            .map_err(|e| self.io(e))?;
-        if self.payload.len() as u64 != len + 4 {
-            let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "the file got shorter");
-            return Err(self.io(eof));
+        // The file holds `len` more bytes (checked above), so sizing the
+        // buffer up front costs no more memory than the record, and lets a
+        // large record be read straight into it, past the BufReader's buffer.
+        self.payload.resize(len as usize + 4, 0);
+        if let Err(e) = self.input.read_exact(&mut self.payload) {
+            let e = if e.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(io::ErrorKind::UnexpectedEof, "the file got shorter")
+            } else {
+                e
+            };
+            return Err(self.io(e));
         }
         let (payload, crc) = self.payload.split_at(len as usize);
         if masked_crc32c(payload) != u32::from_le_bytes(crc.try_into().unwrap()) {
