@@ -143,6 +143,22 @@ mod tests {
     }
 
     #[test]
+    fn one_non_finite_value_anywhere_is_found() {
+        for n in [1, 255, 256, 257, 7_840] {
+            let mut values = vec![0.5f32; n];
+            assert!(all_finite_values(&values), "n {n}");
+            for at in [0, n / 2, n - 1] {
+                for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                    values[at] = bad;
+                    assert!(!all_finite_values(&values), "n {n}, {bad} at {at}");
+                    values[at] = 0.5;
+                }
+            }
+        }
+        assert!(all_finite_values(&[]));
+    }
+
+    #[test]
     fn finite_values_whose_sum_overflows_are_not_divergence() {
         let t = Tensor::new(&[f32::MAX, f32::MAX], &Device::Cpu).unwrap();
         assert!(all_finite(&t).unwrap());
