@@ -41,7 +41,6 @@ struct Run<'a> {
     model: Mlp,
     optimizer: Adam,
     batches: Batcher,
-    pixels: Vec<f32>,
     labels: Vec<u32>,
     steps: usize,
 }
@@ -57,7 +56,6 @@ impl<'a> Run<'a> {
             model,
             optimizer,
             batches: Batcher::shuffled(split.len(), cfg.batch_size, cfg.seed),
-            pixels: Vec::new(),
             labels: Vec::new(),
             steps: 0,
         }
@@ -65,9 +63,11 @@ impl<'a> Run<'a> {
 
     fn step(&mut self) -> f32 {
         let (batch, inputs) = (self.cfg.batch_size, self.split.image_size());
+        // As the training loop does: a fresh buffer moved into the tensor.
+        let mut pixels = Vec::with_capacity(batch * inputs);
         self.batches
-            .next_batch(self.split, &mut self.pixels, &mut self.labels);
-        let x = Tensor::from_slice(&self.pixels, (batch, inputs), self.device).unwrap();
+            .next_batch(self.split, &mut pixels, &mut self.labels);
+        let x = Tensor::from_vec(pixels, (batch, inputs), self.device).unwrap();
         let y = Tensor::from_slice(&self.labels, batch, self.device).unwrap();
         let (_logits, loss, grads) = forward_backward(&self.model, &x, &y).unwrap();
         let loss = loss.to_scalar::<f32>().unwrap();

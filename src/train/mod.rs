@@ -135,7 +135,7 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
         summaries.write_event(event)?;
     }
 
-    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    let mut labels = Vec::new();
     let (mut final_loss, mut final_batch_acc) = (f32::NAN, f32::NAN);
     let mut last_logged = None;
     for i in 0..cfg.iterations {
@@ -143,8 +143,11 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
             progress.finish_and_clear();
             return Err(stopped_by(signal, name, i, cfg, last_logged, summaries));
         }
+        // A fresh buffer each step, moved into the tensor rather than copied
+        // (the allocator hands back the one the last step's tensor freed).
+        let mut pixels = Vec::with_capacity(cfg.batch_size * shape.inputs);
         batches.next_batch(&data.train, &mut pixels, &mut labels);
-        let x = Tensor::from_slice(&pixels, (cfg.batch_size, shape.inputs), &device)?;
+        let x = Tensor::from_vec(pixels, (cfg.batch_size, shape.inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
         let (logits, loss, grads) = forward_backward(&model, &x, &y)?;
         let loss_value = loss.to_scalar::<f32>()?;
