@@ -133,7 +133,7 @@ pub struct TrainArgs {
     /// train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
     /// t10k-labels-idx1-ubyte, each raw or .gz). Images may be any size
     /// (MNIST's are 28x28) as long as both splits agree; labels are 0-9.
-    /// [default: data/<dataset>]
+    /// [default: data/DATASET]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 

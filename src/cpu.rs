@@ -1,6 +1,6 @@
 //! Tensor data on the CPU, borrowed rather than copied: the fused ops
 //! ([`crate::model::activation`], [`crate::model::dense`],
-//! [`crate::train::loss`], [`crate::train::adam`]) read their storages
+//! [`crate::train::loss`], [`mod@crate::train::adam`]) read their storages
 //! through [`contiguous`], and the training loop reads gradients and weights
 //! through [`with_f32`] without the copy `to_vec1` makes.
 

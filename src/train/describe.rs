@@ -12,7 +12,7 @@
 //!
 //! Everything here is pure: it returns events and summary values, and
 //! [`crate::train::train`] writes them. The hyperparameters come from one
-//! list, [`hparams`]: a new one is one entry there, and appears in the
+//! list, [`hparams()`]: a new one is one entry there, and appears in the
 //! HParams columns, each session and the configuration table.
 
 use std::path::Path;
