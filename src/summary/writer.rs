@@ -360,6 +360,30 @@ mod tests {
         std::mem::forget(w); // as if the process died: no close, no drop
     }
 
+    /// More than [`SYNC_BYTES`] of events: the flusher syncs along the way
+    /// (outside the lock, while writes go on) and every event is there.
+    #[test]
+    fn events_past_the_sync_threshold_are_all_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = EventWriter::create(dir.path()).unwrap();
+        let path = w.path().to_path_buf();
+        let values: Vec<f32> = (0..7_840).map(|i| i as f32 * 1e-3 - 3.0).collect();
+        let histogram = crate::summary::builders::histogram("h", &values).0;
+        let mut written = 0;
+        let mut step = 0;
+        while written < SYNC_BYTES * 3 / 2 {
+            let event = summary_event(step, 1.0, vec![histogram.clone()]);
+            written += event.encoded_len();
+            w.write_event(&event).unwrap();
+            step += 1;
+        }
+        w.close().unwrap();
+        let read = read_events(&path).unwrap();
+        assert_eq!(read.truncated_at, None);
+        assert_eq!(read.events.len() as i64, step + 1);
+        assert_eq!(read.events.last().unwrap().step, step - 1);
+    }
+
     #[test]
     fn a_taken_name_is_skipped_not_truncated() {
         let dir = tempfile::tempdir().unwrap();

@@ -322,6 +322,61 @@ mod tests {
         assert_eq!(s.value[2].value, Some(Value::SimpleValue(2.0)));
     }
 
+    /// Steps built by the training thread (`Job::Built`, what `log_step`
+    /// sends when the queue is full) and by the worker land in order, and
+    /// both count in the gradient statistics.
+    #[test]
+    fn steps_built_on_either_thread_are_written_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = EventWriter::create(dir.path()).unwrap();
+        let path = writer.path().to_path_buf();
+        let mut s = Summarizer::start(writer, 1, ProgressBar::hidden()).unwrap();
+        for step in 0..6 {
+            let mut r = s.record(step, 1.0, 0.5, 0.25);
+            r.grads[0] = vec![step as f32, -(step as f32)];
+            r.weights[0] = vec![0.1, 0.2];
+            if step % 2 == 0 {
+                s.send(Job::Built(BuiltStep::of(&r))).unwrap();
+            } else {
+                s.log_step(r).unwrap();
+            }
+        }
+        let (writer, stats) = s.finish().unwrap();
+        writer.close().unwrap();
+        // mean |grad| of step k is k; averaged over steps 0..6: 2.5.
+        assert_eq!(stats.averages(), vec![2.5]);
+        let events = read_events(&path).unwrap().events;
+        let steps: Vec<i64> = events[1..].iter().map(|e| e.step).collect();
+        assert_eq!(steps, [0, 1, 2, 3, 4, 5]);
+    }
+
+    /// Many large steps at once: the queue fills, so some are built by the
+    /// training thread; all of them are written, in order.
+    #[test]
+    fn a_full_queue_loses_and_reorders_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = EventWriter::create(dir.path()).unwrap();
+        let path = writer.path().to_path_buf();
+        let mut s = Summarizer::start(writer, 2, ProgressBar::hidden()).unwrap();
+        let steps = 4 * QUEUE as i64;
+        for step in 0..steps {
+            let mut r = s.record(step, 1.0, 0.5, 0.25);
+            for l in 0..2 {
+                r.grads[l] = (0..7_840)
+                    .map(|i| (i + step as usize) as f32 * 1e-3)
+                    .collect();
+                r.weights[l] = (0..7_840).map(|i| i as f32 * -1e-4).collect();
+            }
+            s.log_step(r).unwrap();
+        }
+        let (writer, stats) = s.finish().unwrap();
+        writer.close().unwrap();
+        assert_eq!(stats.averages().len(), 2);
+        let events = read_events(&path).unwrap().events;
+        let written: Vec<i64> = events[1..].iter().map(|e| e.step).collect();
+        assert_eq!(written, (0..steps).collect::<Vec<_>>());
+    }
+
     #[test]
     fn a_write_error_reaches_the_training_thread() {
         let dir = tempfile::tempdir().unwrap();
