@@ -6,6 +6,8 @@
 //! f64 per row (max-subtracted, so no overflow), like PyTorch's
 //! `F.cross_entropy` with mean reduction.
 
+use std::sync::OnceLock;
+
 use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
 use crate::cpu::contiguous;
@@ -21,10 +23,20 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
             labels.dtype()
         );
     }
-    logits.apply_op2(labels, CrossEntropy)
+    logits.apply_op2(
+        labels,
+        CrossEntropy {
+            log_sum_exp: OnceLock::new(),
+        },
+    )
 }
 
-struct CrossEntropy;
+struct CrossEntropy {
+    /// Each row's `ln Σ exp(z_j)`, from the forward pass: the backward pass
+    /// needs the same values, and recomputing them was a third of the exps
+    /// in a training step.
+    log_sum_exp: OnceLock<Vec<f64>>,
+}
 
 /// Rows of logits and their labels, checked.
 fn rows<'a>(
@@ -66,12 +78,17 @@ impl CustomOp2 for CrossEntropy {
         yl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (z, y, classes) = rows(self.name(), logits, ll, labels, yl)?;
+        let lse: Vec<f64> = z.chunks_exact(classes).map(log_sum_exp).collect();
         let total: f64 = z
             .chunks_exact(classes)
             .zip(y)
-            .map(|(row, &label)| log_sum_exp(row) - f64::from(row[label as usize]))
+            .zip(&lse)
+            .map(|((row, &label), &lse)| lse - f64::from(row[label as usize]))
             .sum();
         let mean = (total / y.len().max(1) as f64) as f32;
+        if self.log_sum_exp.set(lse).is_err() {
+            bail!("{}: the op ran forward twice", self.name());
+        }
         Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
     }
 
@@ -83,17 +100,22 @@ impl CustomOp2 for CrossEntropy {
         grad_loss: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let scale = grad_loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
-        let grad = logits.apply_op2_no_bwd(labels, &CrossEntropyGrad { scale })?;
+        let Some(log_sum_exp) = self.log_sum_exp.get() else {
+            bail!("{}: backward before forward", self.name());
+        };
+        let grad = logits.apply_op2_no_bwd(labels, &CrossEntropyGrad { scale, log_sum_exp })?;
         Ok((Some(grad), None))
     }
 }
 
-/// `scale · (softmax(z) - onehot(y)) / batch`.
-struct CrossEntropyGrad {
+/// `scale · (softmax(z) - onehot(y)) / batch`, from the forward pass's
+/// `ln Σ exp(z_j)` per row.
+struct CrossEntropyGrad<'a> {
     scale: f32,
+    log_sum_exp: &'a [f64],
 }
 
-impl CustomOp2 for CrossEntropyGrad {
+impl CustomOp2 for CrossEntropyGrad<'_> {
     fn name(&self) -> &'static str {
         "cross-entropy-grad"
     }
@@ -107,9 +129,16 @@ impl CustomOp2 for CrossEntropyGrad {
     ) -> Result<(CpuStorage, Shape)> {
         let (z, y, classes) = rows(self.name(), logits, ll, labels, yl)?;
         let factor = f64::from(self.scale) / y.len().max(1) as f64;
+        if self.log_sum_exp.len() != y.len() {
+            bail!(
+                "{}: {} rows but {} from the forward pass",
+                self.name(),
+                y.len(),
+                self.log_sum_exp.len()
+            );
+        }
         let mut grad = Vec::with_capacity(z.len());
-        for (row, &label) in z.chunks_exact(classes).zip(y) {
-            let lse = log_sum_exp(row);
+        for ((row, &label), &lse) in z.chunks_exact(classes).zip(y).zip(self.log_sum_exp) {
             grad.extend(row.iter().enumerate().map(|(j, &v)| {
                 let p = (f64::from(v) - lse).exp();
                 let target = f64::from(u8::from(j == label as usize));
