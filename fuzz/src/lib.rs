@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use gradscope::data::idx::{self, IMAGES_MAGIC, LABELS_MAGIC};
+use gradscope::proto::EventView;
 use gradscope::summary::reader::{EventReader, ReadError};
 use gradscope::summary::record::append_record;
 
@@ -28,6 +29,7 @@ fn check_event_file(bytes: &[u8]) {
     let len = bytes.len() as u64;
     let mut reader = EventReader::new(Path::new("fuzz-input"), bytes, len);
     let mut failed = false;
+    let mut accepted = Vec::new();
     loop {
         let at = reader.offset();
         match reader.next() {
@@ -36,6 +38,7 @@ fn check_event_file(bytes: &[u8]) {
                 // Records are read back to back from the start.
                 assert_eq!(offset, at);
                 assert!(reader.offset() > at && reader.offset() <= len);
+                accepted.push(offset);
             }
             Some(Err(e)) => {
                 // The whole input is there, so only corruption can fail, and
@@ -51,6 +54,19 @@ fn check_event_file(bytes: &[u8]) {
         Some(at) => assert!(at == reader.offset() && at < len && !failed),
         None if !failed => assert_eq!(reader.offset(), len, "stopped early"),
         None => {}
+    }
+    // The reports' view of the same bytes: what decodes as an Event decodes
+    // as an EventView (Event's schema less the histogram fields), record
+    // for record.
+    let mut view = EventReader::new(Path::new("fuzz-input"), bytes, len).decoding::<EventView>();
+    for &offset in &accepted {
+        match view.next() {
+            Some(Ok((at, _))) => assert_eq!(at, offset),
+            other => panic!(
+                "an Event at {offset} is not an EventView: {:?}",
+                other.map(|r| r.map(|(at, _)| at))
+            ),
+        }
     }
 }
 
