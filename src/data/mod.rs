@@ -58,7 +58,7 @@ pub struct Dataset {
 /// Compiled also for AVX-512 and AVX2 and picked at run time: a batch is
 /// 23,520 divisions every step, twice as fast with AVX2's wider lanes (the
 /// same divisions, so the same values).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512bw", "x86_64+avx2+fma"))]
+#[multiversion(targets = "simd")]
 pub fn extend_scaled(out: &mut Vec<f32>, pixels: &[u8]) {
     out.extend(pixels.iter().map(|&p| f32::from(p) / 255.0));
 }

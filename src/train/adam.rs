@@ -157,7 +157,7 @@ struct Coefficients {
 /// picked at run time: a square root and two divisions per weight make this
 /// loop a tenth of a small network's step at SSE2's four lanes. (Wider
 /// lanes do the same operations, so the results are identical.)
-#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
+#[multiversion(targets = "simd")]
 fn update(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: Coefficients) {
     let Coefficients {
         b1,

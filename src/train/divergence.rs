@@ -66,7 +66,7 @@ fn all_finite(t: &Tensor) -> candle_core::Result<bool> {
 /// Checked 256 values at a time without an early exit inside a block, so
 /// the check vectorises (an `all` that stops at the first infinity is a
 /// branch per value).
-#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
+#[multiversion(targets = "simd")]
 fn all_finite_values(values: &[f32]) -> bool {
     values
         .chunks(256)

@@ -1,6 +1,6 @@
 //! Statistics of gradients and weights, computed from their host copies.
 
-use multiversion::multiversion;
+use crate::summary::histogram::sum_of;
 
 /// Mean absolute value, the article's measure of how much gradient a layer
 /// receives. A non-finite value makes the result non-finite, on purpose:
@@ -9,28 +9,7 @@ pub fn mean_abs(values: &[f32]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
-    sum_abs(values) / values.len() as f64
-}
-
-/// The f64 sum of |v|, in sixteen independent lanes so that the additions
-/// vectorise and do not wait on each other; compiled also for AVX-512 and
-/// AVX2, picked at run time. (As one chain of additions it took the summary
-/// thread about 10 us per 7,840-value layer.)
-#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
-fn sum_abs(values: &[f32]) -> f64 {
-    const LANES: usize = 16;
-    let mut sum = [0f64; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for lane in 0..LANES {
-            sum[lane] += f64::from(chunk[lane].abs());
-        }
-    }
-    for (lane, v) in rest.iter().enumerate() {
-        sum[lane] += f64::from(v.abs());
-    }
-    sum.iter().sum()
+    sum_of(values, f64::abs) / values.len() as f64
 }
 
 /// Per-layer mean |gradient|, accumulated over the logged steps of a run.
