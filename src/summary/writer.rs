@@ -262,6 +262,11 @@ fn flush_periodically(shared: &Shared) {
                     message: e.to_string(),
                 });
             }
+            // `close` may have run while the lock was free: its wake-up
+            // found nobody waiting, so look before waiting again.
+            if state.closed {
+                return;
+            }
         }
     }
 }
