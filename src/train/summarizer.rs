@@ -3,11 +3,11 @@
 //! At a logged step the training thread only copies the gradients and
 //! weights out (into recycled buffers) and hands them over; the histograms,
 //! the mean |grad| scalars, protobuf encoding and the event file's I/O all
-//! happen here, on another core. That is what makes `--log-every 1` (twelve
-//! histograms a step) cost the training loop almost nothing.
+//! happen here, on another core. At `--log-every 1` (twelve histograms a
+//! step) that work is most of a training step's length on the default
+//! network, so it must not run on the training thread.
 //!
-//! When the worker falls behind (at `--log-every 1` its twelve histograms a
-//! step take about as long as the step itself on a small network), the
+//! When the worker falls behind anyway (a slow write, a busy core), the
 //! training thread does not wait for room in the queue: it builds that
 //! step's event itself and queues the finished event, so both cores share
 //! the summaries instead of one idling.
