@@ -198,24 +198,12 @@ mod tests {
         .unwrap();
         for step in 0..5 {
             // A loss whose gradient changes with the weights: sum(w^3).
-            let g1 = ours
-                .as_tensor()
-                .powf(3.0)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g2 = theirs
-                .as_tensor()
-                .powf(3.0)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            adam.step(&g1).unwrap();
-            reference.step(&g2).unwrap();
+            let grads = |w: &Var| {
+                let loss = w.as_tensor().powf(3.0).unwrap().sum_all().unwrap();
+                loss.backward().unwrap()
+            };
+            adam.step(&grads(&ours)).unwrap();
+            reference.step(&grads(&theirs)).unwrap();
             let a = ours.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let b = theirs.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             for (x, y) in a.iter().zip(&b) {
