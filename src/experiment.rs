@@ -30,7 +30,7 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         data.train.cols
     );
 
-    let mut runs = Vec::new();
+    let (mut runs, mut written) = (Vec::new(), Vec::new());
     for (spec, name) in specs.iter().zip(names) {
         if let Some(signal) = interrupt::requested() {
             let message = format!("stopped by {signal} before run {name} started");
@@ -65,7 +65,7 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
             seed: args.seed,
             progress: !args.no_progress,
         };
-        let summary = train(&name, &data, &cfg, &run_dir)?;
+        let (summary, run) = train(&name, &data, &cfg, &run_dir)?;
         println!(
             "{name}: test accuracy {:.2}%, written to {}",
             summary.test_acc * 100.0,
@@ -75,12 +75,13 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
             println!("{name}: final weights saved to {}", path.display());
         }
         runs.push(summary);
+        written.push(run);
         release_freed_memory();
     }
     println!("\n{}", vanishing_table(&runs));
     // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
     if runs.len() > 1 {
-        let report = crate::report::markdown::write_report(&args.logdir)?;
+        let report = crate::report::markdown::write_report(&args.logdir, written)?;
         println!("Report and figures: {}", report.display());
     }
     println!(

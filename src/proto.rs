@@ -12,3 +12,43 @@ include!(concat!(env!("OUT_DIR"), "/tensorboard.rs"));
 pub mod hparams {
     include!(concat!(env!("OUT_DIR"), "/tensorboard.hparams.rs"));
 }
+
+impl From<&Event> for EventView {
+    /// The event as [`EventView`] decodes it from a file, without encoding
+    /// it: a histogram's buckets are dropped, everything else is copied.
+    fn from(event: &Event) -> EventView {
+        use event::What;
+        use summary::value::Value;
+        use summary_view::value::Value as ViewValue;
+        let what = event.what.as_ref().map(|what| match what {
+            What::FileVersion(v) => event_view::What::FileVersion(v.clone()),
+            What::GraphDef(g) => event_view::What::GraphDef(g.clone()),
+            What::SessionLog(s) => event_view::What::SessionLog(s.clone()),
+            What::MetaGraphDef(g) => event_view::What::MetaGraphDef(g.clone()),
+            What::Summary(s) => event_view::What::Summary(SummaryView {
+                value: s
+                    .value
+                    .iter()
+                    .map(|v| summary_view::Value {
+                        node_name: v.node_name.clone(),
+                        tag: v.tag.clone(),
+                        metadata: v.metadata.clone(),
+                        value: v.value.as_ref().map(|value| match value {
+                            Value::SimpleValue(x) => ViewValue::SimpleValue(*x),
+                            Value::ObsoleteOldStyleHistogram(b) => {
+                                ViewValue::ObsoleteOldStyleHistogram(b.clone())
+                            }
+                            Value::Histo(_) => ViewValue::Histo(HistogramView {}),
+                            Value::Tensor(t) => ViewValue::Tensor(t.clone()),
+                        }),
+                    })
+                    .collect(),
+            }),
+        });
+        EventView {
+            wall_time: event.wall_time,
+            step: event.step,
+            what,
+        }
+    }
+}

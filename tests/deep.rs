@@ -26,7 +26,7 @@ fn fifty_layers_train_without_nan_for_every_activation() {
     for activation in Activation::ALL {
         for residual in [false, true] {
             let name = format!("{activation}-{residual}");
-            let run = train(
+            let (run, _) = train(
                 &name,
                 &data,
                 &config(activation, residual, 50),
@@ -49,14 +49,14 @@ fn residual_connections_close_sigmoids_gap_at_twenty_layers() {
     let dir = tempfile::tempdir().unwrap();
     common::write_synthetic(&dir.path().join("data"), 200, 20);
     let data = Dataset::load(&dir.path().join("data")).unwrap();
-    let plain = train(
+    let (plain, _) = train(
         "plain",
         &data,
         &config(Activation::Sigmoid, false, 20),
         &dir.path().join("p"),
     )
     .unwrap();
-    let residual = train(
+    let (residual, _) = train(
         "res",
         &data,
         &config(Activation::Sigmoid, true, 20),

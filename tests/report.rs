@@ -66,6 +66,7 @@ fn trained_logdir(dir: &Path) -> (PathBuf, Vec<RunSummary>) {
                 &logs.join(activation.name()),
             )
             .unwrap()
+            .0
         })
         .collect();
     (logs, runs)

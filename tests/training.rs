@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use gradscope::data::Dataset;
 use gradscope::model::Activation;
 use gradscope::proto::{event, summary::value::Value};
+use gradscope::report::logdir::Logdir;
 use gradscope::summary::read_events;
 use gradscope::train::{train, TrainConfig};
 
@@ -30,7 +31,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
     common::write_synthetic(&dir.path().join("data"), 400, 100);
     let data = Dataset::load(&dir.path().join("data")).unwrap();
     let run_dir = dir.path().join("logs/relu");
-    let summary = train("relu", &data, &config(Activation::Relu), &run_dir).unwrap();
+    let (summary, run) = train("relu", &data, &config(Activation::Relu), &run_dir).unwrap();
     assert!(summary.test_acc > 0.8, "test acc {}", summary.test_acc);
     assert_eq!(summary.mean_grad.len(), 4);
     assert!(summary.mean_grad.iter().all(|g| g.is_finite() && *g > 0.0));
@@ -106,6 +107,10 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
     let loss = &scalars["loss"];
     let (first, last) = (loss[0].1, loss[loss.len() - 1].1);
     assert!(last < first * 0.5, "loss went from {first} to {last}");
+
+    // The run `train` hands the report is the one loading the file gives.
+    let loaded = Logdir::load(&dir.path().join("logs")).unwrap();
+    assert_eq!(loaded.runs, vec![run]);
 }
 
 #[test]
@@ -115,8 +120,8 @@ fn same_seed_same_run() {
     let data = Dataset::load(&dir.path().join("data")).unwrap();
     let mut cfg = config(Activation::Sigmoid);
     cfg.iterations = 60;
-    let a = train("a", &data, &cfg, &dir.path().join("a")).unwrap();
-    let b = train("b", &data, &cfg, &dir.path().join("b")).unwrap();
+    let (a, _) = train("a", &data, &cfg, &dir.path().join("a")).unwrap();
+    let (b, _) = train("b", &data, &cfg, &dir.path().join("b")).unwrap();
     assert_eq!(a.mean_grad, b.mean_grad);
     assert_eq!(a.test_acc, b.test_acc);
 }

@@ -36,7 +36,7 @@ pub struct Logdir {
 }
 
 /// One run: a directory's event files, merged.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Run {
     /// Relative to the logdir, `/`-separated; `.` for the logdir itself.
     pub name: String,
@@ -48,7 +48,7 @@ pub struct Run {
 }
 
 /// What reading one event file gave.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct EventFile {
     pub path: PathBuf,
     pub events: usize,
@@ -122,6 +122,21 @@ impl Logdir {
     /// Fails only when `path` cannot be listed; unreadable event files are
     /// recorded in their run's [`EventFile::status`].
     pub fn load(path: &Path) -> Result<Logdir> {
+        Logdir::load_with(path, Vec::new())
+    }
+
+    /// Like [`Logdir::load_dir`], but each run of `written` whose folder
+    /// holds exactly the files it names is taken as it is instead of read
+    /// back: the runs this process has just written (see
+    /// [`crate::report::run_writer`]).
+    pub fn load_dir_with(path: &Path, written: Vec<Run>) -> Result<Logdir> {
+        Logdir::require_dir(path)?;
+        let logdir = Logdir::load_with(path, written)?;
+        logdir.require_runs()?;
+        Ok(logdir)
+    }
+
+    fn load_with(path: &Path, written: Vec<Run>) -> Result<Logdir> {
         let meta = std::fs::metadata(path)
             .with_context(|| format!("{}: cannot read it", path.display()))?;
         let mut groups: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
@@ -130,7 +145,7 @@ impl Logdir {
         } else {
             groups.insert(".".into(), vec![path.to_path_buf()]);
         }
-        let runs = load_runs(groups);
+        let runs = load_runs(groups, written);
         Ok(Logdir {
             root: path.to_path_buf(),
             runs,
@@ -140,15 +155,17 @@ impl Logdir {
     /// Like [`Logdir::load`], but `path` must be a directory holding at
     /// least one run: what `compare` and `plot` need.
     pub fn load_dir(path: &Path) -> Result<Logdir> {
+        Logdir::load_dir_with(path, Vec::new())
+    }
+
+    fn require_dir(path: &Path) -> Result<()> {
         if !path.is_dir() {
             if path.exists() {
                 bail!("{} is not a directory: give a logdir", path.display());
             }
             bail!("{}: no such directory", path.display());
         }
-        let logdir = Logdir::load(path)?;
-        logdir.require_runs()?;
-        Ok(logdir)
+        Ok(())
     }
 
     /// An error unless some event file was found.
@@ -259,35 +276,53 @@ fn run_name(root: &Path, dir: &Path) -> String {
     }
 }
 
-/// Loads each run, in name order, with a thread per core taking runs in
+/// Every run in name order: those of `written` that match a group (same
+/// name, same files) as they are, the others loaded from their files.
+fn load_runs(groups: BTreeMap<String, Vec<PathBuf>>, mut written: Vec<Run>) -> Vec<Run> {
+    let mut runs: Vec<Option<Run>> = Vec::with_capacity(groups.len());
+    let mut to_load = Vec::new();
+    for (name, mut files) in groups {
+        files.sort();
+        let same = |run: &Run| run.name == name && run.files.iter().map(|f| &f.path).eq(&files);
+        match written.iter().position(same) {
+            Some(i) => runs.push(Some(written.swap_remove(i))),
+            None => {
+                to_load.push((runs.len(), name, files));
+                runs.push(None);
+            }
+        }
+    }
+    for (i, run) in load_in_parallel(to_load) {
+        runs[i] = Some(run);
+    }
+    runs.into_iter().flatten().collect()
+}
+
+/// Loads each `(slot, name, files)` with a thread per core taking runs in
 /// turn: reading is mostly CRC-checking and decoding, and a `--log-every 1`
 /// logdir holds about 50 MB per run.
-fn load_runs(groups: BTreeMap<String, Vec<PathBuf>>) -> Vec<Run> {
-    let mut groups: Vec<(String, Vec<PathBuf>)> = groups.into_iter().collect();
-    for (_, files) in &mut groups {
-        files.sort();
-    }
+fn load_in_parallel(groups: Vec<(usize, String, Vec<PathBuf>)>) -> Vec<(usize, Run)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(groups.len());
     if threads <= 1 {
         return groups
             .into_iter()
-            .map(|(name, files)| load_run(name, &files))
+            .map(|(slot, name, files)| (slot, load_run(name, &files)))
             .collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut loaded: Vec<(usize, Run)> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((name, files)) = groups.get(i) else {
+                        let Some((slot, name, files)) = groups.get(i) else {
                             return mine;
                         };
-                        mine.push((i, load_run(name.clone(), files)));
+                        mine.push((*slot, load_run(name.clone(), files)));
                     }
                 })
             })
@@ -296,18 +331,11 @@ fn load_runs(groups: BTreeMap<String, Vec<PathBuf>>) -> Vec<Run> {
             .into_iter()
             .flat_map(|w| w.join().expect("loading a run does not panic"))
             .collect()
-    });
-    loaded.sort_by_key(|(i, _)| *i);
-    loaded.into_iter().map(|(_, run)| run).collect()
+    })
 }
 
 fn load_run(name: String, paths: &[PathBuf]) -> Run {
-    let mut run = Run {
-        name,
-        files: Vec::new(),
-        tags: BTreeMap::new(),
-        other_events: BTreeMap::new(),
-    };
+    let mut run = Run::new(name);
     for path in paths {
         // Streamed, one event at a time: a logdir written with --log-every 1
         // holds hundreds of MB of histograms, which only need counting.
@@ -351,7 +379,18 @@ fn load_run(name: String, paths: &[PathBuf]) -> Run {
 }
 
 impl Run {
-    fn add_event(&mut self, event: EventView) {
+    /// A run of that name with no files yet.
+    pub fn new(name: impl Into<String>) -> Run {
+        Run {
+            name: name.into(),
+            files: Vec::new(),
+            tags: BTreeMap::new(),
+            other_events: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the tags and points of the next event of the run's files.
+    pub(crate) fn add_event(&mut self, event: EventView) {
         let values = match event.what {
             Some(event_view::What::Summary(s)) => s.value,
             Some(event_view::What::FileVersion(_)) => return,
@@ -361,10 +400,11 @@ impl Run {
             // A field outside gradscope's schema (tagged_run_metadata, ...).
             None => return self.count_other("other"),
         };
-        for value in values {
+        for mut value in values {
             // The first value decides: writers that send plugin metadata
             // only once send it with the first value.
-            let tag = self.tags.entry(value.tag.clone()).or_insert_with(|| Tag {
+            let name = std::mem::take(&mut value.tag);
+            let tag = self.tags.entry(name).or_insert_with(|| Tag {
                 kind: declared_kind(&value),
                 points: Vec::new(),
             });
@@ -456,6 +496,7 @@ mod tests {
     use super::*;
     use crate::proto::{event, summary, Event, Summary, TensorShapeProto};
     use crate::proto::{summary_metadata::PluginData, tensor_shape_proto, SummaryMetadata};
+    use crate::report::run_writer::RunWriter;
     use crate::summary::builders::{scalar, summary_event};
     use crate::summary::EventWriter;
 
@@ -602,6 +643,39 @@ mod tests {
         let names: Vec<_> = logdir.runs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, [".", "a", "a/b/c"]);
         assert!(logdir.runs.iter().all(|r| r.files.len() == 1));
+    }
+
+    /// A written run is taken as given only where its folder holds exactly
+    /// its files; a folder with another file beside it is read from disk.
+    #[test]
+    fn written_runs_stand_in_for_their_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut written = Vec::new();
+        for name in ["a", "b", "c"] {
+            let mut w = RunWriter::create(&dir.path().join(name), name).unwrap();
+            w.write_event(&summary_event(1, 0.0, vec![scalar("x", 1.0)]))
+                .unwrap();
+            let mut run = w.close().unwrap();
+            // Marked, to tell a run taken as given from one read back.
+            run.count_other("marked");
+            written.push(run);
+        }
+        // "b" gets a second file; "c"'s written run names another run.
+        let mut w = EventWriter::create(&dir.path().join("b")).unwrap();
+        w.write_event(&summary_event(2, 0.0, vec![scalar("x", 2.0)]))
+            .unwrap();
+        w.close().unwrap();
+        written[2].name = "d".into();
+
+        let logdir = Logdir::load_dir_with(dir.path(), written).unwrap();
+        let marked: Vec<bool> = logdir
+            .runs
+            .iter()
+            .map(|r| r.other_events.contains_key("marked"))
+            .collect();
+        assert_eq!(marked, [true, false, false]);
+        assert_eq!(logdir.runs[1].files.len(), 2);
+        assert_eq!(logdir.runs[1].scalars("x"), [(1, 1.0), (2, 2.0)]);
     }
 
     #[test]

@@ -9,15 +9,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::report::compare::rows;
-use crate::report::logdir::Logdir;
+use crate::report::logdir::{Logdir, Run};
 use crate::report::plot::{self, PLOTS_DIR};
 use crate::report::table::{legend, render, Format, RunRow};
 
 pub const REPORT_FILE: &str = "REPORT.md";
 
 /// Draws the figures, then writes `LOGDIR/REPORT.md`; returns its path.
-pub fn write_report(logdir_path: &Path) -> Result<PathBuf> {
-    let logdir = Logdir::load_dir(logdir_path)?;
+/// `written` are runs this process has just written, taken as they are
+/// instead of read back (see [`Logdir::load_dir_with`]).
+pub fn write_report(logdir_path: &Path, written: Vec<Run>) -> Result<PathBuf> {
+    let logdir = Logdir::load_dir_with(logdir_path, written)?;
     let figures = plot::plot(&logdir, &logdir_path.join(PLOTS_DIR))?;
     let text = report(&logdir, &figures);
     let path = logdir_path.join(REPORT_FILE);

@@ -120,6 +120,8 @@ pub struct EventWriter {
     flusher: Option<JoinHandle<()>>,
     /// Reused for encoding, so writing an event allocates nothing in steady state.
     encoded: Vec<u8>,
+    /// Events appended so far, the file-version event included.
+    events: usize,
 }
 
 impl EventWriter {
@@ -161,6 +163,7 @@ impl EventWriter {
             shared,
             flusher: Some(flusher),
             encoded: Vec::with_capacity(64 * 1024),
+            events: 0,
         };
         writer.write_event(&file_version_event(wall_time_now()))?;
         Ok(writer)
@@ -169,6 +172,12 @@ impl EventWriter {
     /// The file this writer writes.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many events this writer has appended, the file-version event
+    /// that starts every file included: the count a reader finds.
+    pub fn events(&self) -> usize {
+        self.events
     }
 
     /// Appends one event. It reaches the OS within [`FLUSH_INTERVAL`].
@@ -183,6 +192,7 @@ impl EventWriter {
             return Err(self.error(failure.error()));
         }
         append_record(&mut state.pending, &self.encoded);
+        self.events += 1;
         if state.pending.len() >= FLUSH_BYTES {
             state.flush().map_err(|e| self.error(e))?;
             if state.unsynced >= SYNC_BYTES {

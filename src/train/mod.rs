@@ -30,8 +30,9 @@ use crate::model::{
     checkpoint, Activation, ActivationFn, Architecture, Init, Mlp, Shape, DEFAULT_LEAKY_SLOPE,
     MAX_PARAMETERS,
 };
+use crate::report::logdir::Run;
+use crate::report::run_writer::RunWriter;
 use crate::summary::builders::{scalar, summary_event, wall_time_now};
-use crate::summary::EventWriter;
 pub use adam::{Adam, AdamConfig};
 pub use stats::GradStats;
 use summarizer::Summarizer;
@@ -109,8 +110,15 @@ impl RunSummary {
     }
 }
 
-/// Trains one network on `data` and logs it to a new event file in `run_dir`.
-pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> Result<RunSummary> {
+/// Trains one network on `data` and logs it to a new event file in `run_dir`,
+/// the run called `name` in its logdir. Returns its figures, and the [`Run`]
+/// its event file holds (for the report, which then need not read it back).
+pub fn train(
+    name: &str,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    run_dir: &Path,
+) -> Result<(RunSummary, Run)> {
     let device = Device::Cpu;
     if cfg.batch_size > data.train.len() {
         bail!(
@@ -128,7 +136,7 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
     } else {
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
-    let writer = EventWriter::create(run_dir)?;
+    let writer = RunWriter::create(run_dir, name)?;
     let progress = progress_bar(name, cfg);
     let mut summaries = Summarizer::start(writer, cfg.layers, progress.clone())?;
     for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
@@ -217,11 +225,11 @@ pub fn train(name: &str, data: &Dataset, cfg: &TrainConfig, run_dir: &Path) -> R
     writer
         .write_event(&summary_event(end, wall_time, values))
         .with_context(|| format!("{name}: logging the final accuracies"))?;
-    writer.close()?;
+    let run = writer.close()?;
     if let Some(path) = &cfg.save {
         checkpoint::save(&model, path)?;
     }
-    Ok(summary)
+    Ok((summary, run))
 }
 
 /// The network `cfg` describes, for `inputs` pixels: from `cfg.init_from`

@@ -13,7 +13,7 @@
 //! the summaries instead of one idling.
 //!
 //! Events keep their order: everything the run writes goes through one
-//! channel to one [`EventWriter`].
+//! channel to one [`RunWriter`].
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
@@ -23,8 +23,8 @@ use anyhow::{anyhow, Context, Result};
 use indicatif::ProgressBar;
 
 use crate::proto::Event;
+use crate::report::run_writer::RunWriter;
 use crate::summary::builders::{histogram, scalar, summary_event};
-use crate::summary::EventWriter;
 use crate::train::stats::{mean_abs, GradStats};
 
 /// One logged training step, as the training thread saw it.
@@ -70,7 +70,7 @@ impl BuiltStep {
 
 /// What the worker hands back when the run ends.
 struct Finished {
-    writer: EventWriter,
+    writer: RunWriter,
     grad_stats: GradStats,
 }
 
@@ -92,7 +92,7 @@ const QUEUE: usize = 8;
 impl Summarizer {
     /// Starts the worker, which owns `writer` from now on. `progress` is
     /// where warnings are printed without garbling the bar.
-    pub fn start(writer: EventWriter, layers: usize, progress: ProgressBar) -> Result<Summarizer> {
+    pub fn start(writer: RunWriter, layers: usize, progress: ProgressBar) -> Result<Summarizer> {
         let (jobs, inbox) = mpsc::sync_channel(QUEUE);
         let (give_back, spare) = mpsc::channel();
         let worker = std::thread::Builder::new()
@@ -146,7 +146,7 @@ impl Summarizer {
 
     /// Waits for every queued event to be written; hands back the writer
     /// (to close) and the per-layer gradient statistics of the logged steps.
-    pub fn finish(mut self) -> Result<(EventWriter, GradStats)> {
+    pub fn finish(mut self) -> Result<(RunWriter, GradStats)> {
         self.jobs = None;
         let finished = self.join()?;
         Ok((finished.writer, finished.grad_stats))
@@ -189,7 +189,7 @@ impl Drop for Summarizer {
 }
 
 fn work(
-    mut writer: EventWriter,
+    mut writer: RunWriter,
     layers: usize,
     inbox: &Receiver<Job>,
     give_back: &Sender<StepRecord>,
@@ -277,12 +277,13 @@ fn step_event(record: &StepRecord, means: &mut Vec<f64>) -> (Event, usize) {
 mod tests {
     use super::*;
     use crate::proto::{event, summary::value::Value};
+    use crate::report::logdir::Logdir;
     use crate::summary::read_events;
 
     #[test]
     fn steps_and_events_are_written_in_order_and_buffers_come_back() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = EventWriter::create(dir.path()).unwrap();
+        let writer = RunWriter::create(dir.path(), "run").unwrap();
         let path = writer.path().to_path_buf();
         let mut s = Summarizer::start(writer, 2, ProgressBar::hidden()).unwrap();
         for step in 0..3 {
@@ -328,7 +329,7 @@ mod tests {
     #[test]
     fn steps_built_on_either_thread_are_written_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = EventWriter::create(dir.path()).unwrap();
+        let writer = RunWriter::create(dir.path(), "run").unwrap();
         let path = writer.path().to_path_buf();
         let mut s = Summarizer::start(writer, 1, ProgressBar::hidden()).unwrap();
         for step in 0..6 {
@@ -355,7 +356,7 @@ mod tests {
     #[test]
     fn a_full_queue_loses_and_reorders_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = EventWriter::create(dir.path()).unwrap();
+        let writer = RunWriter::create(dir.path(), ".").unwrap();
         let path = writer.path().to_path_buf();
         let mut s = Summarizer::start(writer, 2, ProgressBar::hidden()).unwrap();
         let steps = 4 * QUEUE as i64;
@@ -370,17 +371,19 @@ mod tests {
             s.log_step(r).unwrap();
         }
         let (writer, stats) = s.finish().unwrap();
-        writer.close().unwrap();
+        let run = writer.close().unwrap();
         assert_eq!(stats.averages().len(), 2);
         let events = read_events(&path).unwrap().events;
         let written: Vec<i64> = events[1..].iter().map(|e| e.step).collect();
         assert_eq!(written, (0..steps).collect::<Vec<_>>());
+        // Both paths recorded every step for the report.
+        assert_eq!(Logdir::load(dir.path()).unwrap().runs, vec![run]);
     }
 
     #[test]
     fn a_write_error_reaches_the_training_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = EventWriter::create(dir.path()).unwrap();
+        let writer = RunWriter::create(dir.path(), "run").unwrap();
         let mut s = Summarizer::start(writer, 1, ProgressBar::hidden()).unwrap();
         // Kill the worker the way a failed write would: drop its inbox by
         // finishing, then try to send.
