@@ -138,7 +138,13 @@ pub fn train(
     };
     let writer = RunWriter::create(run_dir, name)?;
     let progress = progress_bar(name, cfg);
-    let mut summaries = Summarizer::start(writer, cfg.layers, progress.clone())?;
+    // A logged step's record: every kernel and its gradient.
+    let values_per_step = 2 * model
+        .layers
+        .iter()
+        .map(|layer| layer.kernel.elem_count())
+        .sum::<usize>();
+    let mut summaries = Summarizer::start(writer, cfg.layers, values_per_step, progress.clone())?;
     for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
         summaries.write_event(event)?;
     }

@@ -7,17 +7,19 @@
 //! step) that work is most of a training step's length on the default
 //! network, so it must not run on the training thread.
 //!
-//! When the worker falls behind anyway (a slow write, a busy core), the
-//! training thread does not wait for room in the queue: it builds that
-//! step's event itself and queues the finished event, so both cores share
-//! the summaries instead of one idling.
+//! The queue holds a few MB of records, so a slow write (a page-cache
+//! stall of a few ms) does not hold training up. When the worker falls
+//! behind for longer (a busy core, a network whose histograms take longer
+//! than its steps), the training thread does not wait for room in the
+//! queue: it builds that step's event itself and queues the finished
+//! event, so both cores share the summaries instead of one idling.
 //!
 //! Events keep their order: everything the run writes goes through one
 //! channel to one [`RunWriter`].
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use indicatif::ProgressBar;
@@ -85,15 +87,29 @@ pub struct Summarizer {
     layers: usize,
 }
 
-/// Records in flight before `log_step` waits for the worker: enough to ride
-/// out a slow write, few enough to bound memory.
-const QUEUE: usize = 8;
+/// The records' bytes the queue holds before `log_step` builds a step
+/// itself: on the default network about 60 records, enough to ride out a
+/// write that stalls for a few ms at `--log-every 1`.
+const QUEUE_BYTES: usize = 4 << 20;
+
+/// Records the queue holds for steps of `values_per_step` numbers: as many
+/// as fit in [`QUEUE_BYTES`], at least 2 (large networks), at most 64.
+fn queue_depth(values_per_step: usize) -> usize {
+    (QUEUE_BYTES / (4 * values_per_step).max(1)).clamp(2, 64)
+}
 
 impl Summarizer {
-    /// Starts the worker, which owns `writer` from now on. `progress` is
-    /// where warnings are printed without garbling the bar.
-    pub fn start(writer: RunWriter, layers: usize, progress: ProgressBar) -> Result<Summarizer> {
-        let (jobs, inbox) = mpsc::sync_channel(QUEUE);
+    /// Starts the worker, which owns `writer` from now on. A step's record
+    /// holds `values_per_step` numbers (every layer's kernel and its
+    /// gradient); `progress` is where warnings are printed without garbling
+    /// the bar.
+    pub fn start(
+        writer: RunWriter,
+        layers: usize,
+        values_per_step: usize,
+        progress: ProgressBar,
+    ) -> Result<Summarizer> {
+        let (jobs, inbox) = mpsc::sync_channel(queue_depth(values_per_step));
         let (give_back, spare) = mpsc::channel();
         let worker = std::thread::Builder::new()
             .name("summaries".into())
@@ -147,7 +163,7 @@ impl Summarizer {
     /// Waits for every queued event to be written; hands back the writer
     /// (to close) and the per-layer gradient statistics of the logged steps.
     pub fn finish(mut self) -> Result<(RunWriter, GradStats)> {
-        self.jobs = None;
+        self.hang_up();
         let finished = self.join()?;
         Ok((finished.writer, finished.grad_stats))
     }
@@ -158,12 +174,20 @@ impl Summarizer {
             Some(Ok(())) => Ok(()),
             // The worker has stopped: its error says why.
             _ => {
-                self.jobs = None;
+                self.hang_up();
                 Err(match self.join() {
                     Err(e) => e,
                     Ok(_) => anyhow!("the summary thread stopped early"),
                 })
             }
+        }
+    }
+
+    /// Closes the queue, and wakes the worker from its nap to see that.
+    fn hang_up(&mut self) {
+        self.jobs = None;
+        if let Some(worker) = &self.worker {
+            worker.thread().unpark();
         }
     }
 
@@ -181,7 +205,7 @@ impl Summarizer {
 impl Drop for Summarizer {
     fn drop(&mut self) {
         // Let the worker drain and close the file (its EventWriter flushes on drop).
-        self.jobs = None;
+        self.hang_up();
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
         }
@@ -227,25 +251,30 @@ fn warn_non_finite(progress: &ProgressBar, step: i64, non_finite: usize) {
     }
 }
 
-/// How long the worker polls for the next job before it sleeps.
-const POLL: Duration = Duration::from_micros(200);
+/// The worker's first nap when the queue is empty; each further empty look
+/// doubles it, up to [`LONGEST_NAP`].
+const FIRST_NAP: Duration = Duration::from_micros(25);
+const LONGEST_NAP: Duration = Duration::from_millis(20);
 
 /// The next job, or `None` once the training thread has hung up.
 ///
-/// Waking a sleeping thread is a system call for the thread that sends, and
-/// at `--log-every 1` the training thread would make one every step (about
-/// a sixth of its time). So the worker polls for a while before it sleeps:
-/// while steps come faster than [`POLL`], sending a record is a plain
-/// queue operation. At the default `--log-every 200` it polls for a moment
-/// after each logged step, then sleeps as before.
+/// The worker naps between looks instead of blocking on the queue: waking
+/// a blocked receiver is a system call for the thread that sends, and at
+/// `--log-every 1` the training thread would make one every step (about a
+/// sixth of its time); spinning instead kept the second core busy when the
+/// kernel needed it to write the file back. Naps start shorter than a step
+/// and grow while nothing comes, so an idle worker wakes 50 times a second;
+/// hanging up wakes it at once.
 fn next_job(inbox: &Receiver<Job>) -> Option<Job> {
-    let start = Instant::now();
+    let mut nap = FIRST_NAP;
     loop {
         match inbox.try_recv() {
             Ok(job) => return Some(job),
             Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) if start.elapsed() < POLL => std::hint::spin_loop(),
-            Err(TryRecvError::Empty) => return inbox.recv().ok(),
+            Err(TryRecvError::Empty) => {
+                std::thread::park_timeout(nap);
+                nap = (nap * 2).min(LONGEST_NAP);
+            }
         }
     }
 }
@@ -285,7 +314,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), "run").unwrap();
         let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, 2, ProgressBar::hidden()).unwrap();
+        let mut s = Summarizer::start(writer, 2, 4, ProgressBar::hidden()).unwrap();
         for step in 0..3 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![1.0, -3.0];
@@ -331,7 +360,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), "run").unwrap();
         let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, 1, ProgressBar::hidden()).unwrap();
+        let mut s = Summarizer::start(writer, 1, 4, ProgressBar::hidden()).unwrap();
         for step in 0..6 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![step as f32, -(step as f32)];
@@ -358,8 +387,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), ".").unwrap();
         let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, 2, ProgressBar::hidden()).unwrap();
-        let steps = 4 * QUEUE as i64;
+        let mut s = Summarizer::start(writer, 2, 4 * 7_840, ProgressBar::hidden()).unwrap();
+        let steps = 4 * queue_depth(4 * 7_840) as i64;
         for step in 0..steps {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             for l in 0..2 {
@@ -384,7 +413,7 @@ mod tests {
     fn a_write_error_reaches_the_training_thread() {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), "run").unwrap();
-        let mut s = Summarizer::start(writer, 1, ProgressBar::hidden()).unwrap();
+        let mut s = Summarizer::start(writer, 1, 4, ProgressBar::hidden()).unwrap();
         // Kill the worker the way a failed write would: drop its inbox by
         // finishing, then try to send.
         s.jobs = None;
