@@ -18,7 +18,10 @@
 //! - [`summary`]: TensorBoard's side: summary builders (pure), histogram
 //!   buckets, TFRecord framing, the [`summary::EventWriter`] and a reader.
 //! - [`report`]: the comparison table, and the subcommands that read a
-//!   logdir back (`inspect`, `compare`, `plot`) and write REPORT.md.
+//!   logdir back (`inspect`, `compare`, `plot`) and write REPORT.md. Training
+//!   writes each run through a [`report::run_writer::RunWriter`], which keeps
+//!   the run as REPORT.md would read it, so the report need not read back
+//!   what was just written.
 //! - [`markdown`]: markdown tables, shared by the Text dashboard and the reports.
 //! - [`cpu`]: tensor data borrowed on the CPU, for the fused ops and the
 //!   training loop's reads of gradients and weights.
