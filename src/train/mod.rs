@@ -12,6 +12,7 @@
 pub mod adam;
 pub mod describe;
 pub mod divergence;
+pub mod lines;
 pub mod loss;
 pub mod stats;
 pub mod summarizer;
@@ -34,6 +35,7 @@ use crate::report::logdir::Run;
 use crate::report::run_writer::RunWriter;
 use crate::summary::builders::{scalar, summary_event, wall_time_now};
 pub use adam::{Adam, AdamConfig};
+use lines::Lines;
 pub use stats::GradStats;
 use summarizer::Summarizer;
 
@@ -144,7 +146,8 @@ pub fn train(
         .iter()
         .map(|layer| layer.kernel.elem_count())
         .sum::<usize>();
-    let mut summaries = Summarizer::start(writer, cfg.layers, values_per_step, progress.clone())?;
+    let lines = Lines::stdout(progress.clone());
+    let mut summaries = Summarizer::start(writer, cfg.layers, values_per_step, lines.clone())?;
     for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
         summaries.write_event(event)?;
     }
@@ -184,13 +187,11 @@ pub fn train(
                 .with_context(|| format!("{name}: logging iteration {i}"))?;
             last_logged = Some(i);
             (final_loss, final_batch_acc) = (loss_value, acc);
-            progress.suspend(|| {
-                println!(
-                    "Iteration {i} of {}, loss: {loss_value:.3}, train accuracy: {:.2}%",
-                    cfg.iterations,
-                    acc * 100.0
-                );
-            });
+            lines.print(format_args!(
+                "Iteration {i} of {}, loss: {loss_value:.3}, train accuracy: {:.2}%",
+                cfg.iterations,
+                acc * 100.0
+            ));
         }
         if let Some(divergence) = diverged {
             progress.finish_and_clear();

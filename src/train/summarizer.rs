@@ -21,8 +21,8 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendE
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::train::lines::Lines;
 use anyhow::{anyhow, Context, Result};
-use indicatif::ProgressBar;
 
 use crate::proto::Event;
 use crate::report::run_writer::RunWriter;
@@ -101,19 +101,19 @@ fn queue_depth(values_per_step: usize) -> usize {
 impl Summarizer {
     /// Starts the worker, which owns `writer` from now on. A step's record
     /// holds `values_per_step` numbers (every layer's kernel and its
-    /// gradient); `progress` is where warnings are printed without garbling
-    /// the bar.
+    /// gradient); warnings go to `lines`, whose due lines the worker also
+    /// writes out when it wakes.
     pub fn start(
         writer: RunWriter,
         layers: usize,
         values_per_step: usize,
-        progress: ProgressBar,
+        lines: Lines,
     ) -> Result<Summarizer> {
         let (jobs, inbox) = mpsc::sync_channel(queue_depth(values_per_step));
         let (give_back, spare) = mpsc::channel();
         let worker = std::thread::Builder::new()
             .name("summaries".into())
-            .spawn(move || work(writer, layers, &inbox, &give_back, &progress))
+            .spawn(move || work(writer, layers, &inbox, &give_back, &lines))
             .context("starting the summary thread")?;
         Ok(Summarizer {
             jobs: Some(jobs),
@@ -217,24 +217,24 @@ fn work(
     layers: usize,
     inbox: &Receiver<Job>,
     give_back: &Sender<StepRecord>,
-    progress: &ProgressBar,
+    lines: &Lines,
 ) -> Result<Finished> {
     let mut grad_stats = GradStats::new(layers);
     let mut means = Vec::with_capacity(layers);
-    while let Some(job) = next_job(inbox) {
+    while let Some(job) = next_job(inbox, lines) {
         let event = match job {
             Job::Event(event) => event,
             Job::Step(record) => {
                 let (event, non_finite) = step_event(&record, &mut means);
                 grad_stats.record(&means);
-                warn_non_finite(progress, record.step, non_finite);
+                warn_non_finite(lines, record.step, non_finite);
                 // The training thread may have finished; then nobody reuses it.
                 let _ = give_back.send(record);
                 event
             }
             Job::Built(built) => {
                 grad_stats.record(&built.means);
-                warn_non_finite(progress, built.step, built.non_finite);
+                warn_non_finite(lines, built.step, built.non_finite);
                 built.event
             }
         };
@@ -243,11 +243,11 @@ fn work(
     Ok(Finished { writer, grad_stats })
 }
 
-fn warn_non_finite(progress: &ProgressBar, step: i64, non_finite: usize) {
+fn warn_non_finite(lines: &Lines, step: i64, non_finite: usize) {
     if non_finite > 0 {
-        progress.suspend(|| {
-            println!("  warning: step {step}: {non_finite} NaN/infinite values left out of the histograms")
-        });
+        lines.print(format_args!(
+            "  warning: step {step}: {non_finite} NaN/infinite values left out of the histograms"
+        ));
     }
 }
 
@@ -264,8 +264,9 @@ const LONGEST_NAP: Duration = Duration::from_millis(20);
 /// sixth of its time); spinning instead kept the second core busy when the
 /// kernel needed it to write the file back. Naps start shorter than a step
 /// and grow while nothing comes, so an idle worker wakes 50 times a second;
-/// hanging up wakes it at once.
-fn next_job(inbox: &Receiver<Job>) -> Option<Job> {
+/// hanging up wakes it at once. Waking, it writes out the run's printed
+/// lines that are due, so none waits long after training goes quiet.
+fn next_job(inbox: &Receiver<Job>, lines: &Lines) -> Option<Job> {
     let mut nap = FIRST_NAP;
     loop {
         match inbox.try_recv() {
@@ -274,6 +275,7 @@ fn next_job(inbox: &Receiver<Job>) -> Option<Job> {
             Err(TryRecvError::Empty) => {
                 std::thread::park_timeout(nap);
                 nap = (nap * 2).min(LONGEST_NAP);
+                lines.write_if_due();
             }
         }
     }
@@ -314,7 +316,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), "run").unwrap();
         let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, 2, 4, ProgressBar::hidden()).unwrap();
+        let mut s = Summarizer::start(writer, 2, 4, Lines::hidden()).unwrap();
         for step in 0..3 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![1.0, -3.0];
@@ -360,7 +362,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), "run").unwrap();
         let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, 1, 4, ProgressBar::hidden()).unwrap();
+        let mut s = Summarizer::start(writer, 1, 4, Lines::hidden()).unwrap();
         for step in 0..6 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![step as f32, -(step as f32)];
@@ -387,7 +389,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), ".").unwrap();
         let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, 2, 4 * 7_840, ProgressBar::hidden()).unwrap();
+        let mut s = Summarizer::start(writer, 2, 4 * 7_840, Lines::hidden()).unwrap();
         let steps = 4 * queue_depth(4 * 7_840) as i64;
         for step in 0..steps {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
@@ -413,7 +415,7 @@ mod tests {
     fn a_write_error_reaches_the_training_thread() {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), "run").unwrap();
-        let mut s = Summarizer::start(writer, 1, 4, ProgressBar::hidden()).unwrap();
+        let mut s = Summarizer::start(writer, 1, 4, Lines::hidden()).unwrap();
         // Kill the worker the way a failed write would: drop its inbox by
         // finishing, then try to send.
         s.jobs = None;

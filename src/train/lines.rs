@@ -1,0 +1,254 @@
+//! The lines a run prints while it trains: `Iteration ...` at each logged
+//! step, and the summary thread's warnings.
+//!
+//! On a terminal each line appears at once, above the progress bar. Into a
+//! file or a pipe, lines are gathered and written in blocks, each line at
+//! most [`LATENCY`] after it was printed (give or take the summary thread's
+//! nap): at `--log-every 1` a line a step, written one at a time, was a
+//! system call per step, about 1 µs of a 60 µs step. Lines still gathered
+//! when the run ends, fails or is stopped are written then; a SIGKILL loses
+//! at most the last [`LATENCY`] of them.
+//!
+//! A failed write to stdout (a closed pipe) does not stop training: the
+//! event files are the run's record, and the lines are dropped.
+
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+
+/// The longest a gathered line waits before it is written.
+pub const LATENCY: Duration = Duration::from_millis(100);
+
+/// Gathered bytes that are written at once, whatever their age.
+const BLOCK: usize = 16 * 1024;
+
+/// Where a run's lines go; clones share the gathered lines.
+#[derive(Clone)]
+pub struct Lines {
+    shared: Arc<Shared>,
+    progress: ProgressBar,
+}
+
+struct Shared {
+    gathered: Mutex<Gathered>,
+    /// Whether some lines wait, readable without the lock: the summary
+    /// thread looks at every wake-up, and the training thread holds the lock
+    /// at every logged step.
+    waiting: AtomicBool,
+}
+
+struct Gathered {
+    /// `None` on a terminal: every line goes straight out.
+    out: Option<Box<dyn Write + Send>>,
+    text: Vec<u8>,
+    /// When the oldest gathered line was printed.
+    since: Option<Instant>,
+}
+
+impl Lines {
+    /// Lines for stdout: gathered unless stdout is a terminal. `progress`
+    /// is the bar they must not garble.
+    pub fn stdout(progress: ProgressBar) -> Lines {
+        let out: Option<Box<dyn Write + Send>> = if io::stdout().is_terminal() {
+            None
+        } else {
+            Some(Box::new(io::stdout()))
+        };
+        Lines::new(out, progress)
+    }
+
+    /// Lines printed nowhere, for tests.
+    #[cfg(test)]
+    pub fn hidden() -> Lines {
+        Lines::new(Some(Box::new(io::sink())), ProgressBar::hidden())
+    }
+
+    /// Lines gathered and written to `out` in blocks, or printed at once
+    /// (`None`).
+    fn new(out: Option<Box<dyn Write + Send>>, progress: ProgressBar) -> Lines {
+        Lines {
+            shared: Arc::new(Shared {
+                gathered: Mutex::new(Gathered {
+                    out,
+                    text: Vec::new(),
+                    since: None,
+                }),
+                waiting: AtomicBool::new(false),
+            }),
+            progress,
+        }
+    }
+
+    /// Prints one line (a newline is added).
+    pub fn print(&self, line: fmt::Arguments<'_>) {
+        let mut gathered = self.shared.lock();
+        if gathered.out.is_none() {
+            drop(gathered);
+            self.progress.suspend(|| println!("{line}"));
+            return;
+        }
+        let now = Instant::now();
+        // Formatting into a Vec cannot fail.
+        let _ = writeln!(gathered.text, "{line}");
+        let since = *gathered.since.get_or_insert(now);
+        if gathered.text.len() >= BLOCK || now.duration_since(since) >= LATENCY {
+            gathered.write_out();
+        }
+        self.shared
+            .waiting
+            .store(!gathered.text.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Writes the gathered lines if the oldest has waited [`LATENCY`]: for
+    /// a thread that wakes regularly, so that the last lines before a long
+    /// quiet stretch still come out in time.
+    pub fn write_if_due(&self) {
+        if !self.shared.waiting.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut gathered = self.shared.lock();
+        if gathered
+            .since
+            .is_some_and(|since| since.elapsed() >= LATENCY)
+        {
+            gathered.write_out();
+            self.shared.waiting.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes every gathered line now.
+    pub fn write_out(&self) {
+        self.shared.lock().write_out();
+        self.shared.waiting.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Gathered> {
+        // A panic elsewhere cannot leave half a line behind: keep going.
+        self.gathered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Gathered {
+    fn write_out(&mut self) {
+        if let Some(out) = &mut self.out {
+            if !self.text.is_empty() {
+                let _ = out.write_all(&self.text).and_then(|()| out.flush());
+            }
+        }
+        self.text.clear();
+        self.since = None;
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last clone gone: the run is over, one way or another.
+        self.gathered
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .write_out();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Sink {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn gathered_into(sink: &Sink) -> Lines {
+        Lines::new(Some(Box::new(sink.clone())), ProgressBar::hidden())
+    }
+
+    #[test]
+    fn lines_wait_until_written_out_and_keep_their_order() {
+        let sink = Sink::default();
+        let lines = gathered_into(&sink);
+        lines.print(format_args!("Iteration {} of 2", 0));
+        let other = lines.clone();
+        other.print(format_args!("  warning: step {}", 0));
+        lines.print(format_args!("Iteration {} of 2", 1));
+        assert_eq!(sink.text(), "", "written before their time");
+        lines.write_if_due();
+        assert_eq!(sink.text(), "", "not due yet");
+        lines.write_out();
+        assert_eq!(
+            sink.text(),
+            "Iteration 0 of 2\n  warning: step 0\nIteration 1 of 2\n"
+        );
+    }
+
+    #[test]
+    fn a_line_older_than_the_latency_goes_out() {
+        let sink = Sink::default();
+        let lines = gathered_into(&sink);
+        lines.print(format_args!("first"));
+        std::thread::sleep(LATENCY);
+        lines.write_if_due();
+        assert_eq!(sink.text(), "first\n");
+        // Printing also writes out what has waited long enough.
+        lines.print(format_args!("second"));
+        std::thread::sleep(LATENCY);
+        lines.print(format_args!("third"));
+        assert_eq!(sink.text(), "first\nsecond\nthird\n");
+    }
+
+    #[test]
+    fn a_full_block_goes_out_and_the_rest_when_the_last_clone_drops() {
+        let sink = Sink::default();
+        let lines = gathered_into(&sink);
+        let line = "x".repeat(99);
+        let count = BLOCK / 100 + 5;
+        for _ in 0..count {
+            lines.print(format_args!("{line}"));
+        }
+        let written = sink.text().len();
+        assert!(written >= BLOCK && written < count * 100, "{written}");
+        let other = lines.clone();
+        drop(lines);
+        assert_eq!(sink.text().len(), written, "a clone still holds them");
+        drop(other);
+        assert_eq!(sink.text().len(), count * 100);
+    }
+
+    #[test]
+    fn a_failing_stdout_drops_the_lines_and_carries_on() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::BrokenPipe))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::new(Some(Box::new(Closed)), ProgressBar::hidden());
+        lines.print(format_args!("lost"));
+        lines.write_out();
+        lines.print(format_args!("also lost"));
+    }
+}
