@@ -1,5 +1,6 @@
 //! The lines a run prints while it trains: `Iteration ...` at each logged
-//! step, and the summary thread's warnings.
+//! step and any warning about it, both from the summary thread
+//! ([`crate::train::summarizer`]).
 //!
 //! On a terminal each line appears at once, above the progress bar. Into a
 //! file or a pipe, lines are gathered and written in blocks, each line at
@@ -157,12 +158,12 @@ impl Drop for Shared {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
 
     /// A writer the test can read back.
     #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
+    pub struct Sink(Arc<Mutex<Vec<u8>>>);
 
     impl Write for Sink {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -175,14 +176,20 @@ mod tests {
     }
 
     impl Sink {
-        fn text(&self) -> String {
+        pub fn text(&self) -> String {
             String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
         }
     }
 
-    fn gathered_into(sink: &Sink) -> Lines {
+    pub fn gathered_into(sink: &Sink) -> Lines {
         Lines::new(Some(Box::new(sink.clone())), ProgressBar::hidden())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{gathered_into, Sink};
+    use super::*;
 
     #[test]
     fn lines_wait_until_written_out_and_keep_their_order() {

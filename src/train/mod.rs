@@ -37,7 +37,7 @@ use crate::summary::builders::{scalar, summary_event, wall_time_now};
 pub use adam::{Adam, AdamConfig};
 use lines::Lines;
 pub use stats::GradStats;
-use summarizer::Summarizer;
+use summarizer::{Sizes, Summarizer};
 
 /// Everything that shapes a training run, besides the data.
 #[derive(Debug, Clone)]
@@ -140,14 +140,16 @@ pub fn train(
     };
     let writer = RunWriter::create(run_dir, name)?;
     let progress = progress_bar(name, cfg);
-    // A logged step's record: every kernel and its gradient.
-    let values_per_step = 2 * model
-        .layers
-        .iter()
-        .map(|layer| layer.kernel.elem_count())
-        .sum::<usize>();
-    let lines = Lines::stdout(progress.clone());
-    let mut summaries = Summarizer::start(writer, cfg.layers, values_per_step, lines.clone())?;
+    let sizes = Sizes {
+        layers: cfg.layers,
+        values_per_step: 2 * model
+            .layers
+            .iter()
+            .map(|layer| layer.kernel.elem_count())
+            .sum::<usize>(),
+        iterations: cfg.iterations,
+    };
+    let mut summaries = Summarizer::start(writer, sizes, Lines::stdout(progress.clone()))?;
     for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
         summaries.write_event(event)?;
     }
@@ -172,7 +174,8 @@ pub fn train(
 
         if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
-            // Copy the numbers out; the summary thread builds the rest.
+            // Copy the numbers out; the summary thread builds the rest, and
+            // prints the step's line once its event is written.
             let mut record = summaries.record(i as i64, wall_time_now(), loss_value, acc);
             for (l, layer) in model.layers.iter().enumerate() {
                 let kernel = layer.kernel.as_tensor();
@@ -187,11 +190,6 @@ pub fn train(
                 .with_context(|| format!("{name}: logging iteration {i}"))?;
             last_logged = Some(i);
             (final_loss, final_batch_acc) = (loss_value, acc);
-            lines.print(format_args!(
-                "Iteration {i} of {}, loss: {loss_value:.3}, train accuracy: {:.2}%",
-                cfg.iterations,
-                acc * 100.0
-            ));
         }
         if let Some(divergence) = diverged {
             progress.finish_and_clear();
