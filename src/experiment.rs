@@ -75,7 +75,7 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
             println!("{name}: final weights saved to {}", path.display());
         }
         runs.push(summary);
-        written.push(run);
+        written.extend(run);
         release_freed_memory();
     }
     println!("\n{}", vanishing_table(&runs));

@@ -664,7 +664,7 @@ mod tests {
             let mut w = RunWriter::create(&dir.path().join(name), name).unwrap();
             w.write_event(&summary_event(1, 0.0, vec![scalar("x", 1.0)]))
                 .unwrap();
-            let mut run = w.close().unwrap();
+            let mut run = w.close().unwrap().expect("recorded");
             // Marked, to tell a run taken as given from one read back.
             run.count_other("marked");
             written.push(run);

@@ -6,18 +6,29 @@
 //! about 150 MB of histograms, and reading them took longer than the report
 //! itself. [`crate::report::logdir::Logdir::load_dir_with`] takes these runs
 //! as they are, and reads the rest of the logdir from disk.
+//!
+//! The record is bounded: a run that logs more than [`MAX_POINTS`] values
+//! (a long run at `--log-every 1`) stops recording, and the report reads
+//! that one back from its file, so memory does not grow with the run.
 
 use std::path::Path;
 
-use crate::proto::{Event, EventView};
+use crate::proto::{event, Event, EventView};
 use crate::report::logdir::{EventFile, FileStatus, Run};
 use crate::summary::writer::WriteError;
 use crate::summary::EventWriter;
 
+/// The most values (scalars, histograms, texts: points of tags) a run's
+/// record holds, about 16 MB; the default experiment at `--log-every 1`
+/// logs 150,000 a run.
+pub const MAX_POINTS: usize = 1 << 20;
+
 /// Writes one run's new event file and records what it holds.
 pub struct RunWriter {
     writer: EventWriter,
-    run: Run,
+    /// `None` once the run has logged more than [`MAX_POINTS`] values.
+    run: Option<Run>,
+    points: usize,
 }
 
 impl RunWriter {
@@ -26,7 +37,8 @@ impl RunWriter {
     pub fn create(dir: &Path, name: &str) -> Result<RunWriter, WriteError> {
         Ok(RunWriter {
             writer: EventWriter::create(dir)?,
-            run: Run::new(name),
+            run: Some(Run::new(name)),
+            points: 0,
         })
     }
 
@@ -38,22 +50,34 @@ impl RunWriter {
     /// Appends `event` to the file and to the run.
     pub fn write_event(&mut self, event: &Event) -> Result<(), WriteError> {
         self.writer.write_event(event)?;
-        self.run.add_event(EventView::from(event));
+        if let Some(run) = &mut self.run {
+            if let Some(event::What::Summary(summary)) = &event.what {
+                self.points += summary.value.len();
+            }
+            if self.points > MAX_POINTS {
+                self.run = None;
+            } else {
+                run.add_event(EventView::from(event));
+            }
+        }
         Ok(())
     }
 
     /// Closes the file (flushed and synced, see [`EventWriter::close`]) and
-    /// returns the run, its one file complete.
-    pub fn close(self) -> Result<Run, WriteError> {
-        let RunWriter { writer, mut run } = self;
+    /// returns the run, its one file complete; `None` if it logged more
+    /// than [`MAX_POINTS`] values.
+    pub fn close(self) -> Result<Option<Run>, WriteError> {
+        let RunWriter { writer, run, .. } = self;
         let file = EventFile {
             path: writer.path().to_path_buf(),
             events: writer.events(),
             status: FileStatus::Complete,
         };
         writer.close()?;
-        run.files.push(file);
-        Ok(run)
+        Ok(run.map(|mut run| {
+            run.files.push(file);
+            run
+        }))
     }
 }
 
@@ -94,7 +118,7 @@ mod tests {
         // A step written twice: both points are kept, as in the file.
         let again = summary_event(2, 2.0, vec![scalar("loss", 9.0)]);
         writer.write_event(&again).unwrap();
-        let recorded = writer.close().unwrap();
+        let recorded = writer.close().unwrap().unwrap();
 
         let loaded = Logdir::load(logdir.path()).unwrap();
         assert_eq!(loaded.runs, vec![recorded]);
@@ -103,5 +127,29 @@ mod tests {
             loaded.runs[0].scalars("loss"),
             [(0, 0.0), (1, 0.5), (2, 9.0)]
         );
+    }
+
+    /// Past [`MAX_POINTS`] values the record is dropped; the file is whole.
+    #[test]
+    fn a_run_past_the_limit_is_not_recorded() {
+        let logdir = tempfile::tempdir().unwrap();
+        let mut writer = RunWriter::create(logdir.path(), ".").unwrap();
+        let per_event = 1000;
+        let values: Vec<_> = (0..per_event)
+            .map(|i| scalar(&format!("x{i}"), 1.0))
+            .collect();
+        let events = (MAX_POINTS / per_event) as i64;
+        for step in 0..events {
+            writer
+                .write_event(&summary_event(step, 1.0, values.clone()))
+                .unwrap();
+        }
+        assert!(writer.run.is_some(), "recorded up to the limit");
+        writer
+            .write_event(&summary_event(events, 1.0, values))
+            .unwrap();
+        assert!(writer.close().unwrap().is_none());
+        let loaded = Logdir::load(logdir.path()).unwrap();
+        assert_eq!(loaded.runs[0].files[0].events as i64, events + 2);
     }
 }

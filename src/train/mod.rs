@@ -114,13 +114,14 @@ impl RunSummary {
 
 /// Trains one network on `data` and logs it to a new event file in `run_dir`,
 /// the run called `name` in its logdir. Returns its figures, and the [`Run`]
-/// its event file holds (for the report, which then need not read it back).
+/// its event file holds (for the report, which then need not read it back;
+/// `None` for a run too long to keep in memory, see [`RunWriter`]).
 pub fn train(
     name: &str,
     data: &Dataset,
     cfg: &TrainConfig,
     run_dir: &Path,
-) -> Result<(RunSummary, Run)> {
+) -> Result<(RunSummary, Option<Run>)> {
     let device = Device::Cpu;
     if cfg.batch_size > data.train.len() {
         bail!(

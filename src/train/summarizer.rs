@@ -448,7 +448,7 @@ mod tests {
             s.log_step(r).unwrap();
         }
         let (writer, stats) = s.finish().unwrap();
-        let run = writer.close().unwrap();
+        let run = writer.close().unwrap().expect("recorded");
         assert_eq!(stats.averages().len(), 2);
         let events = read_events(&path).unwrap().events;
         let written: Vec<i64> = events[1..].iter().map(|e| e.step).collect();
