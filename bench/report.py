@@ -66,10 +66,18 @@ def verdict(key, value):
     return "PASS" if ok else "FAIL"
 
 
+def shown(value, unit):
+    """A measured value as the tables print it: ratios near a bound such as
+    1.1 with three decimals, so that 1.098 and 1.104 do not both read 1.1."""
+    if unit != "x":
+        return f"{value:.1f}"
+    return f"{value:.3f}" if value < 10 else f"{value:.3g}"
+
+
 def target_line(key, value):
     number, what, op, bound, unit = TARGETS[key]
-    shown = f"{value:.3g}" if unit == "x" else f"{value:.1f}"
-    return (f"  target {number}: {what}: {shown} {unit} "
+    shown_value = shown(value, unit)
+    return (f"  target {number}: {what}: {shown_value} {unit} "
             f"(target {op} {bound:g} {unit}) {verdict(key, value)}")
 
 
@@ -242,8 +250,8 @@ def summary(rows, criterion_dir):
             print(f"  {number:<2} {what:<64} {'-':>10} {op + ' ' + f'{bound:g}':>9}  not run")
             continue
         v = results[key]
-        shown = f"{v:.3g} {unit}" if unit == "x" else f"{v:.1f} {unit}"
-        print(f"  {number:<2} {what:<64} {shown:>10} {op + ' ' + f'{bound:g}':>9}  "
+        value = f"{shown(v, unit)} {unit}"
+        print(f"  {number:<2} {what:<64} {value:>10} {op + ' ' + f'{bound:g}':>9}  "
               f"{verdict(key, v)}")
 
 
