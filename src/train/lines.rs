@@ -1,22 +1,20 @@
 //! The lines a run prints while it trains: `Iteration ...` at each logged
 //! step and any warning about it, both from the summary thread
-//! ([`crate::train::summarizer`]).
+//! ([`crate::train::summarizer`]), which owns the run's [`Lines`].
 //!
 //! On a terminal each line appears at once, above the progress bar. Into a
 //! file or a pipe, lines are gathered and written in blocks, each line at
 //! most [`LATENCY`] after it was printed (give or take the summary thread's
 //! nap): at `--log-every 1` a line a step, written one at a time, was a
-//! system call per step, about 1 µs of a 60 µs step. Lines still gathered
-//! when the run ends, fails or is stopped are written then; a SIGKILL loses
-//! at most the last [`LATENCY`] of them.
+//! system call per step. Lines still gathered when the run ends, fails or
+//! is stopped are written then (the summary thread drops its [`Lines`]); a
+//! SIGKILL loses at most the last [`LATENCY`] of them.
 //!
 //! A failed write to stdout (a closed pipe) does not stop training: the
 //! event files are the run's record, and the lines are dropped.
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
@@ -27,32 +25,19 @@ pub const LATENCY: Duration = Duration::from_millis(100);
 /// Gathered bytes that are written at once, whatever their age.
 const BLOCK: usize = 16 * 1024;
 
-/// Where a run's lines go; clones share the gathered lines.
-#[derive(Clone)]
+/// Where a run's lines go.
 pub struct Lines {
-    shared: Arc<Shared>,
-    progress: ProgressBar,
-}
-
-struct Shared {
-    gathered: Mutex<Gathered>,
-    /// Whether some lines wait, readable without the lock: the summary
-    /// thread looks at every wake-up, and the training thread holds the lock
-    /// at every logged step.
-    waiting: AtomicBool,
-}
-
-struct Gathered {
     /// `None` on a terminal: every line goes straight out.
     out: Option<Box<dyn Write + Send>>,
-    text: Vec<u8>,
+    /// The bar the lines must not garble.
+    progress: ProgressBar,
+    gathered: Vec<u8>,
     /// When the oldest gathered line was printed.
     since: Option<Instant>,
 }
 
 impl Lines {
-    /// Lines for stdout: gathered unless stdout is a terminal. `progress`
-    /// is the bar they must not garble.
+    /// Lines for stdout: gathered unless stdout is a terminal.
     pub fn stdout(progress: ProgressBar) -> Lines {
         let out: Option<Box<dyn Write + Send>> = if io::stdout().is_terminal() {
             None
@@ -72,93 +57,60 @@ impl Lines {
     /// (`None`).
     fn new(out: Option<Box<dyn Write + Send>>, progress: ProgressBar) -> Lines {
         Lines {
-            shared: Arc::new(Shared {
-                gathered: Mutex::new(Gathered {
-                    out,
-                    text: Vec::new(),
-                    since: None,
-                }),
-                waiting: AtomicBool::new(false),
-            }),
+            out,
             progress,
+            gathered: Vec::new(),
+            since: None,
         }
     }
 
     /// Prints one line (a newline is added).
-    pub fn print(&self, line: fmt::Arguments<'_>) {
-        let mut gathered = self.shared.lock();
-        if gathered.out.is_none() {
-            drop(gathered);
+    pub fn print(&mut self, line: fmt::Arguments<'_>) {
+        if self.out.is_none() {
             self.progress.suspend(|| println!("{line}"));
             return;
         }
         let now = Instant::now();
         // Formatting into a Vec cannot fail.
-        let _ = writeln!(gathered.text, "{line}");
-        let since = *gathered.since.get_or_insert(now);
-        if gathered.text.len() >= BLOCK || now.duration_since(since) >= LATENCY {
-            gathered.write_out();
+        let _ = writeln!(self.gathered, "{line}");
+        let since = *self.since.get_or_insert(now);
+        if self.gathered.len() >= BLOCK || now.duration_since(since) >= LATENCY {
+            self.write_out();
         }
-        self.shared
-            .waiting
-            .store(!gathered.text.is_empty(), Ordering::Relaxed);
     }
 
     /// Writes the gathered lines if the oldest has waited [`LATENCY`]: for
-    /// a thread that wakes regularly, so that the last lines before a long
-    /// quiet stretch still come out in time.
-    pub fn write_if_due(&self) {
-        if !self.shared.waiting.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut gathered = self.shared.lock();
-        if gathered
-            .since
-            .is_some_and(|since| since.elapsed() >= LATENCY)
-        {
-            gathered.write_out();
-            self.shared.waiting.store(false, Ordering::Relaxed);
+    /// the summary thread when it wakes, so that the last lines before a
+    /// long quiet stretch still come out in time.
+    pub fn write_if_due(&mut self) {
+        if self.since.is_some_and(|since| since.elapsed() >= LATENCY) {
+            self.write_out();
         }
     }
 
     /// Writes every gathered line now.
-    pub fn write_out(&self) {
-        self.shared.lock().write_out();
-        self.shared.waiting.store(false, Ordering::Relaxed);
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Gathered> {
-        // A panic elsewhere cannot leave half a line behind: keep going.
-        self.gathered.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Gathered {
-    fn write_out(&mut self) {
+    pub fn write_out(&mut self) {
         if let Some(out) = &mut self.out {
-            if !self.text.is_empty() {
-                let _ = out.write_all(&self.text).and_then(|()| out.flush());
+            if !self.gathered.is_empty() {
+                let _ = out.write_all(&self.gathered).and_then(|()| out.flush());
             }
         }
-        self.text.clear();
+        self.gathered.clear();
         self.since = None;
     }
 }
 
-impl Drop for Shared {
+impl Drop for Lines {
     fn drop(&mut self) {
-        // The last clone gone: the run is over, one way or another.
-        self.gathered
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .write_out();
+        // The run is over, one way or another.
+        self.write_out();
     }
 }
 
 #[cfg(test)]
 pub(crate) mod testing {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
 
     /// A writer the test can read back.
@@ -194,10 +146,9 @@ mod tests {
     #[test]
     fn lines_wait_until_written_out_and_keep_their_order() {
         let sink = Sink::default();
-        let lines = gathered_into(&sink);
+        let mut lines = gathered_into(&sink);
         lines.print(format_args!("Iteration {} of 2", 0));
-        let other = lines.clone();
-        other.print(format_args!("  warning: step {}", 0));
+        lines.print(format_args!("  warning: step {}", 0));
         lines.print(format_args!("Iteration {} of 2", 1));
         assert_eq!(sink.text(), "", "written before their time");
         lines.write_if_due();
@@ -212,7 +163,7 @@ mod tests {
     #[test]
     fn a_line_older_than_the_latency_goes_out() {
         let sink = Sink::default();
-        let lines = gathered_into(&sink);
+        let mut lines = gathered_into(&sink);
         lines.print(format_args!("first"));
         std::thread::sleep(LATENCY);
         lines.write_if_due();
@@ -225,9 +176,9 @@ mod tests {
     }
 
     #[test]
-    fn a_full_block_goes_out_and_the_rest_when_the_last_clone_drops() {
+    fn a_full_block_goes_out_and_the_rest_when_dropped() {
         let sink = Sink::default();
-        let lines = gathered_into(&sink);
+        let mut lines = gathered_into(&sink);
         let line = "x".repeat(99);
         let count = BLOCK / 100 + 5;
         for _ in 0..count {
@@ -235,10 +186,7 @@ mod tests {
         }
         let written = sink.text().len();
         assert!(written >= BLOCK && written < count * 100, "{written}");
-        let other = lines.clone();
         drop(lines);
-        assert_eq!(sink.text().len(), written, "a clone still holds them");
-        drop(other);
         assert_eq!(sink.text().len(), count * 100);
     }
 
@@ -253,7 +201,7 @@ mod tests {
                 Ok(())
             }
         }
-        let lines = Lines::new(Some(Box::new(Closed)), ProgressBar::hidden());
+        let mut lines = Lines::new(Some(Box::new(Closed)), ProgressBar::hidden());
         lines.print(format_args!("lost"));
         lines.write_out();
         lines.print(format_args!("also lost"));

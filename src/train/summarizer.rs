@@ -23,12 +23,12 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendE
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::train::lines::Lines;
 use anyhow::{anyhow, Context, Result};
 
 use crate::proto::Event;
 use crate::report::run_writer::RunWriter;
 use crate::summary::builders::{histogram, scalar, summary_event};
+use crate::train::lines::Lines;
 use crate::train::stats::{mean_abs, GradStats};
 
 /// One logged training step, as the training thread saw it.
@@ -89,7 +89,7 @@ impl StepLine {
         }
     }
 
-    fn print(&self, lines: &Lines, iterations: usize) {
+    fn print(&self, lines: &mut Lines, iterations: usize) {
         let StepLine {
             step,
             loss,
@@ -156,7 +156,7 @@ impl Summarizer {
         let (give_back, spare) = mpsc::channel();
         let worker = std::thread::Builder::new()
             .name("summaries".into())
-            .spawn(move || work(writer, sizes, &inbox, &give_back, &lines))
+            .spawn(move || work(writer, sizes, &inbox, &give_back, lines))
             .context("starting the summary thread")?;
         Ok(Summarizer {
             jobs: Some(jobs),
@@ -260,11 +260,11 @@ fn work(
     sizes: Sizes,
     inbox: &Receiver<Job>,
     give_back: &Sender<StepRecord>,
-    lines: &Lines,
+    mut lines: Lines,
 ) -> Result<Finished> {
     let mut grad_stats = GradStats::new(sizes.layers);
     let mut means = Vec::with_capacity(sizes.layers);
-    while let Some(job) = next_job(inbox, lines) {
+    while let Some(job) = next_job(inbox, &mut lines) {
         let (event, line) = match job {
             Job::Event(event) => (event, None),
             Job::Step(record) => {
@@ -282,7 +282,7 @@ fn work(
         };
         writer.write_event(&event)?;
         if let Some(line) = line {
-            line.print(lines, sizes.iterations);
+            line.print(&mut lines, sizes.iterations);
         }
     }
     Ok(Finished { writer, grad_stats })
@@ -303,7 +303,7 @@ const LONGEST_NAP: Duration = Duration::from_millis(20);
 /// and grow while nothing comes, so an idle worker wakes 50 times a second;
 /// hanging up wakes it at once. Waking, it writes out the run's printed
 /// lines that are due, so none waits long after training goes quiet.
-fn next_job(inbox: &Receiver<Job>, lines: &Lines) -> Option<Job> {
+fn next_job(inbox: &Receiver<Job>, lines: &mut Lines) -> Option<Job> {
     let mut nap = FIRST_NAP;
     loop {
         match inbox.try_recv() {
