@@ -350,7 +350,7 @@ fn sums(values: &[f32]) -> (f64, f64) {
     (sum_of(values, |x| x), sum_of(values, |x| x * x))
 }
 
-/// The f64 sum of `term(v)` over `values`, in [`SUM_LANES`] independent
+/// The f64 sum of `term(v)` over `values`, in sixteen independent
 /// lanes, so that the additions vectorise and do not wait on each other
 /// (as one chain of additions, a 7,840-value layer took about 10 µs).
 /// Compiled also for AVX-512 and AVX2, picked at run time. Also
