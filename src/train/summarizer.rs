@@ -401,18 +401,20 @@ mod tests {
     }
 
     /// Steps built by the training thread (`Job::Built`, what `log_step`
-    /// sends when the queue is full) and by the worker land in order, and
-    /// both count in the gradient statistics.
+    /// sends when the queue is full) and by the worker land in order, both
+    /// count in the gradient statistics, and each is printed (with its
+    /// warning) in order; once the summarizer is done, every line is out.
     #[test]
-    fn steps_built_on_either_thread_are_written_in_order() {
+    fn steps_built_on_either_thread_are_written_and_printed_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let writer = RunWriter::create(dir.path(), "run").unwrap();
         let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, sizes(1, 4), Lines::hidden()).unwrap();
+        let sink = Sink::default();
+        let mut s = Summarizer::start(writer, sizes(1, 4), gathered_into(&sink)).unwrap();
         for step in 0..6 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![step as f32, -(step as f32)];
-            r.weights[0] = vec![0.1, 0.2];
+            r.weights[0] = vec![0.1, if step == 3 { f32::NAN } else { 0.2 }];
             if step % 2 == 0 {
                 s.send(Job::Built(BuiltStep::of(&r))).unwrap();
             } else {
@@ -426,6 +428,17 @@ mod tests {
         let events = read_events(&path).unwrap().events;
         let steps: Vec<i64> = events[1..].iter().map(|e| e.step).collect();
         assert_eq!(steps, [0, 1, 2, 3, 4, 5]);
+        let expected: String = (0..6)
+            .map(|step| {
+                let warning = if step == 3 {
+                    "  warning: step 3: 1 NaN/infinite values left out of the histograms\n"
+                } else {
+                    ""
+                };
+                format!("Iteration {step} of 100, loss: 0.500, train accuracy: 25.00%\n{warning}")
+            })
+            .collect();
+        assert_eq!(sink.text(), expected);
     }
 
     /// Many large steps at once: the queue fills, so some are built by the
@@ -455,39 +468,6 @@ mod tests {
         assert_eq!(written, (0..steps).collect::<Vec<_>>());
         // Both paths recorded every step for the report.
         assert_eq!(Logdir::load(dir.path()).unwrap().runs, vec![run]);
-    }
-
-    /// Each logged step's line, and its warning, in step order whichever
-    /// thread built the step; once the summarizer is done, all are out.
-    #[test]
-    fn each_step_is_printed_after_its_event_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = RunWriter::create(dir.path(), ".").unwrap();
-        let sink = Sink::default();
-        let mut s = Summarizer::start(writer, sizes(1, 4), gathered_into(&sink)).unwrap();
-        for step in 0..4 {
-            let mut r = s.record(step, 1.0, 0.5, 0.25);
-            r.grads[0] = vec![1.0, if step == 1 { f32::NAN } else { 2.0 }];
-            r.weights[0] = vec![0.1, 0.2];
-            if step == 2 {
-                s.send(Job::Built(BuiltStep::of(&r))).unwrap();
-            } else {
-                s.log_step(r).unwrap();
-            }
-        }
-        let (writer, _) = s.finish().unwrap();
-        writer.close().unwrap();
-        let expected: String = (0..4)
-            .map(|step| {
-                let warning = if step == 1 {
-                    "  warning: step 1: 1 NaN/infinite values left out of the histograms\n"
-                } else {
-                    ""
-                };
-                format!("Iteration {step} of 100, loss: 0.500, train accuracy: 25.00%\n{warning}")
-            })
-            .collect();
-        assert_eq!(sink.text(), expected);
     }
 
     #[test]
