@@ -171,3 +171,41 @@ fn a_diverged_run_ends_its_hparams_session_as_failed() {
     };
     assert_eq!(info.status, Status::Failure as i32);
 }
+
+/// At `--log-every 1` the summary thread replays the optimizer instead of
+/// being sent the kernels every step: the weights it logs are the same, bit
+/// for bit, as those of a run that sends them (`--log-every 2`, same seed).
+#[test]
+fn every_step_logs_the_same_weights_as_a_run_that_copies_them() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(&dir.path().join("data"), 200, 50);
+    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let weights_by_step = |log_every: usize, run: &str| {
+        let mut cfg = config(Activation::Relu);
+        cfg.iterations = 60;
+        cfg.log_every = log_every;
+        let run_dir = dir.path().join(run);
+        train(run, &data, &cfg, &run_dir).unwrap();
+        let files: Vec<_> = std::fs::read_dir(&run_dir).unwrap().flatten().collect();
+        let mut logged: BTreeMap<(i64, String), gradscope::proto::HistogramProto> = BTreeMap::new();
+        for e in read_events(&files[0].path()).unwrap().events {
+            let Some(event::What::Summary(s)) = e.what else {
+                continue;
+            };
+            for v in s.value {
+                if let (true, Some(Value::Histo(h))) = (v.tag.starts_with("hist_weights_"), v.value)
+                {
+                    logged.insert((e.step, v.tag), h);
+                }
+            }
+        }
+        logged
+    };
+    let every = weights_by_step(1, "every");
+    let copied = weights_by_step(2, "copied");
+    assert_eq!(copied.len(), 30 * 4);
+    assert_eq!(every.len(), 60 * 4);
+    for (key, histogram) in &copied {
+        assert_eq!(every.get(key), Some(histogram), "{key:?}");
+    }
+}

@@ -75,21 +75,22 @@ impl Adam {
         }
     }
 
+    /// The hyper-parameters it steps with.
+    pub fn config(&self) -> AdamConfig {
+        self.config
+    }
+
     /// Updates every parameter that has a gradient in `grads`.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.t += 1;
-        let c = self.config;
-        let correction1 = 1.0 - c.beta1.powi(self.t);
-        let correction2 = 1.0 - c.beta2.powi(self.t);
+        let coefficients = Coefficients::of(self.config, self.t);
         for p in &mut self.params {
             let Some(grad) = grads.get(p.var.as_tensor()) else {
                 continue;
             };
             let grad = grad.contiguous()?;
             let update = Update {
-                config: c,
-                correction1,
-                correction2,
+                coefficients,
                 moments: RefCell::new((&mut p.m, &mut p.v)),
             };
             p.var.as_tensor().inplace_op2(&grad, &update)?;
@@ -98,11 +99,86 @@ impl Adam {
     }
 }
 
+/// Adam replayed on copies of some parameters (the kernels), from their
+/// gradients: the summary thread keeps the weights it logs up to date this
+/// way at `--log-every 1`, instead of the training thread copying them out
+/// every step (see [`crate::train::summarizer`]). It runs the same update
+/// on the same numbers in the same order as [`Adam`], so its weights are
+/// the optimizer's bit for bit, as long as it starts from the weights and
+/// fresh moments of the optimizer's first step and sees every step's
+/// gradients.
+pub struct Replica {
+    config: AdamConfig,
+    t: i32,
+    weights: Vec<Vec<f32>>,
+    moments: Vec<(Vec<f32>, Vec<f32>)>,
+}
+
+impl Replica {
+    /// A replica of an optimizer that has not stepped yet, over `weights`.
+    pub fn new(config: AdamConfig, weights: Vec<Vec<f32>>) -> Replica {
+        let moments = weights
+            .iter()
+            .map(|w| (vec![0.0; w.len()], vec![0.0; w.len()]))
+            .collect();
+        Replica {
+            config,
+            t: 0,
+            weights,
+            moments,
+        }
+    }
+
+    /// The weights after the steps so far, one slice per parameter.
+    pub fn weights(&self) -> &[Vec<f32>] {
+        &self.weights
+    }
+
+    /// Replaces the weights (not the moments) with `weights`, which must
+    /// have the same shapes.
+    pub fn set_weights(&mut self, weights: &[Vec<f32>]) -> Result<()> {
+        if weights.len() != self.weights.len()
+            || weights
+                .iter()
+                .zip(&self.weights)
+                .any(|(a, b)| a.len() != b.len())
+        {
+            bail!("adam replica: weights of other shapes");
+        }
+        for (ours, theirs) in self.weights.iter_mut().zip(weights) {
+            ours.copy_from_slice(theirs);
+        }
+        Ok(())
+    }
+
+    /// One optimizer step with each parameter's gradient, in order.
+    pub fn step(&mut self, grads: &[Vec<f32>]) -> Result<()> {
+        if grads.len() != self.weights.len() {
+            bail!(
+                "adam replica: {} gradients for {} parameters",
+                grads.len(),
+                self.weights.len()
+            );
+        }
+        self.t += 1;
+        let coefficients = Coefficients::of(self.config, self.t);
+        for ((w, (m, v)), g) in self.weights.iter_mut().zip(&mut self.moments).zip(grads) {
+            if g.len() != w.len() {
+                bail!(
+                    "adam replica: {} gradients for {} weights",
+                    g.len(),
+                    w.len()
+                );
+            }
+            update(w, g, m, v, coefficients);
+        }
+        Ok(())
+    }
+}
+
 /// One parameter's update, applied in place to the weights.
 struct Update<'a> {
-    config: AdamConfig,
-    correction1: f64,
-    correction2: f64,
+    coefficients: Coefficients,
     moments: RefCell<(&'a mut Vec<f32>, &'a mut Vec<f32>)>,
 }
 
@@ -124,20 +200,7 @@ impl InplaceOp2 for Update<'_> {
                 m.len()
             );
         }
-        let c = self.config;
-        update(
-            w,
-            g,
-            m,
-            v,
-            Coefficients {
-                b1: c.beta1 as f32,
-                b2: c.beta2 as f32,
-                step: (c.lr / self.correction1) as f32,
-                sqrt_c2: self.correction2.sqrt() as f32,
-                eps: c.eps as f32,
-            },
-        );
+        update(w, g, m, v, self.coefficients);
         Ok(())
     }
 }
@@ -150,6 +213,22 @@ struct Coefficients {
     step: f32,
     sqrt_c2: f32,
     eps: f32,
+}
+
+impl Coefficients {
+    /// The constants of step `t` (counted from 1), from the f64
+    /// hyper-parameters.
+    fn of(c: AdamConfig, t: i32) -> Coefficients {
+        let correction1 = 1.0 - c.beta1.powi(t);
+        let correction2 = 1.0 - c.beta2.powi(t);
+        Coefficients {
+            b1: c.beta1 as f32,
+            b2: c.beta2 as f32,
+            step: (c.lr / correction1) as f32,
+            sqrt_c2: correction2.sqrt() as f32,
+            eps: c.eps as f32,
+        }
+    }
 }
 
 /// The update of weights `w` with gradients `g` and moments `m`, `v`, in
@@ -179,6 +258,49 @@ mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
     use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+
+    /// The replica's weights are the optimizer's, bit for bit, step after
+    /// step, for each parameter.
+    #[test]
+    fn a_replica_fed_the_gradients_keeps_the_optimizers_weights() {
+        let d = Device::Cpu;
+        let kernels = [
+            Tensor::new(&[[0.5f32, -0.25, 3.0], [1e-3, 2.0, -7.5]], &d).unwrap(),
+            Tensor::new(&[1e-5f32, -0.1], &d).unwrap(),
+        ];
+        let vars: Vec<Var> = kernels
+            .iter()
+            .map(|k| Var::from_tensor(k).unwrap())
+            .collect();
+        let config = AdamConfig::with_lr(0.01);
+        let mut adam = Adam::new(vars.clone(), config);
+        let values = |v: &Var| v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let mut replica = Replica::new(config, vars.iter().map(values).collect());
+        for step in 0..20 {
+            // sum(w^3) over both: gradients that change with the weights.
+            let loss = vars
+                .iter()
+                .map(|v| v.as_tensor().powf(3.0).unwrap().sum_all().unwrap())
+                .reduce(|a, b| (a + b).unwrap())
+                .unwrap();
+            let grads = loss.backward().unwrap();
+            let grad_values: Vec<Vec<f32>> = vars
+                .iter()
+                .map(|v| {
+                    let g = grads.get(v.as_tensor()).unwrap();
+                    g.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+                })
+                .collect();
+            adam.step(&grads).unwrap();
+            replica.step(&grad_values).unwrap();
+            for (var, mirrored) in vars.iter().zip(replica.weights()) {
+                let actual: Vec<u32> = values(var).iter().map(|x| x.to_bits()).collect();
+                let mirrored: Vec<u32> = mirrored.iter().map(|x| x.to_bits()).collect();
+                assert_eq!(actual, mirrored, "step {step}");
+            }
+        }
+        assert!(replica.step(&[vec![0.0; 6]]).is_err());
+    }
 
     #[test]
     fn matches_candles_adamw_without_weight_decay() {

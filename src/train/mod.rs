@@ -37,7 +37,7 @@ use crate::summary::builders::{scalar, summary_event, wall_time_now};
 pub use adam::{Adam, AdamConfig};
 use lines::Lines;
 pub use stats::GradStats;
-use summarizer::{Sizes, Summarizer};
+use summarizer::{Setup, Summarizer};
 
 /// Everything that shapes a training run, besides the data.
 #[derive(Debug, Clone)]
@@ -141,7 +141,7 @@ pub fn train(
     };
     let writer = RunWriter::create(run_dir, name)?;
     let progress = progress_bar(name, cfg);
-    let sizes = Sizes {
+    let setup = Setup {
         layers: cfg.layers,
         values_per_step: 2 * model
             .layers
@@ -149,8 +149,10 @@ pub fn train(
             .map(|layer| layer.kernel.elem_count())
             .sum::<usize>(),
         iterations: cfg.iterations,
+        // Every step logged: the summary thread can replay the optimizer.
+        replica: (cfg.log_every == 1).then(|| optimizer.config()),
     };
-    let mut summaries = Summarizer::start(writer, sizes, Lines::stdout(progress.clone()))?;
+    let mut summaries = Summarizer::start(writer, setup, Lines::stdout(progress.clone()))?;
     for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
         summaries.write_event(event)?;
     }
@@ -179,15 +181,17 @@ pub fn train(
             // prints the step's line once its event is written.
             let mut record = summaries.record(i as i64, wall_time_now(), loss_value, acc);
             for (l, layer) in model.layers.iter().enumerate() {
-                let kernel = layer.kernel.as_tensor();
                 let grad = grads
-                    .get(kernel)
+                    .get(layer.kernel.as_tensor())
                     .context("the loss does not depend on a layer's kernel")?;
                 crate::cpu::copy_f32(grad, &mut record.grads[l])?;
-                crate::cpu::copy_f32(kernel, &mut record.weights[l])?;
+            }
+            if summaries.wants_weights(i as i64) {
+                copy_kernels(&model, &mut record.weights)?;
+                record.has_weights = true;
             }
             summaries
-                .log_step(record)
+                .log_step(record, |weights| copy_kernels(&model, weights))
                 .with_context(|| format!("{name}: logging iteration {i}"))?;
             last_logged = Some(i);
             (final_loss, final_batch_acc) = (loss_value, acc);
@@ -270,6 +274,14 @@ pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<
 /// and no weight decay.
 pub fn adam(model: &Mlp, lr: f64) -> Result<Adam> {
     Ok(Adam::new(model.vars(), AdamConfig::with_lr(lr)))
+}
+
+/// Copies each layer's kernel into `out`, input layer first.
+fn copy_kernels(model: &Mlp, out: &mut [Vec<f32>]) -> anyhow::Result<()> {
+    for (layer, out) in model.layers.iter().zip(out) {
+        crate::cpu::copy_f32(layer.kernel.as_tensor(), out)?;
+    }
+    Ok(())
 }
 
 /// Logits, mean softmax cross-entropy, and the gradients of every variable:

@@ -23,11 +23,12 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendE
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use crate::proto::Event;
 use crate::report::run_writer::RunWriter;
 use crate::summary::builders::{histogram, scalar, summary_event};
+use crate::train::adam::{AdamConfig, Replica};
 use crate::train::lines::Lines;
 use crate::train::stats::{mean_abs, GradStats};
 
@@ -41,31 +42,39 @@ pub struct StepRecord {
     /// Per layer, input first: the kernel's gradient and the kernel.
     pub grads: Vec<Vec<f32>>,
     pub weights: Vec<Vec<f32>>,
+    /// Whether `weights` holds this step's kernels. When it does not
+    /// ([`Summarizer::wants_weights`] said so), the worker's [`Replica`]
+    /// of the optimizer has them.
+    pub has_weights: bool,
 }
 
 enum Job {
     Event(Event),
     Step(StepRecord),
     /// A step the training thread built itself, the queue being full.
-    Built(BuiltStep),
+    Built(Box<BuiltStep>),
 }
 
-/// A step's finished event, with what the worker records of it.
+/// A step's finished event, with what the worker records of it, and the
+/// record it was built from (its gradients step the worker's replica).
 struct BuiltStep {
     event: Event,
     /// Each layer's mean |grad|, for [`GradStats`].
     means: Vec<f64>,
     line: StepLine,
+    record: StepRecord,
 }
 
 impl BuiltStep {
-    fn of(record: &StepRecord) -> BuiltStep {
+    /// Builds the step's event from `record`, which must hold its weights.
+    fn of(record: StepRecord) -> BuiltStep {
         let mut means = Vec::with_capacity(record.grads.len());
-        let (event, non_finite) = step_event(record, &mut means);
+        let (event, non_finite) = step_event(&record, &record.weights, &mut means);
         BuiltStep {
             event,
             means,
-            line: StepLine::of(record, non_finite),
+            line: StepLine::of(&record, non_finite),
+            record,
         }
     }
 }
@@ -116,14 +125,23 @@ struct Finished {
 
 /// What the summary thread needs to know of the run.
 #[derive(Debug, Clone, Copy)]
-pub struct Sizes {
+pub struct Setup {
     /// Dense layers, each logged with its kernel and the kernel's gradient.
     pub layers: usize,
     /// The numbers in one step's record: every kernel and its gradient.
     pub values_per_step: usize,
     /// The run's length, for the printed lines (`Iteration 5 of 2500`).
     pub iterations: usize,
+    /// The optimizer's settings when every step is logged from step 0:
+    /// the worker then keeps the kernels with a [`Replica`] of it, and the
+    /// training thread sends them only every [`CHECK_EVERY`] steps.
+    pub replica: Option<AdamConfig>,
 }
+
+/// At `--log-every 1`, how often the training thread sends the kernels
+/// anyway: the worker checks its replica against them (and corrects it, and
+/// says so, should they ever differ).
+pub const CHECK_EVERY: i64 = 200;
 
 /// The training thread's handle on the summary thread.
 pub struct Summarizer {
@@ -134,6 +152,8 @@ pub struct Summarizer {
     kept: Vec<StepRecord>,
     worker: Option<JoinHandle<Result<Finished>>>,
     layers: usize,
+    /// Whether the worker keeps the kernels itself between checks.
+    replicated: bool,
 }
 
 /// The records' bytes the queue holds before `log_step` builds a step
@@ -151,20 +171,30 @@ impl Summarizer {
     /// Starts the worker, which owns `writer` from now on. It prints each
     /// logged step's line (and any warning) to `lines` once the step's event
     /// is written, and writes out their due lines when it wakes.
-    pub fn start(writer: RunWriter, sizes: Sizes, lines: Lines) -> Result<Summarizer> {
-        let (jobs, inbox) = mpsc::sync_channel(queue_depth(sizes.values_per_step));
+    pub fn start(writer: RunWriter, setup: Setup, lines: Lines) -> Result<Summarizer> {
+        let (jobs, inbox) = mpsc::sync_channel(queue_depth(setup.values_per_step));
         let (give_back, spare) = mpsc::channel();
         let worker = std::thread::Builder::new()
             .name("summaries".into())
-            .spawn(move || work(writer, sizes, &inbox, &give_back, lines))
+            .spawn(move || work(writer, setup, &inbox, &give_back, lines))
             .context("starting the summary thread")?;
         Ok(Summarizer {
             jobs: Some(jobs),
             spare,
             kept: Vec::new(),
             worker: Some(worker),
-            layers: sizes.layers,
+            layers: setup.layers,
+            replicated: setup.replica.is_some(),
         })
+    }
+
+    /// Whether `step`'s record must carry the kernels: always, unless the
+    /// worker replicates the optimizer; then at step 0 (where the replica
+    /// starts) and every [`CHECK_EVERY`] steps. Copying 33 KB of kernels a
+    /// step for the other core was about a third of what `--log-every 1`
+    /// cost the training thread.
+    pub fn wants_weights(&self, step: i64) -> bool {
+        !self.replicated || step % CHECK_EVERY == 0
     }
 
     /// A record for `step` to fill, with buffers reused from earlier steps.
@@ -177,22 +207,33 @@ impl Summarizer {
             acc: 0.0,
             grads: vec![Vec::new(); self.layers],
             weights: vec![Vec::new(); self.layers],
+            has_weights: false,
         });
         (record.step, record.wall_time, record.loss, record.acc) = (step, wall_time, loss, acc);
+        record.has_weights = false;
         record
     }
 
-    /// Queues a step's summaries; builds them here if the queue is full.
-    pub fn log_step(&mut self, record: StepRecord) -> Result<()> {
+    /// Queues a step's summaries; builds them here if the queue is full,
+    /// then with the kernels `copy_weights` fills in if the record lacks
+    /// them (the optimizer has not stepped yet, so they are still this
+    /// step's).
+    pub fn log_step(
+        &mut self,
+        record: StepRecord,
+        copy_weights: impl FnOnce(&mut [Vec<f32>]) -> Result<()>,
+    ) -> Result<()> {
         let Some(jobs) = &self.jobs else {
             return self.send(Job::Step(record));
         };
         match jobs.try_send(Job::Step(record)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(Job::Step(record))) => {
-                let built = BuiltStep::of(&record);
-                self.kept.push(record);
-                self.send(Job::Built(built))
+            Err(TrySendError::Full(Job::Step(mut record))) => {
+                if !record.has_weights {
+                    copy_weights(&mut record.weights)?;
+                    record.has_weights = true;
+                }
+                self.send(Job::Built(Box::new(BuiltStep::of(record))))
             }
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => self.send(job),
         }
@@ -257,35 +298,118 @@ impl Drop for Summarizer {
 
 fn work(
     mut writer: RunWriter,
-    sizes: Sizes,
+    setup: Setup,
     inbox: &Receiver<Job>,
     give_back: &Sender<StepRecord>,
     mut lines: Lines,
 ) -> Result<Finished> {
-    let mut grad_stats = GradStats::new(sizes.layers);
-    let mut means = Vec::with_capacity(sizes.layers);
+    let mut grad_stats = GradStats::new(setup.layers);
+    let mut means = Vec::with_capacity(setup.layers);
+    let mut kernels = Kernels::new(setup.replica);
     while let Some(job) = next_job(inbox, &mut lines) {
-        let (event, line) = match job {
-            Job::Event(event) => (event, None),
+        let (event, line, record) = match job {
+            Job::Event(event) => (event, None, None),
             Job::Step(record) => {
-                let (event, non_finite) = step_event(&record, &mut means);
+                kernels.take_in(&record, &mut lines)?;
+                let (event, non_finite) = step_event(&record, kernels.of(&record)?, &mut means);
                 grad_stats.record(&means);
-                let line = StepLine::of(&record, non_finite);
-                // The training thread may have finished; then nobody reuses it.
-                let _ = give_back.send(record);
-                (event, Some(line))
+                (event, Some(StepLine::of(&record, non_finite)), Some(record))
             }
             Job::Built(built) => {
+                kernels.take_in(&built.record, &mut lines)?;
                 grad_stats.record(&built.means);
-                (built.event, Some(built.line))
+                (built.event, Some(built.line), Some(built.record))
             }
         };
+        if let Some(record) = record {
+            kernels.step(&record)?;
+            // The training thread may have finished; then nobody reuses it.
+            let _ = give_back.send(record);
+        }
         writer.write_event(&event)?;
         if let Some(line) = line {
-            line.print(&mut lines, sizes.iterations);
+            line.print(&mut lines, setup.iterations);
         }
     }
     Ok(Finished { writer, grad_stats })
+}
+
+/// The kernels the worker logs: those a record carries, else those of its
+/// [`Replica`] of the optimizer, which starts from step 0's and steps with
+/// every record's gradients.
+struct Kernels {
+    config: Option<AdamConfig>,
+    replica: Option<Replica>,
+    warned: bool,
+}
+
+impl Kernels {
+    fn new(config: Option<AdamConfig>) -> Kernels {
+        Kernels {
+            config,
+            replica: None,
+            warned: false,
+        }
+    }
+
+    /// Takes in the kernels `record` carries, if any: step 0's start the
+    /// replica; later ones are checked against it, and replace its weights
+    /// should they differ.
+    fn take_in(&mut self, record: &StepRecord, lines: &mut Lines) -> Result<()> {
+        if !record.has_weights {
+            return Ok(());
+        }
+        match (&mut self.replica, self.config) {
+            (None, Some(config)) if record.step == 0 => {
+                self.replica = Some(Replica::new(config, record.weights.clone()));
+            }
+            (Some(replica), _) if !same_bits(replica.weights(), &record.weights) => {
+                if !self.warned {
+                    self.warned = true;
+                    lines.print(format_args!(
+                        "  warning: step {}: the logged weights had drifted from the \
+                         optimizer's since the last check; corrected (a gradscope bug, \
+                         please report it)",
+                        record.step
+                    ));
+                }
+                replica.set_weights(&record.weights)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The kernels of `record`'s step.
+    fn of<'a>(&'a self, record: &'a StepRecord) -> Result<&'a [Vec<f32>]> {
+        if record.has_weights {
+            return Ok(&record.weights);
+        }
+        match &self.replica {
+            Some(replica) => Ok(replica.weights()),
+            None => bail!(
+                "step {}: the record has no weights and nothing replicates them",
+                record.step
+            ),
+        }
+    }
+
+    /// Steps the replica with `record`'s gradients, as the optimizer does
+    /// after the step is logged.
+    fn step(&mut self, record: &StepRecord) -> Result<()> {
+        if let Some(replica) = &mut self.replica {
+            replica.step(&record.grads)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether two sets of values are the same bit for bit (NaN included).
+fn same_bits(a: &[Vec<f32>], b: &[Vec<f32>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        })
 }
 
 /// The worker's first nap when the queue is empty; each further empty look
@@ -322,11 +446,11 @@ fn next_job(inbox: &Receiver<Job>, lines: &mut Lines) -> Option<Job> {
 /// `histogram_i` (the kernel's gradient) and `hist_weights_i` (the kernel).
 /// Fills `means` with each layer's mean |grad|; returns the event and how
 /// many non-finite values the histograms left out.
-fn step_event(record: &StepRecord, means: &mut Vec<f64>) -> (Event, usize) {
+fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -> (Event, usize) {
     let mut values = vec![scalar("loss", record.loss), scalar("acc", record.acc)];
     let mut non_finite = 0;
     means.clear();
-    for (l, (grad, weights)) in record.grads.iter().zip(&record.weights).enumerate() {
+    for (l, (grad, weights)) in record.grads.iter().zip(weights).enumerate() {
         let mean = mean_abs(grad);
         means.push(mean);
         values.push(scalar(&format!("mean_{}", l + 1), mean as f32));
@@ -349,12 +473,18 @@ mod tests {
     use crate::summary::read_events;
     use crate::train::lines::testing::{gathered_into, Sink};
 
-    fn sizes(layers: usize, values_per_step: usize) -> Sizes {
-        Sizes {
+    fn sizes(layers: usize, values_per_step: usize) -> Setup {
+        Setup {
             layers,
             values_per_step,
             iterations: 100,
+            replica: None,
         }
+    }
+
+    /// The training thread's side of these tests: kernels always sent.
+    fn no_copy(_: &mut [Vec<f32>]) -> Result<()> {
+        panic!("the record already holds its weights")
     }
 
     #[test]
@@ -369,7 +499,8 @@ mod tests {
             r.grads[1] = vec![0.5];
             r.weights[0] = vec![0.1, 0.2];
             r.weights[1] = vec![f32::NAN];
-            s.log_step(r).unwrap();
+            r.has_weights = true;
+            s.log_step(r, no_copy).unwrap();
         }
         s.write_event(summary_event(3, 1.0, vec![scalar("test_acc", 0.9)]))
             .unwrap();
@@ -415,10 +546,11 @@ mod tests {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![step as f32, -(step as f32)];
             r.weights[0] = vec![0.1, if step == 3 { f32::NAN } else { 0.2 }];
+            r.has_weights = true;
             if step % 2 == 0 {
-                s.send(Job::Built(BuiltStep::of(&r))).unwrap();
+                s.send(Job::Built(Box::new(BuiltStep::of(r)))).unwrap();
             } else {
-                s.log_step(r).unwrap();
+                s.log_step(r, no_copy).unwrap();
             }
         }
         let (writer, stats) = s.finish().unwrap();
@@ -458,7 +590,8 @@ mod tests {
                     .collect();
                 r.weights[l] = (0..7_840).map(|i| i as f32 * -1e-4).collect();
             }
-            s.log_step(r).unwrap();
+            r.has_weights = true;
+            s.log_step(r, no_copy).unwrap();
         }
         let (writer, stats) = s.finish().unwrap();
         let run = writer.close().unwrap().expect("recorded");
@@ -468,6 +601,73 @@ mod tests {
         assert_eq!(written, (0..steps).collect::<Vec<_>>());
         // Both paths recorded every step for the report.
         assert_eq!(Logdir::load(dir.path()).unwrap().runs, vec![run]);
+    }
+
+    /// With a replica, records without kernels are logged with the
+    /// optimizer's weights all the same, whichever thread builds the step;
+    /// kernels sent later that differ replace the replica's, with a warning.
+    #[test]
+    fn a_replica_logs_the_optimizers_weights_between_sent_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = RunWriter::create(dir.path(), "run").unwrap();
+        let path = writer.path().to_path_buf();
+        let sink = Sink::default();
+        let config = AdamConfig::with_lr(0.1);
+        let setup = Setup {
+            replica: Some(config),
+            ..sizes(1, 6)
+        };
+        let mut s = Summarizer::start(writer, setup, gathered_into(&sink)).unwrap();
+        // What the optimizer's weights are at each step.
+        let mut optimizer = Replica::new(config, vec![vec![0.5, -0.25, 3.0]]);
+        let mut logged = Vec::new();
+        for step in 0..7 {
+            let mut r = s.record(step, 1.0, 0.5, 0.25);
+            r.grads[0] = vec![step as f32 * 0.1, -1.0, 0.25];
+            if step == 5 {
+                // Kernels that differ from the replica's: taken, and said.
+                optimizer.set_weights(&[vec![1.0, 2.0, 3.0]]).unwrap();
+            }
+            if s.wants_weights(step) || step == 5 {
+                r.weights[0] = optimizer.weights()[0].clone();
+                r.has_weights = true;
+            }
+            logged.push(optimizer.weights()[0].clone());
+            let grads = r.grads.clone();
+            if step == 3 {
+                // Built by the training thread (a full queue): it copies the
+                // kernels in first, as `log_step` does then.
+                r.weights[0] = optimizer.weights()[0].clone();
+                r.has_weights = true;
+                s.send(Job::Built(Box::new(BuiltStep::of(r)))).unwrap();
+            } else {
+                s.log_step(r, no_copy).unwrap();
+            }
+            optimizer.step(&grads).unwrap();
+        }
+        assert!(s.wants_weights(0) && s.wants_weights(CHECK_EVERY));
+        assert!(!s.wants_weights(1));
+        let (writer, _) = s.finish().unwrap();
+        writer.close().unwrap();
+
+        let events = read_events(&path).unwrap().events;
+        for (event, weights) in events[1..].iter().zip(&logged) {
+            let Some(event::What::Summary(summary)) = &event.what else {
+                panic!("not a summary")
+            };
+            let got = summary.value.iter().find(|v| v.tag == "hist_weights_1");
+            let want = histogram("hist_weights_1", weights).0;
+            assert_eq!(got, Some(&want), "step {}", event.step);
+        }
+        assert_eq!(events.len(), 1 + logged.len());
+        let warnings: Vec<String> = sink
+            .text()
+            .lines()
+            .filter(|l| l.contains("drifted"))
+            .map(String::from)
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("step 5"), "{warnings:?}");
     }
 
     #[test]
