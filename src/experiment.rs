@@ -3,6 +3,7 @@
 //! several runs (`--scenario all`, or any list) write `LOGDIR/REPORT.md`
 //! with its figures.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -14,6 +15,15 @@ use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::vanishing_table;
 use crate::train::{train, RunSummary, TrainConfig};
 
+/// `println!` that drops what a closed stdout cannot take instead of
+/// panicking: the SIGPIPE that comes with it stops training cleanly (see
+/// [`crate::interrupt`]), and the run's files are what counts.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Runs every scenario of `args`; returns their summaries.
 pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
     let specs = args.runs();
@@ -21,7 +31,7 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
     check_logdir(&args.logdir, &names)?;
     let data_dir = args.data_dir();
     let data = Dataset::load(&data_dir)?;
-    println!(
+    say!(
         "Data: {} ({} training, {} test images of {}x{})",
         data_dir.display(),
         data.train.len(),
@@ -38,13 +48,13 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         }
         let run_dir = args.logdir.join(&name);
         if has_event_files(&run_dir) {
-            println!(
+            say!(
                 "Note: {} already holds event files; this run adds a new file beside them \
                  and TensorBoard shows both under one run. Use another --logdir to keep them apart.",
                 run_dir.display()
             );
         }
-        println!("Running scenario: {name}");
+        say!("Running scenario: {name}");
         let cfg = TrainConfig {
             activation: ActivationFn::new(spec.activation, args.leaky_slope),
             residual: spec.residual,
@@ -66,25 +76,25 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
             progress: !args.no_progress,
         };
         let (summary, run) = train(&name, &data, &cfg, &run_dir)?;
-        println!(
+        say!(
             "{name}: test accuracy {:.2}%, written to {}",
             summary.test_acc * 100.0,
             run_dir.display()
         );
         if let Some(path) = &cfg.save {
-            println!("{name}: final weights saved to {}", path.display());
+            say!("{name}: final weights saved to {}", path.display());
         }
         runs.push(summary);
         written.extend(run);
         release_freed_memory();
     }
-    println!("\n{}", vanishing_table(&runs));
+    say!("\n{}", vanishing_table(&runs));
     // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
     if runs.len() > 1 {
         let report = crate::report::markdown::write_report(&args.logdir, written)?;
-        println!("Report and figures: {}", report.display());
+        say!("Report and figures: {}", report.display());
     }
-    println!(
+    say!(
         "View the runs: tensorboard --logdir {}",
         args.logdir.display()
     );

@@ -1,13 +1,18 @@
-//! Ctrl-C and SIGTERM: the first stops training cleanly, a second exits at once.
+//! Ctrl-C and SIGTERM: the first stops training cleanly, a second exits at
+//! once. A closed stdout (SIGPIPE: `gradscope | head` after `head` is done)
+//! stops training cleanly too.
 //!
-//! [`install`] (called by the binary) registers handlers for SIGINT and
-//! SIGTERM. The first of them only records which signal came. The training
+//! [`install`] (called by the binary) registers handlers for SIGINT,
+//! SIGTERM and SIGPIPE. The first of them only records which signal came. The training
 //! loop asks [`requested`] once per iteration; on a signal it closes its event
 //! file (everything buffered reaches the file) and returns [`Interrupted`],
 //! which says where the run stopped and which the binary turns into exit
-//! status 128 + signal: 130 for Ctrl-C, 143 for SIGTERM, as shells report a
-//! process killed by them. A second signal, for when the clean stop hangs,
-//! exits at once with that status, losing at most what is still buffered.
+//! status 128 + signal: 130 for Ctrl-C, 143 for SIGTERM, 141 for SIGPIPE, as
+//! shells report a process killed by them. A second SIGINT or SIGTERM, for
+//! when the clean stop hangs, exits at once with that status, losing at most
+//! what is still buffered. SIGPIPE never exits at once: every write to the
+//! closed stdout raises it again, and the clean stop must be let finish (the
+//! lines it cannot print are dropped, see [`crate::train::lines`]).
 //!
 //! Without [`install`] (the library in tests) signals keep their default
 //! action and [`requested`] is always `None`.
@@ -17,7 +22,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGPIPE, SIGTERM};
 use signal_hook::flag;
 
 /// A termination signal that asked the run to stop.
@@ -27,6 +32,7 @@ pub struct Signal(i32);
 impl Signal {
     pub const INTERRUPT: Signal = Signal(SIGINT);
     pub const TERMINATE: Signal = Signal(SIGTERM);
+    pub const BROKEN_PIPE: Signal = Signal(SIGPIPE);
 
     /// 128 + the signal number: what a shell shows for a process it killed.
     pub fn exit_status(self) -> u8 {
@@ -39,6 +45,7 @@ impl fmt::Display for Signal {
         match *self {
             Signal::INTERRUPT => f.write_str("SIGINT (Ctrl-C)"),
             Signal::TERMINATE => f.write_str("SIGTERM"),
+            Signal::BROKEN_PIPE => f.write_str("SIGPIPE (stdout was closed)"),
             Signal(n) => write!(f, "signal {n}"),
         }
     }
@@ -54,8 +61,8 @@ struct Flags {
 
 static FLAGS: OnceLock<Flags> = OnceLock::new();
 
-/// Routes SIGINT and SIGTERM to [`requested`], and a second one to an
-/// immediate exit. Calling it again does nothing.
+/// Routes SIGINT, SIGTERM and SIGPIPE to [`requested`], and a second SIGINT
+/// or SIGTERM to an immediate exit. Calling it again does nothing.
 pub fn install() -> io::Result<()> {
     if FLAGS.get().is_some() {
         return Ok(());
@@ -75,6 +82,7 @@ pub fn install() -> io::Result<()> {
         flag::register(signal, Arc::clone(&flags.stopping))?;
         flag::register_usize(signal, Arc::clone(&flags.signal), signal as usize)?;
     }
+    flag::register_usize(SIGPIPE, Arc::clone(&flags.signal), SIGPIPE as usize)?;
     let _ = FLAGS.set(flags);
     Ok(())
 }
@@ -110,5 +118,6 @@ mod tests {
         assert_eq!(Signal::INTERRUPT.exit_status(), 130);
         assert_eq!(Signal::TERMINATE.exit_status(), 143);
         assert_eq!(Signal::INTERRUPT.to_string(), "SIGINT (Ctrl-C)");
+        assert_eq!(Signal::BROKEN_PIPE.exit_status(), 141);
     }
 }

@@ -28,10 +28,11 @@ fn main() -> ExitCode {
             {
                 eprintln!("warning: cannot size the thread pool to {threads}: {e}");
             }
-            // Only training checks for Ctrl-C; the other commands keep the
-            // default (die at once), which is right for them.
+            // Only training handles Ctrl-C, SIGTERM and a closed stdout
+            // (SIGPIPE) with a clean stop; the other commands keep the
+            // defaults: Ctrl-C ends them at once, which is right for them.
             interrupt::install()
-                .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C and SIGTERM: {e}"))
+                .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C, SIGTERM and SIGPIPE: {e}"))
                 .and_then(|()| gradscope::experiment::run(&args).map(drop))
         }
         Command::Inspect(args) => gradscope::report::inspect::run(&args.path),

@@ -252,6 +252,32 @@ fn sigterm_flushes_reports_the_iteration_and_exits_143() {
     stops_cleanly_on(libc::SIGTERM, 143, ": stopped by SIGTERM at iteration ");
 }
 
+/// `gradscope | head`: once the reader is gone, the run stops as on SIGTERM
+/// (files flushed and closed, exit 128 + SIGPIPE) instead of panicking on
+/// its next line.
+#[test]
+fn a_closed_stdout_stops_the_run_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start_long_run(dir.path(), 10, Stdio::piped());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    drop(stdout);
+    let exit = wait_at_most(&mut child, Duration::from_secs(30));
+    let stderr = stderr_of(&mut child);
+    assert_eq!(exit.code(), Some(141), "{stderr}");
+    assert!(
+        stderr.contains(": stopped by SIGPIPE (stdout was closed) at iteration "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let file = only_event_file(&common::only_run_dir(&dir.path().join("logs")));
+    let (steps, truncated_at) = logged_steps(&file);
+    assert_eq!(truncated_at, None);
+    let expected: Vec<u64> = (0..steps.len() as u64).map(|k| k * 10).collect();
+    assert_eq!(steps, expected);
+}
+
 /// Whether a thread of `child` sleeps in a pipe write, as the kernel's
 /// `wchan` says (`pipe_write`, `anon_pipe_write`; some kernels say `0`).
 fn blocked_writing_a_pipe(child: &Child) -> bool {
