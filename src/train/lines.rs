@@ -47,12 +47,6 @@ impl Lines {
         Lines::new(out, progress)
     }
 
-    /// Lines printed nowhere, for tests.
-    #[cfg(test)]
-    pub fn hidden() -> Lines {
-        Lines::new(Some(Box::new(io::sink())), ProgressBar::hidden())
-    }
-
     /// Lines gathered and written to `out` in blocks, or printed at once
     /// (`None`).
     fn new(out: Option<Box<dyn Write + Send>>, progress: ProgressBar) -> Lines {

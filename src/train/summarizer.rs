@@ -490,6 +490,16 @@ mod tests {
         }
     }
 
+    /// A summarizer writing the run `.` into a fresh folder (kept alive by
+    /// the returned guard), its lines into `sink`; and the event file's path.
+    fn started(setup: Setup, sink: &Sink) -> (tempfile::TempDir, std::path::PathBuf, Summarizer) {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = RunWriter::create(dir.path(), ".").unwrap();
+        let path = writer.path().to_path_buf();
+        let s = Summarizer::start(writer, setup, gathered_into(sink)).unwrap();
+        (dir, path, s)
+    }
+
     /// The training thread's side of these tests: kernels always sent.
     fn no_copy(_: &mut [Vec<f32>]) -> Result<()> {
         panic!("the record already holds its weights")
@@ -497,10 +507,7 @@ mod tests {
 
     #[test]
     fn steps_and_events_are_written_in_order_and_buffers_come_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = RunWriter::create(dir.path(), "run").unwrap();
-        let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, sizes(2, 4), Lines::hidden()).unwrap();
+        let (_dir, path, mut s) = started(sizes(2, 4), &Sink::default());
         for step in 0..3 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![1.0, -3.0];
@@ -545,11 +552,8 @@ mod tests {
     /// warning) in order; once the summarizer is done, every line is out.
     #[test]
     fn steps_built_on_either_thread_are_written_and_printed_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = RunWriter::create(dir.path(), "run").unwrap();
-        let path = writer.path().to_path_buf();
         let sink = Sink::default();
-        let mut s = Summarizer::start(writer, sizes(1, 4), gathered_into(&sink)).unwrap();
+        let (_dir, path, mut s) = started(sizes(1, 4), &sink);
         for step in 0..6 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![step as f32, -(step as f32)];
@@ -585,10 +589,7 @@ mod tests {
     /// training thread; all of them are written, in order.
     #[test]
     fn a_full_queue_loses_and_reorders_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = RunWriter::create(dir.path(), ".").unwrap();
-        let path = writer.path().to_path_buf();
-        let mut s = Summarizer::start(writer, sizes(2, 4 * 7_840), Lines::hidden()).unwrap();
+        let (dir, path, mut s) = started(sizes(2, 4 * 7_840), &Sink::default());
         let steps = 4 * queue_depth(4 * 7_840) as i64;
         for step in 0..steps {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
@@ -616,16 +617,13 @@ mod tests {
     /// kernels sent later that differ replace the replica's, with a warning.
     #[test]
     fn a_replica_logs_the_optimizers_weights_between_sent_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = RunWriter::create(dir.path(), "run").unwrap();
-        let path = writer.path().to_path_buf();
         let sink = Sink::default();
         let config = AdamConfig::with_lr(0.1);
         let setup = Setup {
             replica: Some(config),
             ..sizes(1, 6)
         };
-        let mut s = Summarizer::start(writer, setup, gathered_into(&sink)).unwrap();
+        let (_dir, path, mut s) = started(setup, &sink);
         // What the optimizer's weights are at each step.
         let mut optimizer = Replica::new(config, vec![vec![0.5, -0.25, 3.0]]);
         let mut logged = Vec::new();
@@ -680,9 +678,7 @@ mod tests {
 
     #[test]
     fn a_write_error_reaches_the_training_thread() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = RunWriter::create(dir.path(), "run").unwrap();
-        let mut s = Summarizer::start(writer, sizes(1, 4), Lines::hidden()).unwrap();
+        let (_dir, _, mut s) = started(sizes(1, 4), &Sink::default());
         // Kill the worker the way a failed write would: drop its inbox by
         // finishing, then try to send.
         s.jobs = None;
