@@ -1,4 +1,4 @@
-//! `summary::histogram::buckets` on 7,840 values (the default network's
+//! `gradscope_tensorboard::histogram::buckets` on 7,840 values (the default network's
 //! first kernel or its gradient) and on 100 (a 10 x 10 hidden kernel, of
 //! which the default network logs ten histograms a step): the per-tag cost
 //! of a histogram summary before any protobuf or file work.
@@ -6,7 +6,7 @@
 mod support;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gradscope::summary::histogram::buckets;
+use gradscope_tensorboard::histogram::buckets;
 
 fn histogram(c: &mut Criterion) {
     let gradients = support::histogram_values();

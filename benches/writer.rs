@@ -13,9 +13,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gradscope::proto::Event;
-use gradscope::summary::builders::{histogram, scalar, summary_event};
-use gradscope::summary::EventWriter;
+use gradscope_tensorboard::proto::Event;
+use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
+use gradscope_tensorboard::EventWriter;
 
 fn time_writes(event: &Event, iters: u64) -> Duration {
     let dir = tempfile::tempdir().expect("a temporary directory");

@@ -18,9 +18,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use gradscope::proto::summary;
-use gradscope::summary::builders::{histogram, scalar, summary_event, wall_time_now};
-use gradscope::summary::EventWriter;
+use gradscope_tensorboard::proto::summary;
+use gradscope_tensorboard::summary::{histogram, scalar, summary_event, wall_time_now};
+use gradscope_tensorboard::EventWriter;
 
 /// Times writing scalar events and 7,840-value histogram events.
 #[derive(Parser)]

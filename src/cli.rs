@@ -1,22 +1,16 @@
-//! Command-line flags (clap only; no behaviour lives here).
+//! Command-line flags (clap), turned into an [`Experiment`]: the only
+//! module that knows the flags' names.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use crate::model::{Activation, Init, DEFAULT_LEAKY_SLOPE};
-
-/// Defaults that reproduce the article; a run's folder name mentions only
-/// the settings that differ from them.
-pub mod defaults {
-    pub const LAYERS: u32 = 6;
-    pub const HIDDEN: u32 = 10;
-    pub const ITERATIONS: u64 = 2500;
-    pub const BATCH_SIZE: u32 = 30;
-    pub const LR: f64 = 0.001;
-    pub const SEED: u64 = 1;
-}
-use crate::report::Format;
+use crate::data::DatasetName;
+use crate::experiment::{Experiment, LogdirError, Scenario};
+use crate::model::checkpoint::CheckpointError;
+use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE, MAX_PARAMETERS};
+use crate::table::Format;
+use crate::train::{defaults, ConfigError, Diverged, TrainConfig};
 
 /// Train deep, narrow MLPs on MNIST and write what happens inside them
 /// (loss, accuracy, per-layer gradient and weight statistics) as TensorBoard
@@ -142,19 +136,19 @@ pub struct TrainArgs {
     pub logdir: PathBuf,
 
     /// Dense layers, counting the output layer (784 -> hidden x (layers-1) -> 10).
-    #[arg(long, default_value_t = defaults::LAYERS, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, default_value_t = defaults::LAYERS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub layers: u32,
 
     /// Units in each hidden layer.
-    #[arg(long, default_value_t = defaults::HIDDEN, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = defaults::HIDDEN as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub hidden: u32,
 
     /// Training steps (batches) per scenario.
-    #[arg(long, default_value_t = defaults::ITERATIONS, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = defaults::ITERATIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub iterations: u64,
 
     /// Images per batch, drawn without replacement and reshuffled every epoch.
-    #[arg(long, default_value_t = defaults::BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::BATCH_SIZE as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
 
     /// Adam's learning rate (betas 0.9/0.999, eps 1e-8, no weight decay).
@@ -162,7 +156,7 @@ pub struct TrainArgs {
     pub lr: f64,
 
     /// Write summaries (and print a line) every this many iterations.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = defaults::LOG_EVERY as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub log_every: u64,
 
     /// Seeds the initial weights and the batch order; every scenario of one
@@ -203,50 +197,124 @@ impl TrainArgs {
         }
     }
 
-    /// The runs to train, in order.
-    pub fn runs(&self) -> Vec<RunSpec> {
-        let mut runs = match self.activation {
-            Some(activation) => vec![RunSpec {
-                activation,
-                residual: false,
-            }],
+    /// What these flags ask to run.
+    pub fn experiment(&self) -> Experiment {
+        let mut scenarios = match self.activation {
+            Some(activation) => vec![Scenario::plain(activation)],
             None => self.scenario.0.clone(),
         };
-        for run in &mut runs {
-            run.residual |= self.residual;
+        for scenario in &mut scenarios {
+            scenario.residual |= self.residual;
         }
-        runs
+        let config = TrainConfig {
+            activation: ActivationFn::new(Activation::Sigmoid, self.leaky_slope),
+            residual: false,
+            dataset: self.dataset.dir_name().to_string(),
+            layers: self.layers as usize,
+            hidden: self.hidden as usize,
+            init: self.init,
+            init_from: self.init_from.clone(),
+            save: self.save.clone(),
+            shuffle: !self.no_shuffle,
+            iterations: self.iterations as usize,
+            batch_size: self.batch_size as usize,
+            lr: self.lr,
+            log_every: self.log_every as usize,
+            seed: self.seed,
+            progress: !self.no_progress,
+        };
+        Experiment {
+            scenarios,
+            config,
+            logdir: self.logdir.clone(),
+            data_dir: self.data_dir(),
+        }
     }
 
-    pub fn data_dir(&self) -> PathBuf {
+    fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("data").join(self.dataset.dir_name()))
     }
 }
 
-/// One network to train: its activation, with or without skip connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunSpec {
-    pub activation: Activation,
-    pub residual: bool,
+/// An error as the command line words it: where the library reports a
+/// problem with a value a flag set, the flag leads. Causes are joined by
+/// `: `, as `{:#}` joins them.
+pub fn error_message(err: &anyhow::Error) -> String {
+    let causes: Vec<String> = err
+        .chain()
+        .map(|cause| in_flag_terms(cause).unwrap_or_else(|| cause.to_string()))
+        .collect();
+    causes.join(": ")
+}
+
+/// `cause` worded with the flag that set the value it is about.
+fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(e) = cause.downcast_ref::<ConfigError>() {
+        return Some(match e {
+            ConfigError::BatchLargerThanData {
+                batch_size,
+                images,
+                data_dir,
+            } => format!(
+                "--batch-size {batch_size} is larger than the training set ({images} images in {})",
+                data_dir.display()
+            ),
+            ConfigError::TooManyParameters {
+                layers,
+                hidden,
+                inputs,
+                parameters,
+            } => format!(
+                "--layers {layers} and --hidden {hidden} on {inputs}-pixel images make \
+                 {parameters} parameters; at most {MAX_PARAMETERS} are allowed"
+            ),
+        });
+    }
+    if let Some(e) = cause.downcast_ref::<LogdirError>() {
+        return Some(match e {
+            LogdirError::Create { logdir, .. } => {
+                format!(
+                    "--logdir {}: cannot create the log directory",
+                    logdir.display()
+                )
+            }
+            LogdirError::NotADirectory { logdir } => {
+                format!("--logdir {} is not a directory", logdir.display())
+            }
+            LogdirError::RunInTheWay { logdir, run, path } => format!(
+                "--logdir {}: {} is in the way of run {run}: not a directory",
+                logdir.display(),
+                path.display()
+            ),
+        });
+    }
+    if let Some(e) = cause.downcast_ref::<CheckpointError>() {
+        return Some(match e {
+            CheckpointError::Save { path, .. } => {
+                format!("--save {}: cannot write the checkpoint", path.display())
+            }
+            CheckpointError::Load { path, problem } => {
+                format!("--init-from {}: {problem}", path.display())
+            }
+        });
+    }
+    if let Some(e) = cause.downcast_ref::<Diverged>() {
+        return Some(format!("{e} (try a smaller --lr)"));
+    }
+    None
 }
 
 /// The parsed `--scenario` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scenarios(pub Vec<RunSpec>);
-
-const ALL: [Activation; 3] = [Activation::Sigmoid, Activation::Relu, Activation::LeakyRelu];
+pub struct Scenarios(pub Vec<Scenario>);
 
 fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
-    let mut runs: Vec<RunSpec> = Vec::new();
+    let mut runs: Vec<Scenario> = Vec::new();
     for item in s.split(',').map(str::trim) {
-        let new: Vec<RunSpec> = if item == "all" {
-            ALL.map(|activation| RunSpec {
-                activation,
-                residual: false,
-            })
-            .to_vec()
+        let new: Vec<Scenario> = if item == "all" {
+            Scenario::ARTICLE.to_vec()
         } else {
             let (name, residual) = match item.strip_suffix("-residual") {
                 Some(name) => (name, true),
@@ -259,7 +327,7 @@ fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
                     Activation::names()
                 )
             })?;
-            vec![RunSpec {
+            vec![Scenario {
                 activation,
                 residual,
             }]
@@ -272,21 +340,6 @@ fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
         }
     }
     Ok(Scenarios(runs))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DatasetName {
-    Mnist,
-    FashionMnist,
-}
-
-impl DatasetName {
-    pub fn dir_name(self) -> &'static str {
-        match self {
-            DatasetName::Mnist => "mnist",
-            DatasetName::FashionMnist => "fashion-mnist",
-        }
-    }
 }
 
 fn finite(s: &str) -> Result<f64, String> {
@@ -326,27 +379,23 @@ mod tests {
             (6, 10, 2500, 30, 200)
         );
         assert_eq!(a.lr, 0.001);
-        assert_eq!(
-            a.runs().iter().map(|r| r.activation).collect::<Vec<_>>(),
-            ALL.to_vec()
-        );
-        assert!(a.runs().iter().all(|r| !r.residual));
+        assert_eq!(a.experiment().scenarios, Scenario::ARTICLE.to_vec());
         assert_eq!(a.init, Init::GlorotUniform);
         assert_eq!(a.leaky_slope, 0.2);
-        assert_eq!(a.data_dir(), PathBuf::from("data/mnist"));
+        assert_eq!(a.experiment().data_dir, PathBuf::from("data/mnist"));
     }
 
     #[test]
     fn scenario_names_and_dataset_dir() {
         let a = parse(&["--scenario", "leaky_relu", "--dataset", "fashion-mnist"]).unwrap();
         assert_eq!(
-            a.runs(),
-            vec![RunSpec {
+            a.experiment().scenarios,
+            vec![Scenario {
                 activation: Activation::LeakyRelu,
                 residual: false
             }]
         );
-        assert_eq!(a.data_dir(), PathBuf::from("data/fashion-mnist"));
+        assert_eq!(a.experiment().data_dir, PathBuf::from("data/fashion-mnist"));
     }
 
     #[test]
@@ -413,9 +462,7 @@ mod tests {
     #[test]
     fn scenario_lists_residual_and_activation() {
         let a = parse(&["--scenario", "sigmoid,sigmoid-residual,relu"]).unwrap();
-        let runs: Vec<(Activation, bool)> = a
-            .runs()
-            .iter()
+        let runs: Vec<(Activation, bool)> = (a.experiment().scenarios.iter())
             .map(|r| (r.activation, r.residual))
             .collect();
         assert_eq!(
@@ -428,11 +475,52 @@ mod tests {
         );
         let a = parse(&["--activation", "gelu", "--residual"]).unwrap();
         assert_eq!(
-            a.runs(),
-            vec![RunSpec {
+            a.experiment().scenarios,
+            vec![Scenario {
                 activation: Activation::Gelu,
                 residual: true
             }]
+        );
+    }
+
+    fn names(args: &[&str]) -> Vec<String> {
+        let cli = Cli::try_parse_from(std::iter::once("gradscope").chain(args.iter().copied()));
+        let Command::Train(args) = cli.unwrap().command() else {
+            panic!("not a training command")
+        };
+        let experiment = args.experiment();
+        (experiment.scenarios.iter())
+            .map(|s| crate::experiment::run_name(&experiment.config, s))
+            .collect()
+    }
+
+    #[test]
+    fn default_runs_keep_the_article_names() {
+        assert_eq!(names(&[]), ["sigmoid", "relu", "leaky_relu"]);
+    }
+
+    #[test]
+    fn names_say_what_differs() {
+        assert_eq!(
+            names(&["--scenario", "sigmoid,sigmoid-residual", "--layers", "20"]),
+            ["sigmoid-l20", "sigmoid-residual-l20"]
+        );
+        assert_eq!(
+            names(&[
+                "--activation",
+                "relu",
+                "--init",
+                "he-normal",
+                "--lr",
+                "0.01",
+                "--seed",
+                "7"
+            ]),
+            ["relu-he-normal-lr0.01-s7"]
+        );
+        assert_eq!(
+            names(&["--scenario", "leaky_relu", "--leaky-slope", "0.01"]),
+            ["leaky_relu-slope0.01"]
         );
     }
 }

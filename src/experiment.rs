@@ -3,17 +3,18 @@
 //! several runs (`--scenario all`, or any list) write `LOGDIR/REPORT.md`
 //! with its figures.
 
+use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
-use crate::cli::{defaults, RunSpec, TrainArgs};
 use crate::data::Dataset;
 use crate::interrupt::{self, Interrupted};
 use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
-use crate::report::vanishing_table;
-use crate::train::{train, RunSummary, TrainConfig};
+use crate::stats::RunSummary;
+use crate::table::vanishing_table;
+use crate::train::{defaults, train, TrainConfig};
 
 /// `println!` that drops what a closed stdout cannot take instead of
 /// panicking: the SIGPIPE that comes with it stops training cleanly (see
@@ -24,13 +25,56 @@ macro_rules! say {
     }};
 }
 
-/// Runs every scenario of `args`; returns their summaries.
-pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
-    let specs = args.runs();
-    let names: Vec<String> = specs.iter().map(|spec| run_name(args, spec)).collect();
-    check_logdir(&args.logdir, &names)?;
-    let data_dir = args.data_dir();
-    let data = Dataset::load(&data_dir)?;
+/// One network to train: its activation, with or without skip connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scenario {
+    pub activation: Activation,
+    pub residual: bool,
+}
+
+impl Scenario {
+    /// The article's three: sigmoid, ReLU and leaky ReLU, without skips.
+    pub const ARTICLE: [Scenario; 3] = [
+        Scenario::plain(Activation::Sigmoid),
+        Scenario::plain(Activation::Relu),
+        Scenario::plain(Activation::LeakyRelu),
+    ];
+
+    /// `activation` without skip connections.
+    pub const fn plain(activation: Activation) -> Scenario {
+        Scenario {
+            activation,
+            residual: false,
+        }
+    }
+}
+
+/// What to run: the scenarios, the settings they share, and where.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub scenarios: Vec<Scenario>,
+    /// The settings of every run; each scenario sets its activation and
+    /// skips. With several scenarios, `save` gets the run's name added.
+    pub config: TrainConfig,
+    /// Where the runs go, one folder each.
+    pub logdir: PathBuf,
+    /// The folder of the data set's four IDX files.
+    pub data_dir: PathBuf,
+}
+
+/// Runs every scenario of `experiment`; returns their summaries. Calls
+/// `after_run` after each run, once all it held but its summary is freed
+/// (the binary hands that memory back to the OS there).
+pub fn run(experiment: &Experiment, mut after_run: impl FnMut()) -> Result<Vec<RunSummary>> {
+    let Experiment {
+        scenarios,
+        config,
+        logdir,
+        data_dir,
+    } = experiment;
+    let names: Vec<String> = scenarios.iter().map(|s| run_name(config, s)).collect();
+    check_logdir(logdir, &names)?;
+    let data = Dataset::load(data_dir)?;
     say!(
         "Data: {} ({} training, {} test images of {}x{})",
         data_dir.display(),
@@ -41,39 +85,25 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
     );
 
     let (mut runs, mut written) = (Vec::new(), Vec::new());
-    for (spec, name) in specs.iter().zip(names) {
+    for (scenario, name) in scenarios.iter().zip(names) {
         if let Some(signal) = interrupt::requested() {
             let message = format!("stopped by {signal} before run {name} started");
             return Err(Interrupted { signal, message }.into());
         }
-        let run_dir = args.logdir.join(&name);
+        let run_dir = logdir.join(&name);
         if has_event_files(&run_dir) {
             say!(
                 "Note: {} already holds event files; this run adds a new file beside them \
-                 and TensorBoard shows both under one run. Use another --logdir to keep them apart.",
+                 and TensorBoard shows both under one run. Use another log directory to keep them apart.",
                 run_dir.display()
             );
         }
         say!("Running scenario: {name}");
         let cfg = TrainConfig {
-            activation: ActivationFn::new(spec.activation, args.leaky_slope),
-            residual: spec.residual,
-            dataset: args.dataset.dir_name().to_string(),
-            layers: args.layers as usize,
-            hidden: args.hidden as usize,
-            init: args.init,
-            init_from: args.init_from.clone(),
-            save: args
-                .save
-                .as_deref()
-                .map(|p| save_path(p, &name, specs.len())),
-            shuffle: !args.no_shuffle,
-            iterations: args.iterations as usize,
-            batch_size: args.batch_size as usize,
-            lr: args.lr,
-            log_every: args.log_every as usize,
-            seed: args.seed,
-            progress: !args.no_progress,
+            activation: ActivationFn::new(scenario.activation, config.activation.leaky_slope),
+            residual: scenario.residual,
+            save: (config.save.as_deref()).map(|p| save_path(p, &name, scenarios.len())),
+            ..config.clone()
         };
         let (summary, run) = train(&name, &data, &cfg, &run_dir)?;
         say!(
@@ -86,56 +116,54 @@ pub fn run(args: &TrainArgs) -> Result<Vec<RunSummary>> {
         }
         runs.push(summary);
         written.extend(run);
-        release_freed_memory();
+        after_run();
     }
     say!("\n{}", vanishing_table(&runs));
     // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
     if runs.len() > 1 {
-        let report = crate::report::markdown::write_report(&args.logdir, written)?;
+        let report = crate::report::markdown::write_report(logdir, written)?;
         say!("Report and figures: {}", report.display());
     }
-    say!(
-        "View the runs: tensorboard --logdir {}",
-        args.logdir.display()
-    );
+    say!("View the runs: tensorboard --logdir {}", logdir.display());
     Ok(runs)
 }
 
 /// A run's folder name: the scenario, then every setting that differs from
 /// the defaults (`sigmoid`, `sigmoid-residual-l20`, `relu-he-normal-lr0.01`),
 /// so runs of different configurations never share a folder. The run length
-/// (--iterations, --log-every) is not part of the configuration: a longer
-/// run of the same network shares its folder.
-pub fn run_name(args: &TrainArgs, spec: &RunSpec) -> String {
-    let mut name = spec.activation.name().to_string();
-    if spec.residual {
+/// (iterations, how often it logs) is not part of the configuration: a
+/// longer run of the same network shares its folder.
+pub fn run_name(config: &TrainConfig, scenario: &Scenario) -> String {
+    let mut name = scenario.activation.name().to_string();
+    if scenario.residual {
         name.push_str("-residual");
     }
-    if spec.activation == Activation::LeakyRelu && args.leaky_slope != DEFAULT_LEAKY_SLOPE {
-        name.push_str(&format!("-slope{}", args.leaky_slope));
+    let slope = config.activation.leaky_slope;
+    if scenario.activation == Activation::LeakyRelu && slope != DEFAULT_LEAKY_SLOPE {
+        name.push_str(&format!("-slope{slope}"));
     }
-    if args.layers != defaults::LAYERS {
-        name.push_str(&format!("-l{}", args.layers));
+    if config.layers != defaults::LAYERS {
+        name.push_str(&format!("-l{}", config.layers));
     }
-    if args.hidden != defaults::HIDDEN {
-        name.push_str(&format!("-h{}", args.hidden));
+    if config.hidden != defaults::HIDDEN {
+        name.push_str(&format!("-h{}", config.hidden));
     }
-    if args.init_from.is_some() {
+    if config.init_from.is_some() {
         name.push_str("-from-checkpoint");
-    } else if args.init != Init::GlorotUniform {
-        name.push_str(&format!("-{}", args.init));
+    } else if config.init != Init::GlorotUniform {
+        name.push_str(&format!("-{}", config.init));
     }
-    if args.lr != defaults::LR {
-        name.push_str(&format!("-lr{}", args.lr));
+    if config.lr != defaults::LR {
+        name.push_str(&format!("-lr{}", config.lr));
     }
-    if args.batch_size != defaults::BATCH_SIZE {
-        name.push_str(&format!("-b{}", args.batch_size));
+    if config.batch_size != defaults::BATCH_SIZE {
+        name.push_str(&format!("-b{}", config.batch_size));
     }
-    if args.no_shuffle {
+    if !config.shuffle {
         name.push_str("-noshuffle");
     }
-    if args.seed != defaults::SEED {
-        name.push_str(&format!("-s{}", args.seed));
+    if config.seed != defaults::SEED {
+        name.push_str(&format!("-s{}", config.seed));
     }
     name
 }
@@ -155,36 +183,73 @@ fn save_path(path: &Path, run: &str, runs: usize) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Hands memory that finished runs freed back to the OS. mimalloc, the
-/// binary's allocator, keeps freed pages for reuse, including those of each
-/// run's exited summary thread; without this, three runs in one process
-/// peak about 30 MB higher than one.
-fn release_freed_memory() {
-    // SAFETY: mi_collect only walks mimalloc's own free lists and heaps; it
-    // may be called at any time, from any thread, also when mimalloc is not
-    // the global allocator (as in tests), where it finds nothing to do.
-    unsafe { libmimalloc_sys::mi_collect(true) }
+/// Why the log directory cannot hold the runs, found before any training.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LogdirError {
+    /// It does not exist and cannot be created.
+    Create {
+        logdir: PathBuf,
+        source: std::io::Error,
+    },
+    /// It is something other than a directory.
+    NotADirectory { logdir: PathBuf },
+    /// Something other than a directory has a run's folder name.
+    RunInTheWay {
+        logdir: PathBuf,
+        run: String,
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for LogdirError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogdirError::Create { logdir, .. } => {
+                write!(f, "log directory {}: cannot create it", logdir.display())
+            }
+            LogdirError::NotADirectory { logdir } => {
+                write!(f, "log directory {} is not a directory", logdir.display())
+            }
+            LogdirError::RunInTheWay { logdir, run, path } => write!(
+                f,
+                "log directory {}: {} is in the way of run {run}: not a directory",
+                logdir.display(),
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LogdirError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LogdirError::Create { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 /// Fails before any training if the logdir cannot hold the runs `names`.
-fn check_logdir(logdir: &Path, names: &[String]) -> Result<()> {
-    std::fs::create_dir_all(logdir).with_context(|| {
-        format!(
-            "--logdir {}: cannot create the log directory",
-            logdir.display()
-        )
+fn check_logdir(logdir: &Path, names: &[String]) -> Result<(), LogdirError> {
+    let logdir_buf = || logdir.to_path_buf();
+    std::fs::create_dir_all(logdir).map_err(|source| LogdirError::Create {
+        logdir: logdir_buf(),
+        source,
     })?;
     if !logdir.is_dir() {
-        bail!("--logdir {} is not a directory", logdir.display());
+        return Err(LogdirError::NotADirectory {
+            logdir: logdir_buf(),
+        });
     }
     for name in names {
-        let run_dir = logdir.join(name);
-        if run_dir.exists() && !run_dir.is_dir() {
-            bail!(
-                "--logdir {}: {} is in the way of run {name}: not a directory",
-                logdir.display(),
-                run_dir.display()
-            );
+        let path = logdir.join(name);
+        if path.exists() && !path.is_dir() {
+            return Err(LogdirError::RunInTheWay {
+                logdir: logdir_buf(),
+                run: name.clone(),
+                path,
+            });
         }
     }
     Ok(())
@@ -203,46 +268,6 @@ fn has_event_files(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
-
-    fn names(args: &[&str]) -> Vec<String> {
-        let cli = Cli::try_parse_from(std::iter::once("gradscope").chain(args.iter().copied()));
-        let Command::Train(args) = cli.unwrap().command() else {
-            panic!("not a training command")
-        };
-        args.runs().iter().map(|r| run_name(&args, r)).collect()
-    }
-
-    #[test]
-    fn default_runs_keep_the_article_names() {
-        assert_eq!(names(&[]), ["sigmoid", "relu", "leaky_relu"]);
-    }
-
-    #[test]
-    fn names_say_what_differs() {
-        assert_eq!(
-            names(&["--scenario", "sigmoid,sigmoid-residual", "--layers", "20"]),
-            ["sigmoid-l20", "sigmoid-residual-l20"]
-        );
-        assert_eq!(
-            names(&[
-                "--activation",
-                "relu",
-                "--init",
-                "he-normal",
-                "--lr",
-                "0.01",
-                "--seed",
-                "7"
-            ]),
-            ["relu-he-normal-lr0.01-s7"]
-        );
-        assert_eq!(
-            names(&["--scenario", "leaky_relu", "--leaky-slope", "0.01"]),
-            ["leaky_relu-slope0.01"]
-        );
-    }
 
     #[test]
     fn save_paths_are_per_run_when_there_are_several() {

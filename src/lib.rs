@@ -1,41 +1,45 @@
 //! gradscope trains small neural networks with candle and writes what happens
 //! inside them as TensorBoard event files.
 //!
-//! How the parts fit, from the command line down:
+//! The modules, from the command line down; each uses only those below it:
 //!
-//! - [`cli`]: the flags (clap).
-//! - [`experiment`]: loads the data once, runs each scenario, prints the
-//!   table, writes REPORT.md.
-//! - [`data`]: MNIST-style IDX files ([`data::idx`]) and seeded batches
-//!   ([`data::batches`]).
-//! - [`model`]: the MLP (plain structs and `forward`), each layer one fused
-//!   candle op ([`model::dense`]), the activations, initialisation schemes,
-//!   safetensors checkpoints.
+//! - [`cli`]: the flags (clap), and the only place that names them.
+//! - [`experiment`]: loads the data once, trains each scenario into its own
+//!   run folder, prints the table, writes REPORT.md.
 //! - [`train`]: the training loop (forward, loss, one backward pass, Adam),
-//!   the fused loss and optimizer, the gradient statistics it logs
-//!   ([`train::stats`]) and the thread that turns them into summaries
-//!   ([`train::summarizer`]).
-//! - [`summary`]: TensorBoard's side: summary builders (pure), histogram
-//!   buckets, TFRecord framing, the [`summary::EventWriter`] and a reader.
-//! - [`report`]: the comparison table, and the subcommands that read a
-//!   logdir back (`inspect`, `compare`, `plot`) and write REPORT.md. Training
-//!   writes each run through a [`report::run_writer::RunWriter`], which keeps
-//!   the run as REPORT.md would read it, so the report need not read back
-//!   what was just written.
-//! - [`markdown`]: markdown tables, shared by the Text dashboard and the reports.
-//! - [`cpu`]: tensor data borrowed on the CPU, for the fused ops and the
-//!   training loop's reads of gradients and weights.
-//! - [`interrupt`]: Ctrl-C and SIGTERM, checked once per training iteration.
-//! - [`proto`]: the protobuf types generated from `proto/*.proto`.
+//!   the fused loss and optimizer, and [`train::RunLog`], which owns a run's
+//!   logging from its first event to its end.
+//! - [`report`]: reading a logdir back without TensorBoard: `inspect`,
+//!   `compare`, `plot` and REPORT.md.
+//! - [`model`]: the MLP (plain structs and `forward`), each layer one fused
+//!   candle op, the activations, initialisation schemes, safetensors
+//!   checkpoints, and the network as a TensorBoard graph.
+//! - [`data`]: MNIST-style IDX files and seeded batches.
+//! - [`stats`]: the gradient statistics both sides compute (mean |grad|,
+//!   attenuation) and a finished run's [`stats::RunSummary`].
+//! - [`tags`]: every tag name, written by `train` and read by `report`.
+//! - [`table`]: the comparison table, as text, CSV or markdown.
+//! - [`logdir`]: a logdir's runs as the reports read them, and the
+//!   [`logdir::RunWriter`] that records a run while writing it, so the
+//!   report need not read back what was just written.
+//! - [`markdown`]: markdown tables, for the Text dashboard and the reports.
+//! - [`cpu`]: tensor data borrowed on the CPU, for the fused ops.
+//! - [`interrupt`]: Ctrl-C, SIGTERM and SIGPIPE, checked once per iteration.
+//!
+//! Everything TensorBoard (the schema, framing, the event writer, summary
+//! builders and the reader) is the separate crate [`gradscope_tensorboard`],
+//! which any Rust program can use without candle.
 
 pub mod cli;
 pub mod cpu;
 pub mod data;
 pub mod experiment;
 pub mod interrupt;
+pub mod logdir;
 pub mod markdown;
 pub mod model;
-pub mod proto;
 pub mod report;
-pub mod summary;
+pub mod stats;
+pub mod table;
+pub mod tags;
 pub mod train;

@@ -9,6 +9,16 @@ use gradscope::interrupt::{self, Interrupted};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Hands memory that finished runs freed back to the OS. mimalloc keeps
+/// freed pages for reuse, including those of each run's exited summary
+/// thread; without this, three runs in one process peak about 30 MB higher
+/// than one.
+fn release_freed_memory() {
+    // SAFETY: mi_collect only walks mimalloc's own free lists and heaps; it
+    // may be called at any time, from any thread.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command() {
         Command::Train(args) => {
@@ -33,7 +43,8 @@ fn main() -> ExitCode {
             // defaults: Ctrl-C ends them at once, which is right for them.
             interrupt::install()
                 .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C, SIGTERM and SIGPIPE: {e}"))
-                .and_then(|()| gradscope::experiment::run(&args).map(drop))
+                .and_then(|()| gradscope::experiment::run(&args.experiment(), release_freed_memory))
+                .map(drop)
         }
         Command::Inspect(args) => gradscope::report::inspect::run(&args.path),
         Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
@@ -47,7 +58,7 @@ fn main() -> ExitCode {
                 ExitCode::from(stopped.signal.exit_status())
             }
             None => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", gradscope::cli::error_message(&e));
                 ExitCode::FAILURE
             }
         },

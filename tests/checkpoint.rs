@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use gradscope::proto::{event, summary::value::Value};
-use gradscope::summary::read_events;
+use gradscope_tensorboard::proto::{event, summary::value::Value};
+use gradscope_tensorboard::read_events;
 
 fn gradscope(data: &Path, logdir: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gradscope"))

@@ -11,9 +11,9 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use gradscope::proto::{event, summary::value::Value};
-use gradscope::summary::read_events;
-use gradscope::summary::reader::EventReader;
+use gradscope_tensorboard::proto::{event, summary::value::Value};
+use gradscope_tensorboard::read_events;
+use gradscope_tensorboard::EventReader;
 
 /// A run that lasts until it is stopped: `--log-every` steps, small layers.
 fn start_long_run(dir: &Path, log_every: u32, stdout: Stdio) -> Child {

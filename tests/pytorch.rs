@@ -21,9 +21,9 @@ use std::process::Command;
 use candle_core::{Device, Tensor};
 use gradscope::data::{Batcher, Dataset};
 use gradscope::model::{checkpoint, Activation};
-use gradscope::proto::{event, summary::value::Value};
-use gradscope::summary::read_events;
 use gradscope::train::{build_model, forward_backward, TrainConfig};
+use gradscope_tensorboard::proto::{event, summary::value::Value};
+use gradscope_tensorboard::read_events;
 
 const TOLERANCE: f64 = 1e-5;
 const BATCH: usize = 30;

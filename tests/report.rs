@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use gradscope::data::Dataset;
+use gradscope::logdir::Logdir;
 use gradscope::model::Activation;
-use gradscope::report::{compare, logdir::Logdir};
-use gradscope::summary::builders::{histogram, scalar, summary_event};
-use gradscope::summary::EventWriter;
-use gradscope::train::{train, RunSummary, TrainConfig};
+use gradscope::report::compare;
+use gradscope::stats::RunSummary;
+use gradscope::train::{train, TrainConfig};
+use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
+use gradscope_tensorboard::EventWriter;
 
 fn gradscope(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))

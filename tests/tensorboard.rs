@@ -11,8 +11,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use gradscope::proto::{event, summary::value::Value, HistogramProto};
-use gradscope::summary::read_events;
+use gradscope_tensorboard::proto::{event, summary::value::Value, HistogramProto};
+use gradscope_tensorboard::read_events;
 use serde_json::Value as Json;
 
 enum Written {

@@ -18,8 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::http;
-use gradscope::proto::{event, summary::value::Value};
-use gradscope::summary::read_events;
+use gradscope_tensorboard::proto::{event, summary::value::Value};
+use gradscope_tensorboard::read_events;
 use serde_json::{json, Value as Json};
 
 const RUNS: [&str; 3] = ["leaky_relu", "relu", "sigmoid"];

@@ -6,11 +6,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use gradscope::data::Dataset;
+use gradscope::logdir::Logdir;
 use gradscope::model::Activation;
-use gradscope::proto::{event, summary::value::Value};
-use gradscope::report::logdir::Logdir;
-use gradscope::summary::read_events;
 use gradscope::train::{train, TrainConfig};
+use gradscope_tensorboard::proto::{event, summary::value::Value};
+use gradscope_tensorboard::read_events;
 
 fn config(activation: Activation) -> TrainConfig {
     TrainConfig {
@@ -128,7 +128,9 @@ fn same_seed_same_run() {
 
 #[test]
 fn a_diverged_run_ends_its_hparams_session_as_failed() {
-    use gradscope::proto::hparams::{h_params_plugin_data::Data, HParamsPluginData, Status};
+    use gradscope_tensorboard::proto::hparams::{
+        h_params_plugin_data::Data, HParamsPluginData, Status,
+    };
     use prost::Message;
 
     let dir = tempfile::tempdir().unwrap();
@@ -187,7 +189,8 @@ fn every_step_logs_the_same_weights_as_a_run_that_copies_them() {
         let run_dir = dir.path().join(run);
         train(run, &data, &cfg, &run_dir).unwrap();
         let files: Vec<_> = std::fs::read_dir(&run_dir).unwrap().flatten().collect();
-        let mut logged: BTreeMap<(i64, String), gradscope::proto::HistogramProto> = BTreeMap::new();
+        let mut logged: BTreeMap<(i64, String), gradscope_tensorboard::proto::HistogramProto> =
+            BTreeMap::new();
         for e in read_events(&files[0].path()).unwrap().events {
             let Some(event::What::Summary(s)) = e.what else {
                 continue;

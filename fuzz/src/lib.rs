@@ -9,9 +9,8 @@
 use std::path::Path;
 
 use gradscope::data::idx::{self, IMAGES_MAGIC, LABELS_MAGIC};
-use gradscope::proto::EventView;
-use gradscope::summary::reader::{EventReader, ReadError};
-use gradscope::summary::record::append_record;
+use gradscope::logdir::EventView;
+use gradscope_tensorboard::{append_record, EventReader, ReadError};
 
 /// The event-file reader over `bytes` as a whole file, and over `bytes`
 /// framed as a record with correct CRCs followed by `bytes` again: random

@@ -66,6 +66,25 @@ pub fn extend_scaled(out: &mut Vec<f32>, pixels: &[u8]) {
 /// The number of classes: labels are digits (or Fashion-MNIST's ten kinds).
 pub const CLASSES: usize = 10;
 
+/// The data sets gradscope knows by name; each has its folder under `data/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatasetName {
+    Mnist,
+    FashionMnist,
+}
+
+impl DatasetName {
+    pub const ALL: [DatasetName; 2] = [DatasetName::Mnist, DatasetName::FashionMnist];
+
+    /// The folder name, and the name a run records.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::FashionMnist => "fashion-mnist",
+        }
+    }
+}
+
 const TRAIN: (&str, &str) = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte");
 const TEST: (&str, &str) = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
 

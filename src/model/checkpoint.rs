@@ -3,9 +3,10 @@
 //! file loads straight into `torch.nn.Linear` layers.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Context;
 use candle_core::{DType, Device, Tensor, Var};
 
 use crate::model::{Architecture, Dense, Mlp};
@@ -18,68 +19,112 @@ fn bias_name(layer: usize) -> String {
     format!("layer{layer}.bias")
 }
 
+/// Why a checkpoint could not be saved or loaded, naming the file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// Writing the checkpoint at `path` failed (`source` says why).
+    Save {
+        path: PathBuf,
+        source: anyhow::Error,
+    },
+    /// The file at `path` cannot start this network.
+    Load { path: PathBuf, problem: String },
+}
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckpointError::Save { path, .. } => {
+                write!(f, "checkpoint {}: cannot write it", path.display())
+            }
+            CheckpointError::Load { path, problem } => {
+                write!(f, "checkpoint {}: {problem}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for CheckpointError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CheckpointError::Save { source, .. } => Some(source.as_ref()),
+            CheckpointError::Load { .. } => None,
+        }
+    }
+}
+
 /// Writes the model's weights to `path` (replacing the file, which is new
 /// data the user asked for; the event files are never touched).
-pub fn save(model: &Mlp, path: &Path) -> Result<()> {
-    let mut tensors = HashMap::new();
-    for (i, layer) in model.layers.iter().enumerate() {
-        tensors.insert(weight_name(i + 1), layer.kernel.t()?.contiguous()?);
-        tensors.insert(bias_name(i + 1), layer.bias.as_tensor().clone());
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| {
-            format!("--save {}: cannot create {}", path.display(), dir.display())
-        })?;
-    }
-    candle_core::safetensors::save(&tensors, path)
-        .with_context(|| format!("--save {}: cannot write the checkpoint", path.display()))
+pub fn save(model: &Mlp, path: &Path) -> Result<(), CheckpointError> {
+    let write = || -> anyhow::Result<()> {
+        let mut tensors = HashMap::new();
+        for (i, layer) in model.layers.iter().enumerate() {
+            tensors.insert(weight_name(i + 1), layer.kernel.t()?.contiguous()?);
+            tensors.insert(bias_name(i + 1), layer.bias.as_tensor().clone());
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        Ok(candle_core::safetensors::save(&tensors, path)?)
+    };
+    write().map_err(|source| CheckpointError::Save {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Loads a model of architecture `arch` from `path`, checking that the file
 /// holds exactly the tensors that architecture needs, with the right shapes.
-pub fn load(path: &Path, arch: Architecture, device: &Device) -> Result<Mlp> {
-    let context = || format!("--init-from {}", path.display());
+pub fn load(path: &Path, arch: Architecture, device: &Device) -> Result<Mlp, CheckpointError> {
+    let refuse = |problem: String| CheckpointError::Load {
+        path: path.to_path_buf(),
+        problem,
+    };
     let mut tensors = candle_core::safetensors::load(path, device)
-        .with_context(|| format!("{}: not a readable safetensors file", context()))?;
+        .map_err(|e| refuse(format!("not a readable safetensors file: {e}")))?;
+    let network = format!(
+        "{} layers, {} hidden units, {} inputs",
+        arch.shape.layers, arch.shape.hidden, arch.shape.inputs
+    );
     let mut layers = Vec::new();
     for (i, (fan_in, fan_out)) in arch.shape.layer_sizes().into_iter().enumerate() {
-        let mut take = |name: String, shape: &[usize]| -> Result<Tensor> {
-            let t = tensors.remove(&name).with_context(|| {
-                format!(
-                    "{}: no tensor {name}; the network (--layers {}, --hidden {}) needs layer1 ... layer{}",
-                    context(),
-                    arch.shape.layers,
-                    arch.shape.hidden,
+        let mut take = |name: String, shape: &[usize]| -> Result<Tensor, CheckpointError> {
+            let t = tensors.remove(&name).ok_or_else(|| {
+                refuse(format!(
+                    "no tensor {name}; the network ({network}) needs layer1 ... layer{}",
                     arch.shape.layers
-                )
+                ))
             })?;
             if t.dims() != shape {
-                bail!(
-                    "{}: {name} has shape {:?}, but this network (--layers {}, --hidden {}, {} inputs) needs {shape:?}",
-                    context(),
-                    t.dims(),
-                    arch.shape.layers,
-                    arch.shape.hidden,
-                    arch.shape.inputs
-                );
+                return Err(refuse(format!(
+                    "{name} has shape {:?}, but this network ({network}) needs {shape:?}",
+                    t.dims()
+                )));
             }
-            Ok(t.to_dtype(DType::F32)?)
+            t.to_dtype(DType::F32)
+                .map_err(|e| refuse(format!("{name}: {e}")))
         };
         let weight = take(weight_name(i + 1), &[fan_out, fan_in])?;
         let bias = take(bias_name(i + 1), &[fan_out])?;
+        let var = |t: candle_core::Result<Tensor>| {
+            t.and_then(|t| Var::from_tensor(&t))
+                .map_err(|e| refuse(format!("layer{}: {e}", i + 1)))
+        };
         layers.push(Dense {
-            kernel: Var::from_tensor(&weight.t()?.contiguous()?)?,
-            bias: Var::from_tensor(&bias)?,
+            kernel: var(weight.t().and_then(|t| t.contiguous()))?,
+            bias: var(Ok(bias))?,
         });
     }
     if !tensors.is_empty() {
         let mut extra: Vec<_> = tensors.into_keys().collect();
         extra.sort();
-        bail!(
-            "{}: holds tensors this network does not have: {} (was it saved with more --layers?)",
-            context(),
+        return Err(refuse(format!(
+            "holds tensors this network ({network}) does not have: {} (was it saved from a \
+             deeper network?)",
             extra.join(", ")
-        );
+        )));
     }
     Ok(Mlp { layers, arch })
 }
@@ -155,9 +200,14 @@ mod tests {
         let err = format!("{:#}", load(&path, wide, &d).err().unwrap());
         assert!(err.contains("layer1.weight has shape [4, 6]"), "{err}");
         std::fs::write(&path, b"not safetensors").unwrap();
-        let err = format!("{:#}", load(&path, arch(3), &d).err().unwrap());
+        let err = load(&path, arch(3), &d).err().unwrap();
         assert!(
-            err.contains("--init-from") && err.contains("w.safetensors"),
+            matches!(&err, CheckpointError::Load { path: p, .. } if p == &path),
+            "{err}"
+        );
+        let err = err.to_string();
+        assert!(
+            err.contains("not a readable safetensors file") && err.contains("w.safetensors"),
             "{err}"
         );
     }

@@ -15,6 +15,7 @@
 pub mod activation;
 pub mod checkpoint;
 pub mod dense;
+pub mod graph;
 pub mod init;
 
 use candle_core::{DType, Device, Result, Tensor, Var};

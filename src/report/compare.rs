@@ -5,15 +5,15 @@
 //! `acc`, `train_acc`, `test_acc`, `mean_1` ... `mean_N`); the attenuation
 //! is computed from the `mean_i` series exactly as training computes it
 //! ([`GradStats`] over the logged steps, then
-//! [`crate::train::stats::attenuation`]), so
+//! [`crate::stats::attenuation`]), so
 //! logdirs from older versions compare too. Other runs (from other
 //! programs) get a row with whatever of these they have.
 
 use anyhow::{bail, Result};
 
-use crate::report::logdir::{Logdir, Run};
-use crate::report::table::{legend, render, Format, RunRow};
-use crate::train::GradStats;
+use crate::logdir::{Logdir, Run};
+use crate::stats::GradStats;
+use crate::table::{legend, render, Format, RunRow};
 
 /// One row per run of `logdir`, in run-name order.
 pub fn rows(logdir: &Logdir) -> Vec<RunRow> {

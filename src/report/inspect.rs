@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::report::logdir::{EventFile, FileStatus, Logdir, Run};
+use crate::logdir::{EventFile, FileStatus, Logdir, Run};
 
 /// The run of `inspect`: the listing on stdout, problems on stderr.
 pub fn run(path: &Path) -> Result<()> {

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::logdir::{Logdir, Run};
 use crate::report::compare::rows;
-use crate::report::logdir::{Logdir, Run};
 use crate::report::plot::{self, PLOTS_DIR};
-use crate::report::table::{legend, render, Format, RunRow};
+use crate::table::{legend, render, Format, RunRow};
 
 pub const REPORT_FILE: &str = "REPORT.md";
 

@@ -24,8 +24,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use crate::logdir::Logdir;
 use crate::report::compare::averaged_mean_grad;
-use crate::report::logdir::Logdir;
 
 /// Where figures go, under the logdir.
 pub const PLOTS_DIR: &str = "plots";

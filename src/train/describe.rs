@@ -3,8 +3,8 @@
 //! - **Graphs**: the network as a `GraphDef`, once at the start.
 //! - **Text**: at step 0 the run's configuration (every flag, the data set
 //!   and its size, the gradscope version) as a markdown table under
-//!   [`CONFIG_TAG`]; at the end its row of the vanishing-gradient table
-//!   under [`VANISHING_TAG`].
+//!   [`tags::CONFIG`]; at the end its row of the vanishing-gradient table
+//!   under [`tags::VANISHING`].
 //! - **HParams**: at step 0 the experiment record (the columns) and the
 //!   session start (this run's values), at the end the session end. The
 //!   metric columns are scalars the training loop logs: `test_acc`, `acc`,
@@ -18,22 +18,19 @@
 use std::path::Path;
 
 use clap::ValueEnum;
+use gradscope_tensorboard::graph::graph_event;
+use gradscope_tensorboard::hparams::{self, HParam, Metric};
+use gradscope_tensorboard::proto::hparams::{DatasetType, Status};
+use gradscope_tensorboard::proto::{summary, Event};
+use gradscope_tensorboard::summary::{summary_event, text};
 
-use crate::cli::DatasetName;
-use crate::data::Dataset;
+use crate::data::{Dataset, DatasetName};
+use crate::model::graph::mlp_graph;
 use crate::model::{Activation, Init, Shape};
-use crate::proto::hparams::{DatasetType, Status};
-use crate::proto::{summary, Event};
-use crate::report::vanishing_markdown;
-use crate::summary::builders::summary_event;
-use crate::summary::hparams::{self, HParam, Metric};
-use crate::summary::{graph, text};
-use crate::train::{RunSummary, TrainConfig};
-
-/// Text tag of the configuration table, written at step 0.
-pub const CONFIG_TAG: &str = "config";
-/// Text tag of the run's vanishing-gradient table, written at the end.
-pub const VANISHING_TAG: &str = "vanishing_gradient";
+use crate::stats::RunSummary;
+use crate::table::vanishing_markdown;
+use crate::tags;
+use crate::train::TrainConfig;
 
 /// The experiment's description in the HParams dashboard.
 const DESCRIPTION: &str = "gradscope: deep, narrow MLPs trained with different activations, \
@@ -43,22 +40,22 @@ const DESCRIPTION: &str = "gradscope: deep, narrow MLPs trained with different a
 /// these scalar tags in the run.
 pub const METRICS: &[Metric] = &[
     Metric {
-        tag: "test_acc",
+        tag: tags::TEST_ACC,
         description: "accuracy on the whole test set after training",
         dataset: DatasetType::DatasetValidation,
     },
     Metric {
-        tag: "acc",
+        tag: tags::ACC,
         description: "accuracy on the last logged training batch",
         dataset: DatasetType::DatasetTraining,
     },
     Metric {
-        tag: "loss",
+        tag: tags::LOSS,
         description: "cross-entropy of the last logged training batch",
         dataset: DatasetType::DatasetTraining,
     },
     Metric {
-        tag: "attenuation",
+        tag: tags::ATTENUATION,
         description: "last layer's mean |gradient| over the first layer's, \
                       each averaged over the logged steps",
         dataset: DatasetType::DatasetTraining,
@@ -69,7 +66,7 @@ pub const METRICS: &[Metric] = &[
 /// only the names, kinds and choices, which do not depend on `cfg`, so it is
 /// the same for every run.
 pub fn hparams(cfg: &TrainConfig) -> Vec<(&'static str, HParam)> {
-    let datasets = DatasetName::value_variants().iter().map(|d| d.dir_name());
+    let datasets = DatasetName::ALL.iter().map(|d| d.dir_name());
     let inits = Init::value_variants().iter().map(|i| i.name());
     vec![
         (
@@ -142,16 +139,16 @@ pub fn start_events(
 ) -> Vec<Event> {
     let hparams = hparams(cfg);
     vec![
-        graph::graph_event(
+        graph_event(
             0,
             wall_time,
-            &graph::mlp_graph(shape, cfg.activation, cfg.residual),
+            &mlp_graph(shape, cfg.activation, cfg.residual),
         ),
         summary_event(
             0,
             wall_time,
             vec![
-                text::text(CONFIG_TAG, &config_markdown(cfg, data, shape, run_dir)),
+                text(tags::CONFIG, &config_markdown(cfg, data, shape, run_dir)),
                 hparams::experiment(DESCRIPTION, &hparams, METRICS),
                 hparams::session_start(&hparams, wall_time),
             ],
@@ -163,8 +160,8 @@ pub fn start_events(
 /// table and the session end.
 pub fn finish_values(summary: &RunSummary, wall_time: f64) -> Vec<summary::Value> {
     vec![
-        text::text(
-            VANISHING_TAG,
+        text(
+            tags::VANISHING,
             &vanishing_markdown(std::slice::from_ref(summary)),
         ),
         hparams::session_end(Status::Success, wall_time),
@@ -180,7 +177,7 @@ pub fn failure_values(wall_time: f64) -> Vec<summary::Value> {
 mod tests {
     use super::*;
     use crate::data::Split;
-    use crate::proto::{event, summary::value::Value};
+    use gradscope_tensorboard::proto::{event, summary::value::Value};
     use prost::Message;
 
     fn config(activation: Activation, lr: f64) -> TrainConfig {
@@ -283,7 +280,7 @@ mod tests {
         assert_eq!(
             tags,
             [
-                CONFIG_TAG,
+                tags::CONFIG,
                 hparams::EXPERIMENT_TAG,
                 hparams::SESSION_START_INFO_TAG
             ]
@@ -333,7 +330,7 @@ mod tests {
             test_acc: 0.8,
         };
         let values = finish_values(&run, 2.0);
-        assert_eq!(values[0].tag, VANISHING_TAG);
+        assert_eq!(values[0].tag, tags::VANISHING);
         let Some(Value::Tensor(t)) = &values[0].value else {
             panic!("not text")
         };

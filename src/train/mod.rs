@@ -1,43 +1,53 @@
 //! Training one scenario: the loop, and what it logs.
 //!
 //! Each iteration draws a batch, runs forward, loss, one backward pass and
-//! one Adam step with those same gradients. Every `log_every` iterations it
-//! also writes the loss, batch accuracy and per-layer gradient and weight
-//! statistics to the run's event file. What the run records about itself for
-//! the Text, HParams and Graphs dashboards comes from [`describe`].
+//! one Adam step with those same gradients. Every `log_every` iterations the
+//! run's [`RunLog`] writes the loss, batch accuracy and per-layer gradient
+//! and weight statistics to its event file. What the run records about
+//! itself for the Text, HParams and Graphs dashboards comes from
+//! [`describe`].
 //!
-//! The loop stops early, with its event file closed and complete, when the
-//! run diverges ([`divergence`]) or a signal asks it to ([`crate::interrupt`]).
+//! The loop ends in one of three ways ([`Ending`]): finished, diverged
+//! ([`divergence`]) or stopped by a signal ([`crate::interrupt`]); each
+//! closes the event file complete through [`RunLog::end`].
 
 pub mod adam;
 pub mod describe;
 pub mod divergence;
 pub mod lines;
 pub mod loss;
-pub mod stats;
+pub mod run_log;
 pub mod summarizer;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::{Batcher, Dataset, Split, CLASSES};
-use crate::interrupt::{self, Interrupted, Signal};
+use crate::interrupt;
+use crate::logdir::Run;
 use crate::model::{
     checkpoint, Activation, ActivationFn, Architecture, Init, Mlp, Shape, DEFAULT_LEAKY_SLOPE,
     MAX_PARAMETERS,
 };
-use crate::report::logdir::Run;
-use crate::report::run_writer::RunWriter;
-use crate::summary::builders::{scalar, summary_event, wall_time_now};
+use crate::stats::RunSummary;
 pub use adam::{Adam, AdamConfig};
-use lines::Lines;
-pub use stats::GradStats;
-use summarizer::{Setup, Summarizer};
+pub use run_log::{Diverged, Ending, RunLog};
+
+/// The article's settings: the defaults of every run. A run's folder name
+/// mentions only the settings that differ from them.
+pub mod defaults {
+    pub const LAYERS: usize = 6;
+    pub const HIDDEN: usize = 10;
+    pub const ITERATIONS: usize = 2500;
+    pub const BATCH_SIZE: usize = 30;
+    pub const LR: f64 = 0.001;
+    pub const LOG_EVERY: usize = 200;
+    pub const SEED: u64 = 1;
+}
 
 /// Everything that shapes a training run, besides the data.
 #[derive(Debug, Clone)]
@@ -71,51 +81,30 @@ impl TrainConfig {
     /// uniform, 2,500 iterations of 30, Adam at 1e-3, logging every 200,
     /// seed 1, shuffled, no progress bar. Change fields with `..`.
     pub fn article(activation: Activation) -> TrainConfig {
-        use crate::cli::defaults;
         TrainConfig {
             activation: ActivationFn::new(activation, DEFAULT_LEAKY_SLOPE),
             residual: false,
             dataset: "mnist".into(),
-            layers: defaults::LAYERS as usize,
-            hidden: defaults::HIDDEN as usize,
+            layers: defaults::LAYERS,
+            hidden: defaults::HIDDEN,
             init: Init::GlorotUniform,
             init_from: None,
             save: None,
             shuffle: true,
-            iterations: defaults::ITERATIONS as usize,
-            batch_size: defaults::BATCH_SIZE as usize,
+            iterations: defaults::ITERATIONS,
+            batch_size: defaults::BATCH_SIZE,
             lr: defaults::LR,
-            log_every: 200,
+            log_every: defaults::LOG_EVERY,
             seed: defaults::SEED,
             progress: false,
         }
     }
 }
 
-/// What a finished run reports.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub name: String,
-    /// Each layer's mean |grad| averaged over the logged steps, input first.
-    pub mean_grad: Vec<f64>,
-    /// The last logged loss and batch accuracy.
-    pub final_loss: f32,
-    pub final_batch_acc: f32,
-    /// Accuracy on the whole training and test splits after training.
-    pub train_acc: f32,
-    pub test_acc: f32,
-}
-
-impl RunSummary {
-    pub fn attenuation(&self) -> f64 {
-        stats::attenuation(&self.mean_grad)
-    }
-}
-
 /// Trains one network on `data` and logs it to a new event file in `run_dir`,
 /// the run called `name` in its logdir. Returns its figures, and the [`Run`]
 /// its event file holds (for the report, which then need not read it back;
-/// `None` for a run too long to keep in memory, see [`RunWriter`]).
+/// `None` for a run too long to keep in memory, see [`RunLog::end`]).
 pub fn train(
     name: &str,
     data: &Dataset,
@@ -124,123 +113,107 @@ pub fn train(
 ) -> Result<(RunSummary, Option<Run>)> {
     let device = Device::Cpu;
     if cfg.batch_size > data.train.len() {
-        bail!(
-            "--batch-size {} is larger than the training set ({} images in {})",
-            cfg.batch_size,
-            data.train.len(),
-            data.dir.display()
-        );
+        return Err(ConfigError::BatchLargerThanData {
+            batch_size: cfg.batch_size,
+            images: data.train.len(),
+            data_dir: data.dir.clone(),
+        }
+        .into());
     }
     let model = build_model(cfg, data.train.image_size(), &device)?;
-    let shape = model.arch.shape;
+    let inputs = model.arch.shape.inputs;
     let mut optimizer = adam(&model, cfg.lr)?;
     let mut batches = if cfg.shuffle {
         Batcher::shuffled(data.train.len(), cfg.batch_size, cfg.seed)
     } else {
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
-    let writer = RunWriter::create(run_dir, name)?;
-    let progress = progress_bar(name, cfg);
-    let setup = Setup {
-        layers: cfg.layers,
-        values_per_step: 2 * model
-            .layers
-            .iter()
-            .map(|layer| layer.kernel.elem_count())
-            .sum::<usize>(),
-        iterations: cfg.iterations,
-        // Every step logged: the summary thread can replay the optimizer.
-        replica: (cfg.log_every == 1).then(|| optimizer.config()),
-    };
-    let mut summaries = Summarizer::start(writer, setup, Lines::stdout(progress.clone()))?;
-    for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
-        summaries.write_event(event)?;
-    }
+    let mut log = RunLog::start(name, run_dir, cfg, data, &model, optimizer.config())?;
 
     let mut labels = Vec::new();
-    let (mut final_loss, mut final_batch_acc) = (f32::NAN, f32::NAN);
-    let mut last_logged = None;
     for i in 0..cfg.iterations {
         if let Some(signal) = interrupt::requested() {
-            progress.finish_and_clear();
-            return Err(stopped_by(signal, name, i, cfg, last_logged, summaries));
+            return log.end(i, Ending::Stopped(signal));
         }
         // A fresh buffer each step, moved into the tensor rather than copied
         // (the allocator hands back the one the last step's tensor freed).
-        let mut pixels = Vec::with_capacity(cfg.batch_size * shape.inputs);
+        let mut pixels = Vec::with_capacity(cfg.batch_size * inputs);
         batches.next_batch(&data.train, &mut pixels, &mut labels);
-        let x = Tensor::from_vec(pixels, (cfg.batch_size, shape.inputs), &device)?;
+        let x = Tensor::from_vec(pixels, (cfg.batch_size, inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
         let (logits, loss, grads) = forward_backward(&model, &x, &y)?;
-        let loss_value = loss.to_scalar::<f32>()?;
-        let diverged = divergence::check(loss_value, &model, &grads)?;
-
+        let loss = loss.to_scalar::<f32>()?;
+        let diverged = divergence::check(loss, &model, &grads)?;
         if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
-            // Copy the numbers out; the summary thread builds the rest, and
-            // prints the step's line once its event is written.
-            let mut record = summaries.record(i as i64, wall_time_now(), loss_value, acc);
-            for (l, layer) in model.layers.iter().enumerate() {
-                let grad = grads
-                    .get(layer.kernel.as_tensor())
-                    .context("the loss does not depend on a layer's kernel")?;
-                crate::cpu::copy_f32(grad, &mut record.grads[l])?;
-            }
-            if summaries.wants_weights(i as i64) {
-                copy_kernels(&model, &mut record.weights)?;
-                record.has_weights = true;
-            }
-            summaries
-                .log_step(record, |weights| copy_kernels(&model, weights))
-                .with_context(|| format!("{name}: logging iteration {i}"))?;
-            last_logged = Some(i);
-            (final_loss, final_batch_acc) = (loss_value, acc);
+            log.step(i, loss, acc, &model, &grads)?;
         }
         if let Some(divergence) = diverged {
-            progress.finish_and_clear();
-            let now = wall_time_now();
-            summaries.write_event(summary_event(i as i64, now, describe::failure_values(now)))?;
-            let writer = summaries.finish()?.0;
-            let path = writer.path().display().to_string();
-            writer.close()?;
-            bail!(
-                "{name}: training diverged at iteration {i}: {divergence} (try a smaller --lr). \
-                 Everything logged up to and including iteration {i} is in {path}"
-            );
+            return log.end(i, Ending::Diverged(divergence));
         }
         optimizer.step(&grads)?;
-        progress.inc(1);
+        log.tick();
     }
-    progress.finish_and_clear();
 
     let train_acc = accuracy(&model, &data.train, &device)?;
     let test_acc = accuracy(&model, &data.test, &device)?;
-    let (mut writer, grad_stats) = summaries.finish()?;
-    let summary = RunSummary {
-        name: name.to_string(),
-        mean_grad: grad_stats.averages(),
-        final_loss,
-        final_batch_acc,
+    let finished = Ending::Finished {
         train_acc,
         test_acc,
     };
-    let end = cfg.iterations as i64;
-    let wall_time = wall_time_now();
-    let mut values = vec![
-        scalar("test_acc", test_acc),
-        scalar("train_acc", train_acc),
-        scalar("attenuation", summary.attenuation() as f32),
-    ];
-    values.extend(describe::finish_values(&summary, wall_time));
-    writer
-        .write_event(&summary_event(end, wall_time, values))
-        .with_context(|| format!("{name}: logging the final accuracies"))?;
-    let run = writer.close()?;
+    let (summary, run) = log.end(cfg.iterations, finished)?;
     if let Some(path) = &cfg.save {
         checkpoint::save(&model, path)?;
     }
     Ok((summary, run))
 }
+
+/// A configuration that cannot train on the data it was given.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A batch needs more images than the training set has.
+    BatchLargerThanData {
+        batch_size: usize,
+        images: usize,
+        data_dir: PathBuf,
+    },
+    /// The network is larger than [`MAX_PARAMETERS`].
+    TooManyParameters {
+        layers: usize,
+        hidden: usize,
+        inputs: usize,
+        parameters: u64,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::BatchLargerThanData {
+                batch_size,
+                images,
+                data_dir,
+            } => write!(
+                f,
+                "a batch of {batch_size} is larger than the training set ({images} images in {})",
+                data_dir.display()
+            ),
+            ConfigError::TooManyParameters {
+                layers,
+                hidden,
+                inputs,
+                parameters,
+            } => write!(
+                f,
+                "{layers} layers of {hidden} units on {inputs}-pixel images make {parameters} \
+                 parameters; at most {MAX_PARAMETERS} are allowed"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// The network `cfg` describes, for `inputs` pixels: from `cfg.init_from`
 /// if given, else freshly initialised from `cfg.seed`.
@@ -256,16 +229,16 @@ pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<
         residual: cfg.residual,
     };
     if arch.shape.parameters() > MAX_PARAMETERS {
-        bail!(
-            "--layers {} and --hidden {} on {inputs}-pixel images make {} parameters; \
-             at most {MAX_PARAMETERS} are allowed",
-            cfg.layers,
-            cfg.hidden,
-            arch.shape.parameters()
-        );
+        return Err(ConfigError::TooManyParameters {
+            layers: cfg.layers,
+            hidden: cfg.hidden,
+            inputs,
+            parameters: arch.shape.parameters(),
+        }
+        .into());
     }
     match &cfg.init_from {
-        Some(path) => checkpoint::load(path, arch, device),
+        Some(path) => Ok(checkpoint::load(path, arch, device)?),
         None => Ok(Mlp::new(arch, cfg.init, cfg.seed, device)?),
     }
 }
@@ -274,14 +247,6 @@ pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<
 /// and no weight decay.
 pub fn adam(model: &Mlp, lr: f64) -> Result<Adam> {
     Ok(Adam::new(model.vars(), AdamConfig::with_lr(lr)))
-}
-
-/// Copies each layer's kernel into `out`, input layer first.
-fn copy_kernels(model: &Mlp, out: &mut [Vec<f32>]) -> anyhow::Result<()> {
-    for (layer, out) in model.layers.iter().zip(out) {
-        crate::cpu::copy_f32(layer.kernel.as_tensor(), out)?;
-    }
-    Ok(())
 }
 
 /// Logits, mean softmax cross-entropy, and the gradients of every variable:
@@ -295,61 +260,6 @@ pub fn forward_backward(
     let loss = loss::cross_entropy(&logits, y)?;
     let grads = loss.backward()?;
     Ok((logits, loss, grads))
-}
-
-/// Writes out what `summaries` still holds and closes the event file of a
-/// run that `signal` stopped before iteration `i` (recording the session as
-/// ended, for the HParams dashboard); says where it stopped.
-fn stopped_by(
-    signal: Signal,
-    name: &str,
-    i: usize,
-    cfg: &TrainConfig,
-    last_logged: Option<usize>,
-    mut summaries: Summarizer,
-) -> anyhow::Error {
-    let now = wall_time_now();
-    let closed = summaries
-        .write_event(summary_event(i as i64, now, describe::failure_values(now)))
-        .and_then(|()| summaries.finish())
-        .and_then(|(writer, _)| {
-            let path = writer.path().display().to_string();
-            writer.close()?;
-            Ok(path)
-        });
-    let path = match closed {
-        Ok(path) => path,
-        Err(e) => return e.context(format!("{name}: stopped by {signal}")),
-    };
-    let logged = match last_logged {
-        Some(step) => format!("logged up to and including iteration {step} in {path}"),
-        None => format!("nothing logged yet; {path} holds only the run's description"),
-    };
-    Interrupted {
-        signal,
-        message: format!(
-            "{name}: stopped by {signal} at iteration {i} of {} ({i} iterations done); {logged}",
-            cfg.iterations
-        ),
-    }
-    .into()
-}
-
-fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
-    let target = if cfg.progress {
-        ProgressDrawTarget::stderr_with_hz(10)
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(cfg.iterations as u64), target);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:40}] {human_pos}/{human_len} eta {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(name.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 /// The number of rows whose largest logit is the label (the first largest,

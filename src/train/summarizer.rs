@@ -33,27 +33,40 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::proto::Event;
-use crate::report::run_writer::RunWriter;
-use crate::summary::builders::{histogram, scalar, summary_event};
+use crate::logdir::RunWriter;
+use crate::stats::{mean_abs, GradStats};
+use crate::tags;
 use crate::train::adam::{AdamConfig, Replica};
 use crate::train::lines::Lines;
-use crate::train::stats::{mean_abs, GradStats};
+use gradscope_tensorboard::proto::Event;
+use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
+
+/// Where a logged step's numbers come from: per dense layer, input first,
+/// the kernel and the kernel's gradient, copied into buffers the
+/// summarizer owns. The model and its `GradStore` are not `Send`; copies
+/// are.
+pub trait StepSource {
+    /// Each layer's kernel gradient into `out[layer]`.
+    fn copy_grads(&self, out: &mut [Vec<f32>]) -> Result<()>;
+    /// Each layer's kernel (as the optimizer has not yet stepped it) into
+    /// `out[layer]`.
+    fn copy_weights(&self, out: &mut [Vec<f32>]) -> Result<()>;
+}
 
 /// One logged training step, as the training thread saw it.
-pub struct StepRecord {
-    pub step: i64,
-    pub wall_time: f64,
-    pub loss: f32,
+struct StepRecord {
+    step: i64,
+    wall_time: f64,
+    loss: f32,
     /// Accuracy on the step's batch.
-    pub acc: f32,
+    acc: f32,
     /// Per layer, input first: the kernel's gradient and the kernel.
-    pub grads: Vec<Vec<f32>>,
-    pub weights: Vec<Vec<f32>>,
+    grads: Vec<Vec<f32>>,
+    weights: Vec<Vec<f32>>,
     /// Whether `weights` holds this step's kernels. When it does not
     /// ([`Summarizer::wants_weights`] said so), the worker's [`Replica`]
     /// of the optimizer has them.
-    pub has_weights: bool,
+    has_weights: bool,
 }
 
 enum Job {
@@ -196,17 +209,37 @@ impl Summarizer {
         })
     }
 
+    /// Logs one step: copies its gradients (and, when the worker needs
+    /// them, its kernels) out of `source` and queues them; the worker
+    /// builds and writes the step's summaries and prints its line.
+    pub fn log_step(
+        &mut self,
+        step: i64,
+        wall_time: f64,
+        loss: f32,
+        acc: f32,
+        source: &dyn StepSource,
+    ) -> Result<()> {
+        let mut record = self.record(step, wall_time, loss, acc);
+        source.copy_grads(&mut record.grads)?;
+        if self.wants_weights(step) {
+            source.copy_weights(&mut record.weights)?;
+            record.has_weights = true;
+        }
+        self.queue_step(record, source)
+    }
+
     /// Whether `step`'s record must carry the kernels: always, unless the
     /// worker replicates the optimizer; then at step 0 (where the replica
     /// starts) and every [`CHECK_EVERY`] steps. Copying 33 KB of kernels a
     /// step for the other core was about a third of what `--log-every 1`
     /// cost the training thread.
-    pub fn wants_weights(&self, step: i64) -> bool {
+    fn wants_weights(&self, step: i64) -> bool {
         !self.replicated || step % CHECK_EVERY == 0
     }
 
     /// A record for `step` to fill, with buffers reused from earlier steps.
-    pub fn record(&mut self, step: i64, wall_time: f64, loss: f32, acc: f32) -> StepRecord {
+    fn record(&mut self, step: i64, wall_time: f64, loss: f32, acc: f32) -> StepRecord {
         let reused = self.kept.pop().or_else(|| self.spare.try_recv().ok());
         let mut record = reused.unwrap_or_else(|| StepRecord {
             step: 0,
@@ -222,15 +255,10 @@ impl Summarizer {
         record
     }
 
-    /// Queues a step's summaries; builds them here if the queue is full,
-    /// then with the kernels `copy_weights` fills in if the record lacks
-    /// them (the optimizer has not stepped yet, so they are still this
-    /// step's).
-    pub fn log_step(
-        &mut self,
-        record: StepRecord,
-        copy_weights: impl FnOnce(&mut [Vec<f32>]) -> Result<()>,
-    ) -> Result<()> {
+    /// Queues a step's record; builds its summaries here if the queue is
+    /// full, then with the kernels from `source` if the record lacks them
+    /// (the optimizer has not stepped yet, so they are still this step's).
+    fn queue_step(&mut self, record: StepRecord, source: &dyn StepSource) -> Result<()> {
         let Some(jobs) = &self.jobs else {
             return self.send(Job::Step(record));
         };
@@ -238,7 +266,7 @@ impl Summarizer {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(Job::Step(mut record))) => {
                 if !record.has_weights {
-                    copy_weights(&mut record.weights)?;
+                    source.copy_weights(&mut record.weights)?;
                     record.has_weights = true;
                 }
                 self.send(Job::Built(Box::new(BuiltStep::of(record))))
@@ -450,20 +478,23 @@ fn next_job(inbox: &Receiver<Job>, lines: &mut Lines) -> Option<Job> {
     }
 }
 
-/// The summaries of one step: `loss`, `acc`, and per layer `mean_i`,
-/// `histogram_i` (the kernel's gradient) and `hist_weights_i` (the kernel).
+/// The summaries of one step: [`tags::LOSS`], [`tags::ACC`], and per layer
+/// its mean |grad| and the histograms of its kernel's gradient and kernel.
 /// Fills `means` with each layer's mean |grad|; returns the event and how
 /// many non-finite values the histograms left out.
 fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -> (Event, usize) {
-    let mut values = vec![scalar("loss", record.loss), scalar("acc", record.acc)];
+    let mut values = vec![
+        scalar(tags::LOSS, record.loss),
+        scalar(tags::ACC, record.acc),
+    ];
     let mut non_finite = 0;
     means.clear();
     for (l, (grad, weights)) in record.grads.iter().zip(weights).enumerate() {
         let mean = mean_abs(grad);
         means.push(mean);
-        values.push(scalar(&format!("mean_{}", l + 1), mean as f32));
-        let (grad_hist, skipped) = histogram(&format!("histogram_{}", l + 1), grad);
-        let (weight_hist, skipped_w) = histogram(&format!("hist_weights_{}", l + 1), weights);
+        values.push(scalar(&tags::mean_grad(l + 1), mean as f32));
+        let (grad_hist, skipped) = histogram(&tags::grad_histogram(l + 1), grad);
+        let (weight_hist, skipped_w) = histogram(&tags::weight_histogram(l + 1), weights);
         values.extend([grad_hist, weight_hist]);
         non_finite += skipped + skipped_w;
     }
@@ -476,10 +507,10 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{event, summary::value::Value};
-    use crate::report::logdir::Logdir;
-    use crate::summary::read_events;
+    use crate::logdir::Logdir;
     use crate::train::lines::testing::{gathered_into, Sink};
+    use gradscope_tensorboard::proto::{event, summary::value::Value};
+    use gradscope_tensorboard::read_events;
 
     fn sizes(layers: usize, values_per_step: usize) -> Setup {
         Setup {
@@ -500,9 +531,17 @@ mod tests {
         (dir, path, s)
     }
 
-    /// The training thread's side of these tests: kernels always sent.
-    fn no_copy(_: &mut [Vec<f32>]) -> Result<()> {
-        panic!("the record already holds its weights")
+    /// The training thread's side of these tests: records come filled in,
+    /// kernels always sent.
+    struct Filled;
+
+    impl StepSource for Filled {
+        fn copy_grads(&self, _: &mut [Vec<f32>]) -> Result<()> {
+            panic!("the record already holds its gradients")
+        }
+        fn copy_weights(&self, _: &mut [Vec<f32>]) -> Result<()> {
+            panic!("the record already holds its weights")
+        }
     }
 
     #[test]
@@ -515,7 +554,7 @@ mod tests {
             r.weights[0] = vec![0.1, 0.2];
             r.weights[1] = vec![f32::NAN];
             r.has_weights = true;
-            s.log_step(r, no_copy).unwrap();
+            s.queue_step(r, &Filled).unwrap();
         }
         s.write_event(summary_event(3, 1.0, vec![scalar("test_acc", 0.9)]))
             .unwrap();
@@ -562,7 +601,7 @@ mod tests {
             if step % 2 == 0 {
                 s.send(Job::Built(Box::new(BuiltStep::of(r)))).unwrap();
             } else {
-                s.log_step(r, no_copy).unwrap();
+                s.queue_step(r, &Filled).unwrap();
             }
         }
         let (writer, stats) = s.finish().unwrap();
@@ -600,7 +639,7 @@ mod tests {
                 r.weights[l] = (0..7_840).map(|i| i as f32 * -1e-4).collect();
             }
             r.has_weights = true;
-            s.log_step(r, no_copy).unwrap();
+            s.queue_step(r, &Filled).unwrap();
         }
         let (writer, stats) = s.finish().unwrap();
         let run = writer.close().unwrap().expect("recorded");
@@ -647,7 +686,7 @@ mod tests {
                 r.has_weights = true;
                 s.send(Job::Built(Box::new(BuiltStep::of(r)))).unwrap();
             } else {
-                s.log_step(r, no_copy).unwrap();
+                s.queue_step(r, &Filled).unwrap();
             }
             optimizer.step(&grads).unwrap();
         }

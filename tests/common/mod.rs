@@ -146,8 +146,8 @@ pub fn only_run_dir(logdir: &Path) -> PathBuf {
 /// The training log of an event file: `(step, loss)` of every event that
 /// carries a `loss` scalar, and where a truncated last record starts.
 pub fn logged_losses(file: &Path) -> (Vec<(i64, f32)>, Option<u64>) {
-    use gradscope::proto::{event, summary::value::Value};
-    let read = gradscope::summary::read_events(file).unwrap_or_else(|e| panic!("{e}"));
+    use gradscope_tensorboard::proto::{event, summary::value::Value};
+    let read = gradscope_tensorboard::read_events(file).unwrap_or_else(|e| panic!("{e}"));
     let losses = read
         .events
         .iter()

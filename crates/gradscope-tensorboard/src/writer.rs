@@ -1,6 +1,6 @@
-//! `EventWriter`: the file side of summaries (naming, framing, buffering,
+//! [`EventWriter`]: the file side of summaries (naming, framing, buffering,
 //! flushing). It writes whatever `Event`s it is given; the builders in
-//! [`crate::summary::builders`] make them.
+//! [`crate::summary`] make them.
 //!
 //! Durability: records are buffered in memory and a background thread hands
 //! them to the OS at least once per [`FLUSH_INTERVAL`], so a process killed
@@ -19,8 +19,8 @@ use std::time::Duration;
 use prost::Message;
 
 use crate::proto::Event;
-use crate::summary::builders::{file_version_event, wall_time_now};
-use crate::summary::record::append_record;
+use crate::record::append_record;
+use crate::summary::{file_version_event, wall_time_now};
 
 /// The longest buffered records wait before reaching the OS.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -34,22 +34,48 @@ const FLUSH_BYTES: usize = 1 << 20;
 /// 25 ms per run here. Synced along the way, the last few MB are left.
 const SYNC_BYTES: usize = 8 << 20;
 
-/// An I/O failure on an event file, naming the file.
+/// Why an event file could not be created or written, naming the path.
 #[derive(Debug)]
-pub struct WriteError {
-    pub path: PathBuf,
-    pub source: io::Error,
+#[non_exhaustive]
+pub enum WriteError {
+    /// The log directory could not be created (a file in the way, no
+    /// permission, ...).
+    CreateDir { path: PathBuf, source: io::Error },
+    /// The event file could not be created, written, flushed or synced.
+    /// After one such failure the writer writes nothing more, so the file
+    /// keeps whole records only.
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl WriteError {
+    /// The directory or file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            WriteError::CreateDir { path, .. } | WriteError::Io { path, .. } => path,
+        }
+    }
 }
 
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "event file {}: {}", self.path.display(), self.source)
+        match self {
+            WriteError::CreateDir { path, source } => write!(
+                f,
+                "log directory {}: cannot create it: {source}",
+                path.display()
+            ),
+            WriteError::Io { path, source } => {
+                write!(f, "event file {}: {source}", path.display())
+            }
+        }
     }
 }
 
 impl std::error::Error for WriteError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
+        match self {
+            WriteError::CreateDir { source, .. } | WriteError::Io { source, .. } => Some(source),
+        }
     }
 }
 
@@ -128,7 +154,7 @@ impl EventWriter {
     /// Creates a new event file in `dir` (creating `dir` if needed) and
     /// writes the file-version event.
     pub fn create(dir: &Path) -> Result<EventWriter, WriteError> {
-        std::fs::create_dir_all(dir).map_err(|source| WriteError {
+        std::fs::create_dir_all(dir).map_err(|source| WriteError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
@@ -153,7 +179,7 @@ impl EventWriter {
             std::thread::Builder::new()
                 .name("event-flusher".into())
                 .spawn(move || flush_periodically(&shared))
-                .map_err(|source| WriteError {
+                .map_err(|source| WriteError::Io {
                     path: path.clone(),
                     source,
                 })?
@@ -228,7 +254,7 @@ impl EventWriter {
     }
 
     fn error(&self, source: io::Error) -> WriteError {
-        WriteError {
+        WriteError::Io {
             path: self.path.clone(),
             source,
         }
@@ -306,7 +332,7 @@ fn create_new_numbered(
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => return Ok((path, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(source) => return Err(WriteError { path, source }),
+            Err(source) => return Err(WriteError::Io { path, source }),
         }
     }
 }
@@ -314,8 +340,8 @@ fn create_new_numbered(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::builders::{scalar, summary_event};
-    use crate::summary::reader::read_events;
+    use crate::reader::read_events;
+    use crate::summary::{scalar, summary_event};
 
     #[test]
     fn writes_version_then_events_and_reads_back() {
@@ -383,7 +409,7 @@ mod tests {
         let mut w = EventWriter::create(dir.path()).unwrap();
         let path = w.path().to_path_buf();
         let values: Vec<f32> = (0..7_840).map(|i| i as f32 * 1e-3 - 3.0).collect();
-        let histogram = crate::summary::builders::histogram("h", &values).0;
+        let histogram = crate::summary::histogram("h", &values).0;
         let mut written = 0;
         let mut step = 0;
         while written < SYNC_BYTES * 3 / 2 {

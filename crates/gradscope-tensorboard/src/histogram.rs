@@ -354,7 +354,7 @@ fn sums(values: &[f32]) -> (f64, f64) {
 /// lanes, so that the additions vectorise and do not wait on each other
 /// (as one chain of additions, a 7,840-value layer took about 10 µs).
 /// Compiled also for AVX-512 and AVX2, picked at run time. Also
-/// [`crate::train::stats::mean_abs`]'s sum.
+/// the mean |grad| that gradscope logs beside each histogram, so the two agree.
 #[multiversion(targets = "simd")]
 #[inline]
 pub fn sum_of(values: &[f32], term: impl Fn(f64) -> f64 + Copy) -> f64 {

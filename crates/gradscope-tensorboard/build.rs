@@ -7,7 +7,6 @@ const PROTOS: &[&str] = &[
     "proto/text.proto",
     "proto/graph.proto",
     "proto/hparams.proto",
-    "proto/report.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -4,7 +4,7 @@
 //! REPORT.md describes every run of the logdir. The runs this process has
 //! just trained need not be read back for it: at `--log-every 1` they hold
 //! about 150 MB of histograms, and reading them took longer than the report
-//! itself. [`crate::report::logdir::Logdir::load_dir_with`] takes these runs
+//! itself. [`crate::logdir::Logdir::load_dir_with`] takes these runs
 //! as they are, and reads the rest of the logdir from disk.
 //!
 //! The record is bounded: a run that logs more than [`MAX_POINTS`] values
@@ -13,10 +13,10 @@
 
 use std::path::Path;
 
-use crate::proto::{event, Event, EventView};
-use crate::report::logdir::{EventFile, FileStatus, Run};
-use crate::summary::writer::WriteError;
-use crate::summary::EventWriter;
+use crate::logdir::{EventFile, EventView, FileStatus, Run};
+use gradscope_tensorboard::proto::{event, Event};
+use gradscope_tensorboard::EventWriter;
+use gradscope_tensorboard::WriteError;
 
 /// The most values (scalars, histograms, texts: points of tags) a run's
 /// record holds, about 16 MB; the default experiment at `--log-every 1`
@@ -84,10 +84,9 @@ impl RunWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{event, SessionLog};
-    use crate::report::logdir::Logdir;
-    use crate::summary::builders::{histogram, scalar, summary_event};
-    use crate::summary::text::text;
+    use crate::logdir::Logdir;
+    use gradscope_tensorboard::proto::{event, SessionLog};
+    use gradscope_tensorboard::summary::{histogram, scalar, summary_event, text};
 
     /// Every kind of event gradscope writes, recorded as it was written,
     /// equals what loading the file gives.

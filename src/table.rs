@@ -5,11 +5,11 @@
 //! (the end of training and `gradscope compare`), CSV for other tools, and
 //! markdown for REPORT.md. Rows come from a finished training run
 //! ([`RunRow::from`] a [`RunSummary`]) or from a logdir
-//! ([`crate::report::compare::rows`]).
+//! (`gradscope compare`).
 
 use std::fmt::Write;
 
-use crate::train::{stats, RunSummary};
+use crate::stats::{self, RunSummary};
 
 /// How to render the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,13 +1,25 @@
 //! Summary builders: pure functions from values to protobuf messages.
 //!
-//! Nothing here touches a file; [`crate::summary::EventWriter`] frames and
-//! writes what these return. Keeping the two apart (as tensorboardX does)
-//! means the builders are tested on values alone.
+//! Nothing here touches a file; [`EventWriter`](crate::EventWriter) frames
+//! and writes what these return. Keeping the two apart (as tensorboardX
+//! does) means the builders are tested on values alone.
+//!
+//! ```
+//! use gradscope_tensorboard::summary::{scalar, summary_event, text};
+//!
+//! let event = summary_event(100, 1.7e9, vec![scalar("loss", 0.25), text("note", "*ok*")]);
+//! assert_eq!(event.step, 100);
+//! ```
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::proto::{event, summary, summary_metadata, DataClass, Event, Summary, SummaryMetadata};
-use crate::summary::histogram::{self, Histogram};
+use prost::Message;
+
+use crate::histogram::{self, Histogram};
+use crate::proto::{
+    event, summary, summary_metadata, DataClass, DataType, Event, Summary, SummaryMetadata,
+    TensorProto, TensorShapeProto, TextPluginData,
+};
 
 /// The `file_version` every TensorBoard event file starts with.
 pub const FILE_VERSION: &str = "brain.Event:2";
@@ -79,10 +91,36 @@ pub fn summary_event(step: i64, wall_time: f64, values: Vec<summary::Value>) -> 
     }
 }
 
+/// The plugin name TensorBoard's Text dashboard reads.
+pub const TEXT_PLUGIN_NAME: &str = "text";
+
+/// A text summary holding `markdown` under `tag`, for TensorBoard's Text
+/// dashboard: a scalar `DT_STRING` tensor marked for the "text" plugin,
+/// which the dashboard renders as markdown (tables included) at its step.
+pub fn text(tag: &str, markdown: &str) -> summary::Value {
+    let content = TextPluginData { version: 0 }.encode_to_vec();
+    summary::Value {
+        tag: tag.to_string(),
+        metadata: Some(plugin_metadata(
+            TEXT_PLUGIN_NAME,
+            content,
+            DataClass::Tensor,
+        )),
+        value: Some(summary::value::Value::Tensor(TensorProto {
+            dtype: DataType::DtString as i32,
+            // No dimensions: a scalar, which the dashboard renders as one
+            // markdown document rather than as a table of strings.
+            tensor_shape: Some(TensorShapeProto::default()),
+            string_val: vec![markdown.as_bytes().to_vec()],
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost::Message;
 
     #[test]
     fn scalar_round_trips_through_protobuf() {
@@ -115,6 +153,32 @@ mod tests {
         assert_eq!(
             e.what,
             Some(event::What::FileVersion("brain.Event:2".into()))
+        );
+    }
+    #[test]
+    fn a_scalar_string_tensor_for_the_text_plugin() {
+        let value = text("config", "| a | b |\n| --- | --- |\n| 1 | 2 |\n");
+        let bytes = Summary { value: vec![value] }.encode_to_vec();
+        let decoded = &Summary::decode(bytes.as_slice()).unwrap().value[0];
+        assert_eq!(decoded.tag, "config");
+        let metadata = decoded.metadata.as_ref().unwrap();
+        let plugin = metadata.plugin_data.as_ref().unwrap();
+        assert_eq!(plugin.plugin_name, "text");
+        assert_eq!(
+            TextPluginData::decode(plugin.content.as_slice())
+                .unwrap()
+                .version,
+            0
+        );
+        assert_eq!(metadata.data_class, DataClass::Tensor as i32);
+        let Some(summary::value::Value::Tensor(t)) = &decoded.value else {
+            panic!("not a tensor: {decoded:?}")
+        };
+        assert_eq!(t.dtype, DataType::DtString as i32);
+        assert!(t.tensor_shape.as_ref().unwrap().dim.is_empty());
+        assert_eq!(
+            t.string_val,
+            [b"| a | b |\n| --- | --- |\n| 1 | 2 |\n".to_vec()]
         );
     }
 }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use crate::proto::Event;
-use crate::summary::record::{masked_crc32c, FRAMING_BYTES};
+use crate::record::{masked_crc32c, FRAMING_BYTES};
 
 /// The largest record payload the reader accepts. gradscope's own records are
 /// tens of kilobytes; a length field above this is treated as corruption, so
@@ -45,6 +45,7 @@ pub struct ReadEvents {
 
 /// Why a file could not be read, with the byte offset of the bad record.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ReadError {
     /// Opening or reading failed; `offset` is where the record being read
     /// starts (0 when the file could not be opened).
@@ -127,7 +128,7 @@ pub fn read_events(path: &Path) -> Result<ReadEvents, ReadError> {
 /// [`EventReader::truncated_at`] says where), or after the first error.
 ///
 /// `M` is the message each record decodes to: [`Event`], or a view of it
-/// such as [`crate::proto::EventView`] that leaves some fields undecoded.
+/// such as gradscope's report view, which leaves histogram buckets undecoded.
 pub struct EventReader<R, M = Event> {
     path: PathBuf,
     input: R,
@@ -174,7 +175,7 @@ impl<R: Read> EventReader<R> {
     }
 
     /// This reader, decoding each record as `V` instead of [`Event`]: a view
-    /// of it such as [`crate::proto::EventView`], which skips the fields it
+    /// of it that declares only some of `Event`'s fields, which skips those it
     /// leaves out of its schema.
     pub fn decoding<V: Message + Default>(self) -> EventReader<R, V> {
         EventReader {
@@ -295,8 +296,8 @@ impl<R: Read, M: Message + Default> Iterator for EventReader<R, M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::builders::{file_version_event, scalar, summary_event};
-    use crate::summary::record::append_record;
+    use crate::record::append_record;
+    use crate::summary::{file_version_event, scalar, summary_event};
 
     fn encode(records: &[Event]) -> Vec<u8> {
         let mut bytes = Vec::new();

@@ -32,7 +32,7 @@ use crate::proto::hparams::{
 use crate::proto::{
     summary, tensor_shape_proto, DataClass, DataType, TensorProto, TensorShapeProto,
 };
-use crate::summary::builders::plugin_metadata;
+use crate::summary::plugin_metadata;
 
 /// The plugin name TensorBoard's HParams dashboard reads.
 pub const PLUGIN_NAME: &str = "hparams";

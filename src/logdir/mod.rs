@@ -13,7 +13,7 @@
 //! (TF1, tensorboardX, gradscope) or as a one-element tensor with plugin
 //! `scalars` (TF2, torch's `new_style`); a tag's plugin metadata may come only
 //! with its first value (TF2's writer may send it once), so a tag keeps the
-//! kind its first value gave it. Records are CRC-checked by [`crate::summary::reader::EventReader`];
+//! kind its first value gave it. Records are CRC-checked by [`EventReader`];
 //! a file it rejects is kept as a [`FileStatus::Failed`] and the other files
 //! still load.
 
@@ -23,8 +23,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::proto::{event_view, summary_view, DataType, EventView, TensorProto};
-use crate::summary::reader::EventReader;
+use gradscope_tensorboard::proto::{DataType, TensorProto};
+use gradscope_tensorboard::EventReader;
+
+pub use event_view::EventView;
+use event_view::{Value as ViewValue, ValueView, What};
+pub use run_writer::RunWriter;
+
+pub mod event_view;
+pub mod run_writer;
 
 /// Every run found under one path.
 #[derive(Debug)]
@@ -128,7 +135,7 @@ impl Logdir {
     /// Like [`Logdir::load_dir`], but each run of `written` whose folder
     /// holds exactly the files it names is taken as it is instead of read
     /// back: the runs this process has just written (see
-    /// [`crate::report::run_writer`]).
+    /// [`run_writer`]).
     pub fn load_dir_with(path: &Path, written: Vec<Run>) -> Result<Logdir> {
         Logdir::require_dir(path)?;
         let logdir = Logdir::load_with(path, written)?;
@@ -394,11 +401,11 @@ impl Run {
     /// Adds the tags and points of the next event of the run's files.
     pub(crate) fn add_event(&mut self, event: EventView) {
         let values = match event.what {
-            Some(event_view::What::Summary(s)) => s.value,
-            Some(event_view::What::FileVersion(_)) => return,
-            Some(event_view::What::GraphDef(_)) => return self.count_other("graph_def"),
-            Some(event_view::What::MetaGraphDef(_)) => return self.count_other("meta_graph_def"),
-            Some(event_view::What::SessionLog(_)) => return self.count_other("session_log"),
+            Some(What::Summary(s)) => s.value,
+            Some(What::FileVersion(_)) => return,
+            Some(What::GraphDef(_)) => return self.count_other("graph_def"),
+            Some(What::MetaGraphDef(_)) => return self.count_other("meta_graph_def"),
+            Some(What::SessionLog(_)) => return self.count_other("session_log"),
             // A field outside gradscope's schema (tagged_run_metadata, ...).
             None => return self.count_other("other"),
         };
@@ -411,10 +418,8 @@ impl Run {
                 points: Vec::new(),
             });
             let number = match (&tag.kind, &value.value) {
-                (Kind::Scalar, Some(summary_view::value::Value::SimpleValue(v))) => {
-                    Some(f64::from(*v))
-                }
-                (Kind::Scalar, Some(summary_view::value::Value::Tensor(t))) => tensor_scalar(t),
+                (Kind::Scalar, Some(ViewValue::SimpleValue(v))) => Some(f64::from(*v)),
+                (Kind::Scalar, Some(ViewValue::Tensor(t))) => tensor_scalar(t),
                 _ => None,
             };
             tag.points.push(Point {
@@ -430,8 +435,8 @@ impl Run {
 }
 
 /// The kind a value declares by its plugin metadata or its own type.
-fn declared_kind(value: &summary_view::Value) -> Kind {
-    use summary_view::value::Value as V;
+fn declared_kind(value: &ValueView) -> Kind {
+    use ViewValue as V;
     let plugin = value
         .metadata
         .as_ref()
@@ -496,11 +501,13 @@ pub fn tensor_scalar(t: &TensorProto) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{event, summary, Event, Summary, TensorShapeProto};
-    use crate::proto::{summary_metadata::PluginData, tensor_shape_proto, SummaryMetadata};
-    use crate::report::run_writer::RunWriter;
-    use crate::summary::builders::{scalar, summary_event};
-    use crate::summary::EventWriter;
+    use crate::logdir::RunWriter;
+    use gradscope_tensorboard::proto::{event, summary, Event, Summary, TensorShapeProto};
+    use gradscope_tensorboard::proto::{
+        summary_metadata::PluginData, tensor_shape_proto, SummaryMetadata,
+    };
+    use gradscope_tensorboard::summary::{scalar, summary_event};
+    use gradscope_tensorboard::EventWriter;
 
     impl Run {
         /// [`Run::add_event`] for an `Event` as the writer makes it, read

@@ -1,6 +1,8 @@
-//! Statistics of gradients and weights, computed from their host copies.
+//! Statistics of gradients and weights, computed from their host copies,
+//! and what a finished run reports: the figures the trainer logs and the
+//! reports read back, defined once for both.
 
-use crate::summary::histogram::sum_of;
+use gradscope_tensorboard::histogram::sum_of;
 
 /// Mean absolute value, the article's measure of how much gradient a layer
 /// receives. A non-finite value makes the result non-finite, on purpose:
@@ -49,6 +51,26 @@ pub fn attenuation(averages: &[f64]) -> f64 {
     match (averages.first(), averages.last()) {
         (Some(&first), Some(&last)) => last / first,
         _ => f64::NAN,
+    }
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub name: String,
+    /// Each layer's mean |grad| averaged over the logged steps, input first.
+    pub mean_grad: Vec<f64>,
+    /// The last logged loss and batch accuracy.
+    pub final_loss: f32,
+    pub final_batch_acc: f32,
+    /// Accuracy on the whole training and test splits after training.
+    pub train_acc: f32,
+    pub test_acc: f32,
+}
+
+impl RunSummary {
+    pub fn attenuation(&self) -> f64 {
+        attenuation(&self.mean_grad)
     }
 }
 

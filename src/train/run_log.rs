@@ -1,0 +1,293 @@
+//! [`RunLog`]: what a training run records about itself, from its first
+//! event to its last, and the one way a run ends ([`Ending`]).
+//!
+//! It owns the run's event file (through the [`Summarizer`], which writes
+//! it on another thread), its progress bar and its printed lines. The loop
+//! hands it each logged step's loss, accuracy, model and gradients, and
+//! ends it once: finished, diverged or stopped by a signal. Every ending
+//! writes a last event (the final accuracies and the session's success, or
+//! the session's failure), waits for every summary to reach the file, and
+//! closes it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use candle_core::backprop::GradStore;
+use gradscope_tensorboard::summary::{scalar, summary_event, wall_time_now};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::data::Dataset;
+use crate::interrupt::{Interrupted, Signal};
+use crate::logdir::{Run, RunWriter};
+use crate::model::Mlp;
+use crate::stats::RunSummary;
+use crate::tags;
+use crate::train::adam::AdamConfig;
+use crate::train::divergence::Divergence;
+use crate::train::lines::Lines;
+use crate::train::summarizer::{Setup, StepSource, Summarizer};
+use crate::train::{describe, TrainConfig};
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// Every iteration ran; the model scored these on the whole splits.
+    Finished { train_acc: f32, test_acc: f32 },
+    /// A loss or gradient went non-finite; nothing more was trained.
+    Diverged(Divergence),
+    /// A signal asked the run to stop.
+    Stopped(Signal),
+}
+
+/// A run that diverged, after its event file was closed complete.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diverged {
+    pub run: String,
+    pub iteration: usize,
+    pub cause: Divergence,
+    /// The run's event file.
+    pub path: PathBuf,
+}
+
+impl fmt::Display for Diverged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Diverged {
+            run,
+            iteration,
+            cause,
+            path,
+        } = self;
+        write!(
+            f,
+            "{run}: training diverged at iteration {iteration}: {cause}. Everything logged \
+             up to and including iteration {iteration} is in {}",
+            path.display()
+        )
+    }
+}
+
+impl std::error::Error for Diverged {}
+
+/// One run's logging.
+pub struct RunLog {
+    name: String,
+    iterations: usize,
+    summaries: Summarizer,
+    progress: ProgressBar,
+    /// The last logged step, its loss and its batch accuracy.
+    last_logged: Option<(usize, f32, f32)>,
+}
+
+impl RunLog {
+    /// Starts the run `name` (its folder relative to the logdir) in a new
+    /// event file in `run_dir`, and writes what the run says of itself
+    /// before its first step (graph, configuration, hyperparameters).
+    pub fn start(
+        name: &str,
+        run_dir: &Path,
+        cfg: &TrainConfig,
+        data: &Dataset,
+        model: &Mlp,
+        optimizer: AdamConfig,
+    ) -> Result<RunLog> {
+        let writer = RunWriter::create(run_dir, name)?;
+        let progress = progress_bar(name, cfg);
+        let setup = Setup {
+            layers: model.layers.len(),
+            values_per_step: 2 * model
+                .layers
+                .iter()
+                .map(|layer| layer.kernel.elem_count())
+                .sum::<usize>(),
+            iterations: cfg.iterations,
+            // Every step logged: the summary thread can replay the optimizer.
+            replica: (cfg.log_every == 1).then_some(optimizer),
+        };
+        let mut summaries = Summarizer::start(writer, setup, Lines::stdout(progress.clone()))?;
+        let shape = model.arch.shape;
+        for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
+            summaries.write_event(event)?;
+        }
+        Ok(RunLog {
+            name: name.to_string(),
+            iterations: cfg.iterations,
+            summaries,
+            progress,
+            last_logged: None,
+        })
+    }
+
+    /// Logs iteration `i`: the batch's `loss` and accuracy `acc`, and per
+    /// layer the gradients in `grads` and the kernels of `model` (before
+    /// the optimizer steps them).
+    pub fn step(
+        &mut self,
+        i: usize,
+        loss: f32,
+        acc: f32,
+        model: &Mlp,
+        grads: &GradStore,
+    ) -> Result<()> {
+        let source = Snapshot { model, grads };
+        self.summaries
+            .log_step(i as i64, wall_time_now(), loss, acc, &source)
+            .with_context(|| format!("{}: logging iteration {i}", self.name))?;
+        self.last_logged = Some((i, loss, acc));
+        Ok(())
+    }
+
+    /// Counts one iteration done, for the progress bar.
+    pub fn tick(&self) {
+        self.progress.inc(1);
+    }
+
+    /// Ends the run at iteration `at`, closing its event file complete. A
+    /// finished run returns its figures and the [`Run`] its file holds
+    /// (`None` for one too long to keep in memory, see [`RunWriter`]); a
+    /// diverged one returns a [`Diverged`] error, a stopped one an
+    /// [`Interrupted`], each saying what was kept where.
+    pub fn end(self, at: usize, ending: Ending) -> Result<(RunSummary, Option<Run>)> {
+        let (name, iterations, last_logged) =
+            (self.name.clone(), self.iterations, self.last_logged);
+        let closed = self.close(at, &ending);
+        match ending {
+            Ending::Finished { .. } => closed.map(|closed| (closed.summary, closed.run)),
+            Ending::Diverged(cause) => Err(Diverged {
+                run: name,
+                iteration: at,
+                cause,
+                path: closed?.path,
+            }
+            .into()),
+            Ending::Stopped(signal) => {
+                let path = match closed {
+                    Ok(closed) => closed.path,
+                    Err(e) => return Err(e.context(format!("{name}: stopped by {signal}"))),
+                };
+                let logged = match last_logged {
+                    Some((step, ..)) => format!(
+                        "logged up to and including iteration {step} in {}",
+                        path.display()
+                    ),
+                    None => format!(
+                        "nothing logged yet; {} holds only the run's description",
+                        path.display()
+                    ),
+                };
+                let message = format!(
+                    "{name}: stopped by {signal} at iteration {at} of {iterations} \
+                     ({at} iterations done); {logged}"
+                );
+                Err(Interrupted { signal, message }.into())
+            }
+        }
+    }
+
+    /// Writes the run's last event at step `at`, waits for every summary
+    /// to be written and closes the file.
+    fn close(self, at: usize, ending: &Ending) -> Result<Closed> {
+        let RunLog {
+            name,
+            mut summaries,
+            progress,
+            last_logged,
+            ..
+        } = self;
+        progress.finish_and_clear();
+        let (train_acc, test_acc) = match *ending {
+            Ending::Finished {
+                train_acc,
+                test_acc,
+            } => (train_acc, test_acc),
+            Ending::Diverged(_) | Ending::Stopped(_) => (f32::NAN, f32::NAN),
+        };
+        let (final_loss, final_batch_acc) =
+            last_logged.map_or((f32::NAN, f32::NAN), |l| (l.1, l.2));
+        let wall_time = wall_time_now();
+        if !matches!(ending, Ending::Finished { .. }) {
+            summaries.write_event(summary_event(
+                at as i64,
+                wall_time,
+                describe::failure_values(wall_time),
+            ))?;
+        }
+        // The summary thread holds the gradient statistics of every logged
+        // step: the finished run's figures wait for it.
+        let (mut writer, grad_stats) = summaries.finish()?;
+        let summary = RunSummary {
+            name,
+            mean_grad: grad_stats.averages(),
+            final_loss,
+            final_batch_acc,
+            train_acc,
+            test_acc,
+        };
+        if let Ending::Finished { .. } = ending {
+            let mut values = vec![
+                scalar(tags::TEST_ACC, test_acc),
+                scalar(tags::TRAIN_ACC, train_acc),
+                scalar(tags::ATTENUATION, summary.attenuation() as f32),
+            ];
+            values.extend(describe::finish_values(&summary, wall_time));
+            writer
+                .write_event(&summary_event(at as i64, wall_time, values))
+                .with_context(|| format!("{}: logging the final accuracies", summary.name))?;
+        }
+        let path = writer.path().to_path_buf();
+        let run = writer.close()?;
+        Ok(Closed { path, summary, run })
+    }
+}
+
+/// A run whose event file is closed.
+struct Closed {
+    path: PathBuf,
+    summary: RunSummary,
+    run: Option<Run>,
+}
+
+/// A step's numbers as the summarizer copies them: the model's kernels and
+/// their gradients.
+struct Snapshot<'a> {
+    model: &'a Mlp,
+    grads: &'a GradStore,
+}
+
+impl StepSource for Snapshot<'_> {
+    fn copy_grads(&self, out: &mut [Vec<f32>]) -> Result<()> {
+        for (layer, out) in self.model.layers.iter().zip(out) {
+            let grad = self
+                .grads
+                .get(layer.kernel.as_tensor())
+                .context("the loss does not depend on a layer's kernel")?;
+            crate::cpu::copy_f32(grad, out)?;
+        }
+        Ok(())
+    }
+
+    fn copy_weights(&self, out: &mut [Vec<f32>]) -> Result<()> {
+        for (layer, out) in self.model.layers.iter().zip(out) {
+            crate::cpu::copy_f32(layer.kernel.as_tensor(), out)?;
+        }
+        Ok(())
+    }
+}
+
+fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
+    let target = if cfg.progress {
+        ProgressDrawTarget::stderr_with_hz(10)
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(cfg.iterations as u64), target);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:40}] {human_pos}/{human_len} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
