@@ -14,6 +14,7 @@ use anyhow::{bail, Result};
 use crate::logdir::{Logdir, Run};
 use crate::stats::GradStats;
 use crate::table::{legend, render, Format, RunRow};
+use crate::tags;
 
 /// One row per run of `logdir`, in run-name order.
 pub fn rows(logdir: &Logdir) -> Vec<RunRow> {
@@ -24,10 +25,10 @@ pub fn rows(logdir: &Logdir) -> Vec<RunRow> {
 pub fn row(run: &Run) -> RunRow {
     RunRow {
         name: run.name.clone(),
-        loss: run.last_scalar("loss"),
-        batch_acc: run.last_scalar("acc"),
-        train_acc: run.last_scalar("train_acc"),
-        test_acc: run.last_scalar("test_acc"),
+        loss: run.last_scalar(tags::LOSS),
+        batch_acc: run.last_scalar(tags::ACC),
+        train_acc: run.last_scalar(tags::TRAIN_ACC),
+        test_acc: run.last_scalar(tags::TEST_ACC),
         mean_grad: averaged_mean_grad(run),
     }
 }
@@ -38,7 +39,7 @@ pub fn row(run: &Run) -> RunRow {
 /// counts when every layer has a value there (training logs them together).
 pub fn averaged_mean_grad(run: &Run) -> Vec<f64> {
     let series: Vec<Vec<(i64, f64)>> = (1..)
-        .map(|l| run.scalars(&format!("mean_{l}")))
+        .map(|l| run.scalars(&tags::mean_grad(l)))
         .take_while(|s| !s.is_empty())
         .collect();
     let Some(first) = series.first() else {

@@ -26,6 +26,7 @@ use plotters::style::FontStyle;
 
 use crate::logdir::Logdir;
 use crate::report::compare::averaged_mean_grad;
+use crate::tags;
 
 /// Where figures go, under the logdir.
 pub const PLOTS_DIR: &str = "plots";
@@ -80,8 +81,8 @@ pub fn plot(logdir: &Logdir, out_dir: &Path) -> Result<Figures> {
             to_draw.push(figure);
         } else {
             let tag = match figure.needs {
-                Needs::Accuracy => "acc",
-                Needs::Gradients => "mean_1",
+                Needs::Accuracy => tags::ACC.to_string(),
+                Needs::Gradients => tags::mean_grad(1),
             };
             let skipped = format!("{} skipped: no run logged `{tag}`", figure.file);
             figures.skipped.push(skipped);
@@ -89,8 +90,10 @@ pub fn plot(logdir: &Logdir, out_dir: &Path) -> Result<Figures> {
     }
     if to_draw.is_empty() {
         bail!(
-            "{}: nothing to plot: no run has `acc` or `mean_1` scalars",
-            logdir.root.display()
+            "{}: nothing to plot: no run has `{}` or `{}` scalars",
+            logdir.root.display(),
+            tags::ACC,
+            tags::mean_grad(1)
         );
     }
     let drawn: Vec<Result<PathBuf>> = std::thread::scope(|scope| {
@@ -181,9 +184,9 @@ impl Series {
                 RunSeries {
                     name: run.name.clone(),
                     colour: run_colour(i),
-                    acc: thin(run.scalars("acc")),
-                    first: thin(run.scalars("mean_1")),
-                    last: thin(run.scalars(&format!("mean_{}", mean_grad.len().max(1)))),
+                    acc: thin(run.scalars(tags::ACC)),
+                    first: thin(run.scalars(&tags::mean_grad(1))),
+                    last: thin(run.scalars(&tags::mean_grad(mean_grad.len().max(1)))),
                     mean_grad,
                 }
             })
