@@ -61,9 +61,17 @@ pub struct Graph {
 #[non_exhaustive]
 pub enum GraphError {
     /// Two nodes share a name; the dashboard would draw only one.
-    DuplicateNode { name: String },
+    DuplicateNode {
+        /// The name used twice.
+        name: String,
+    },
     /// A node reads from a name no node has.
-    UnknownInput { node: String, input: String },
+    UnknownInput {
+        /// The node that reads it.
+        node: String,
+        /// The input as the node names it.
+        input: String,
+    },
 }
 
 impl fmt::Display for GraphError {

@@ -177,6 +177,8 @@ impl BucketIndex {
 /// A histogram of finite values plus a count of the non-finite ones it left out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
+    /// The buckets, count, sum, sum of squares, min and max of the finite
+    /// values, as TensorBoard reads them.
     pub proto: HistogramProto,
     /// NaN and ±infinity values that were skipped. They have no bucket, and
     /// one of them would turn `sum` and `sum_squares` into NaN.

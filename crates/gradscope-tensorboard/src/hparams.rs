@@ -36,8 +36,11 @@ use crate::summary::plugin_metadata;
 
 /// The plugin name TensorBoard's HParams dashboard reads.
 pub const PLUGIN_NAME: &str = "hparams";
+/// The tag of the [`experiment`] record.
 pub const EXPERIMENT_TAG: &str = "_hparams_/experiment";
+/// The tag of the [`session_start`] record.
 pub const SESSION_START_INFO_TAG: &str = "_hparams_/session_start_info";
+/// The tag of the [`session_end`] record.
 pub const SESSION_END_INFO_TAG: &str = "_hparams_/session_end_info";
 
 /// A hyperparameter's value, and with it the kind of column it gets.
@@ -45,7 +48,12 @@ pub const SESSION_END_INFO_TAG: &str = "_hparams_/session_end_info";
 pub enum HParam {
     /// One of a fixed set of strings; the set is the column's domain, so the
     /// dashboard offers a checkbox per choice.
-    Choice { value: String, choices: Vec<String> },
+    Choice {
+        /// This run's value.
+        value: String,
+        /// Every value the column can take, `value` among them.
+        choices: Vec<String>,
+    },
     /// A real number; the dashboard offers a min/max filter.
     Real(f64),
     /// A whole number. TensorBoard stores every number as a double, so
@@ -125,7 +133,9 @@ impl fmt::Display for HParam {
 /// A metric column: the last value of the scalar `tag` in each session's run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Metric {
+    /// The scalar tag whose last value is the metric.
     pub tag: &'static str,
+    /// What the dashboard says of it.
     pub description: &'static str,
     /// Whether it is measured on training or held-out data.
     pub dataset: DatasetType,

@@ -51,6 +51,8 @@
 //!
 //! Then `tensorboard --logdir <logdir>` shows the run `run-1`.
 
+#![warn(missing_docs)]
+
 pub mod graph;
 pub mod histogram;
 pub mod hparams;

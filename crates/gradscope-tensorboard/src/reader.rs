@@ -38,6 +38,7 @@ const HEADER_BYTES: u64 = 12;
 /// The events of one file, and where a truncated final record began, if any.
 #[derive(Debug, Default)]
 pub struct ReadEvents {
+    /// Every whole event, the file-version event first.
     pub events: Vec<Event>,
     /// Byte offset of a final record that ends before its declared length.
     pub truncated_at: Option<u64>,
@@ -50,14 +51,20 @@ pub enum ReadError {
     /// Opening or reading failed; `offset` is where the record being read
     /// starts (0 when the file could not be opened).
     Io {
+        /// The file.
         path: PathBuf,
+        /// Where the record being read starts.
         offset: u64,
+        /// What the OS said.
         source: io::Error,
     },
     /// The bytes at `offset` are not a valid record.
     Corrupt {
+        /// The file.
         path: PathBuf,
+        /// Where the bad record starts.
         offset: u64,
+        /// What is wrong with it.
         what: String,
     },
 }

@@ -40,11 +40,21 @@ const SYNC_BYTES: usize = 8 << 20;
 pub enum WriteError {
     /// The log directory could not be created (a file in the way, no
     /// permission, ...).
-    CreateDir { path: PathBuf, source: io::Error },
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
     /// The event file could not be created, written, flushed or synced.
     /// After one such failure the writer writes nothing more, so the file
     /// keeps whole records only.
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The event file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
 }
 
 impl WriteError {
