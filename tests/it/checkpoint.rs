@@ -1,8 +1,8 @@
 //! `--save` and `--init-from` through the binary: a checkpoint saved by one
 //! run seeds the next, and a mismatched one is refused clearly.
 
-mod common;
 
+use crate::helpers;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -62,7 +62,7 @@ fn first_weights(logdir: &Path, layer: usize) -> (f64, f64, f64) {
 fn a_checkpoint_saved_by_one_run_seeds_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 20);
+    helpers::write_synthetic(&data, 100, 20);
     let saved = dir.path().join("ckpt/first.safetensors");
     let out = gradscope(
         &data,
@@ -122,7 +122,7 @@ fn a_checkpoint_saved_by_one_run_seeds_the_next() {
 fn a_mismatched_checkpoint_is_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 20);
+    helpers::write_synthetic(&data, 100, 20);
     let saved = dir.path().join("w.safetensors");
     let out = gradscope(
         &data,

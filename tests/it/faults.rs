@@ -2,8 +2,8 @@
 //! twice), a file-size limit, and two runs into one folder at once. Each test
 //! runs the real binary on generated data and then reads what it left on disk.
 
-mod common;
 
+use crate::helpers;
 use std::io::{BufRead, BufReader};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use gradscope::summary::reader::EventReader;
 /// A run that lasts until it is stopped: `--log-every` steps, small layers.
 fn start_long_run(dir: &Path, log_every: u32, stdout: Stdio) -> Child {
     let data = dir.join("data");
-    common::write_synthetic(&data, 300, 50);
+    helpers::write_synthetic(&data, 300, 50);
     Command::new(env!("CARGO_BIN_EXE_gradscope"))
         .args(["--scenario", "relu", "--iterations", "1000000000"])
         .args(["--layers", "3", "--hidden", "8", "--batch-size", "10"])
@@ -85,7 +85,7 @@ fn stderr_of(child: &mut Child) -> String {
 /// The logged training steps in `file`, and where a truncated last record
 /// starts.
 fn logged_steps(file: &Path) -> (Vec<u64>, Option<u64>) {
-    let (losses, truncated_at) = common::logged_losses(file);
+    let (losses, truncated_at) = helpers::logged_losses(file);
     (
         losses.iter().map(|&(step, _)| step as u64).collect(),
         truncated_at,
@@ -93,15 +93,15 @@ fn logged_steps(file: &Path) -> (Vec<u64>, Option<u64>) {
 }
 
 fn only_event_file(run_dir: &Path) -> PathBuf {
-    let files = common::event_files(run_dir);
+    let files = helpers::event_files(run_dir);
     assert_eq!(files.len(), 1, "{files:?}");
     files.into_iter().next().unwrap()
 }
 
 #[test]
 fn sigkill_loses_at_most_the_last_two_seconds() {
-    let Some(python) = common::python() else {
-        return; // common::python said why
+    let Some(python) = helpers::python() else {
+        return; // helpers::python said why
     };
     let dir = tempfile::tempdir().unwrap();
     let mut child = start_long_run(dir.path(), 1000, Stdio::piped());
@@ -130,7 +130,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
 
     // Our reader: the complete records are every logged step from 0 on,
     // through `committed`; a cut-short last record is reported, not fatal.
-    let run_dir = common::only_run_dir(&dir.path().join("logs"));
+    let run_dir = helpers::only_run_dir(&dir.path().join("logs"));
     let run = run_dir.file_name().unwrap().to_str().unwrap().to_string();
     let file = only_event_file(&run_dir);
     let (ours, truncated_at) = logged_steps(&file);
@@ -144,7 +144,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
     );
 
     // TensorBoard's own loader reads the same steps, tail and all.
-    let json = common::tensorboard_load(&python, &dir.path().join("logs"));
+    let json = helpers::tensorboard_load(&python, &dir.path().join("logs"));
     let loss_steps: Vec<u64> = json["runs"][&run]["loss"]["points"]
         .as_array()
         .unwrap()
@@ -172,7 +172,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
     let (cut_steps, cut_at) = logged_steps(&cut_file);
     assert_eq!(cut_at, Some(last_start));
     assert_eq!(cut_steps, ours[..ours.len() - 1]);
-    let json = common::tensorboard_load(&python, &dir.path().join("cut"));
+    let json = helpers::tensorboard_load(&python, &dir.path().join("cut"));
     let points = json["runs"][&run]["loss"]["points"].as_array().unwrap();
     assert_eq!(
         points.len(),
@@ -230,7 +230,7 @@ fn stops_cleanly_on(signal: libc::c_int, status: i32, report: &str) {
     assert_eq!(logged_to, (stopped_at - 1) / 10 * 10, "{stderr}");
 
     // The writer flushed and closed: nothing cut short, every step there.
-    let file = only_event_file(&common::only_run_dir(&dir.path().join("logs")));
+    let file = only_event_file(&helpers::only_run_dir(&dir.path().join("logs")));
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     let (ours, truncated_at) = logged_steps(&file);
     assert_eq!(truncated_at, None);
@@ -271,7 +271,7 @@ fn a_closed_stdout_stops_the_run_cleanly() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let file = only_event_file(&common::only_run_dir(&dir.path().join("logs")));
+    let file = only_event_file(&helpers::only_run_dir(&dir.path().join("logs")));
     let (steps, truncated_at) = logged_steps(&file);
     assert_eq!(truncated_at, None);
     let expected: Vec<u64> = (0..steps.len() as u64).map(|k| k * 10).collect();
@@ -347,7 +347,7 @@ fn a_second_ctrl_c_exits_at_once() {
 fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 300, 50);
+    helpers::write_synthetic(&data, 300, 50);
     let logs = dir.path().join("logs");
     // 64 blocks of 512 bytes (dash's unit). SIGXFSZ ignored, as the issue
     // asks: writes past the limit then fail with EFBIG instead of killing.
@@ -375,7 +375,7 @@ fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let file = only_event_file(&common::only_run_dir(&logs));
+    let file = only_event_file(&helpers::only_run_dir(&logs));
     assert!(
         stderr.contains(&format!("event file {}", file.display()))
             && stderr.contains("File too large"),
@@ -391,7 +391,7 @@ fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
 fn two_runs_at_once_into_one_folder_write_separate_whole_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     let start = || {
         Command::new(env!("CARGO_BIN_EXE_gradscope"))
@@ -415,7 +415,7 @@ fn two_runs_at_once_into_one_folder_write_separate_whole_files() {
     let (mut a, mut b) = (start(), start());
     assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
 
-    let files = common::event_files(&common::only_run_dir(&logs));
+    let files = helpers::event_files(&helpers::only_run_dir(&logs));
     assert_eq!(files.len(), 2, "{files:?}");
     for file in files {
         let (steps, truncated_at) = logged_steps(&file);

@@ -3,8 +3,8 @@
 //! tensorboardX wrote (tests/fixtures/foreign), and on a logdir with only
 //! the tags older gradscope versions wrote.
 
-mod common;
 
+use crate::helpers;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -43,7 +43,7 @@ fn foreign() -> PathBuf {
 
 /// Two short runs (relu, sigmoid) trained on generated data into `logs`.
 fn trained_logdir(dir: &Path) -> (PathBuf, Vec<RunSummary>) {
-    common::write_synthetic(&dir.join("data"), 200, 50);
+    helpers::write_synthetic(&dir.join("data"), 200, 50);
     let data = Dataset::load(&dir.join("data")).unwrap();
     let logs = dir.join("logs");
     let runs = [Activation::Relu, Activation::Sigmoid]
@@ -441,7 +441,7 @@ fn plot_draws_our_runs_and_skips_figures_without_data() {
 #[test]
 fn scenario_all_writes_report_md_from_the_numbers() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 100, 50);
+    helpers::write_synthetic(&dir.path().join("data"), 100, 50);
     let logs = dir.path().join("logs");
     let out = gradscope(&[
         "--data-dir",

@@ -2,8 +2,6 @@
 //! for themselves, the Python with TensorBoard they check against, and (in
 //! [`http`]) a tiny HTTP client for TensorBoard's server.
 
-#![allow(dead_code)] // each test binary uses a different part
-
 pub mod http;
 
 use std::path::{Path, PathBuf};

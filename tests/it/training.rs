@@ -1,8 +1,8 @@
 //! A short training run on generated data: loss falls, accuracy rises, and
 //! the event file holds every tag at every logged step.
 
-mod common;
 
+use crate::helpers;
 use std::collections::BTreeMap;
 
 use gradscope::data::Dataset;
@@ -28,7 +28,7 @@ fn config(activation: Activation) -> TrainConfig {
 #[test]
 fn loss_falls_and_every_tag_is_logged_at_every_step() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 400, 100);
+    helpers::write_synthetic(&dir.path().join("data"), 400, 100);
     let data = Dataset::load(&dir.path().join("data")).unwrap();
     let run_dir = dir.path().join("logs/relu");
     let (summary, run) = train("relu", &data, &config(Activation::Relu), &run_dir).unwrap();
@@ -116,7 +116,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
 #[test]
 fn same_seed_same_run() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 50);
+    helpers::write_synthetic(&dir.path().join("data"), 200, 50);
     let data = Dataset::load(&dir.path().join("data")).unwrap();
     let mut cfg = config(Activation::Sigmoid);
     cfg.iterations = 60;
@@ -132,7 +132,7 @@ fn a_diverged_run_ends_its_hparams_session_as_failed() {
     use prost::Message;
 
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 50);
+    helpers::write_synthetic(&dir.path().join("data"), 200, 50);
     let data = Dataset::load(&dir.path().join("data")).unwrap();
     let mut cfg = config(Activation::Relu);
     cfg.lr = 1e30;
@@ -178,7 +178,7 @@ fn a_diverged_run_ends_its_hparams_session_as_failed() {
 #[test]
 fn every_step_logs_the_same_weights_as_a_run_that_copies_them() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 50);
+    helpers::write_synthetic(&dir.path().join("data"), 200, 50);
     let data = Dataset::load(&dir.path().join("data")).unwrap();
     let weights_by_step = |log_every: usize, run: &str| {
         let mut cfg = config(Activation::Relu);

@@ -1,8 +1,8 @@
 //! The binary on bad input: a clear error naming the file or flag, a
 //! non-zero exit, never a panic.
 
-mod common;
 
+use crate::helpers;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -73,7 +73,7 @@ fn broken_data_files_are_named() {
     for (file, bytes, problem) in cases {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        common::write_synthetic(&data, 100, 50);
+        helpers::write_synthetic(&data, 100, 50);
         std::fs::write(data.join(file), bytes).unwrap();
         let out = run_on(&data, &dir.path().join("logs"));
         assert_clean_failure(&out, &[file, problem]);
@@ -113,7 +113,7 @@ fn inconsistent_data_sets_are_named() {
     for (file, bytes, expect) in cases {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        common::write_synthetic(&data, 100, 50);
+        helpers::write_synthetic(&data, 100, 50);
         std::fs::write(data.join(file), bytes).unwrap();
         let out = run_on(&data, &dir.path().join("logs"));
         assert_clean_failure(&out, expect);
@@ -125,7 +125,7 @@ fn zero_images_and_a_missing_file_are_named() {
     use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     std::fs::write(
         data.join("train-images-idx3-ubyte"),
         encode(IMAGES_MAGIC, &[0, 28, 28], &[]),
@@ -139,7 +139,7 @@ fn zero_images_and_a_missing_file_are_named() {
     let out = run_on(&data, &dir.path().join("logs"));
     assert_clean_failure(&out, &["train-images-idx3-ubyte", "no images"]);
 
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     std::fs::remove_file(data.join("t10k-images-idx3-ubyte")).unwrap();
     let out = run_on(&data, &dir.path().join("logs"));
     assert_clean_failure(&out, &["missing t10k-images-idx3-ubyte", "fetch-data.sh"]);
@@ -173,7 +173,7 @@ fn truncated_gzip_is_named() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let labels = data.join("train-labels-idx1-ubyte");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&std::fs::read(&labels).unwrap()).unwrap();
@@ -191,7 +191,7 @@ fn truncated_gzip_is_named() {
 fn gz_that_is_not_gzip() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let labels = data.join("t10k-labels-idx1-ubyte");
     std::fs::rename(&labels, data.join("t10k-labels-idx1-ubyte.gz")).unwrap();
     let out = run_on(&data, &dir.path().join("logs"));
@@ -202,7 +202,7 @@ fn gz_that_is_not_gzip() {
 fn logdir_that_is_a_file_fails_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"keep me").unwrap();
     for logdir in [file.clone(), file.join("under")] {
@@ -217,7 +217,7 @@ fn logdir_that_is_a_file_fails_before_training() {
 fn batch_larger_than_the_data_set() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 20, 10);
+    helpers::write_synthetic(&data, 20, 10);
     let out = gradscope(&[
         "--data-dir",
         data.to_str().unwrap(),
@@ -233,7 +233,7 @@ fn batch_larger_than_the_data_set() {
 fn a_rerun_keeps_the_earlier_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     assert!(run_on(&data, &logs).status.success());
     let first: Vec<_> = std::fs::read_dir(logs.join("relu"))
@@ -252,7 +252,7 @@ fn a_rerun_keeps_the_earlier_files() {
 fn prints_the_iteration_lines_and_the_table() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let out = gradscope(&[
         "--data-dir",
         data.to_str().unwrap(),
@@ -319,7 +319,7 @@ fn bad_flags_exit_2_naming_the_flag() {
 fn a_network_too_large_for_memory_is_refused_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let out = gradscope(&[
         "--hidden",
         "1000000",
@@ -338,7 +338,7 @@ fn a_network_too_large_for_memory_is_refused_before_allocating() {
 fn a_logdir_that_cannot_be_created_fails_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     // Tests run as root, so permissions stop nothing; /proc refuses new
     // folders to everyone.
     let out = run_on(&data, Path::new("/proc/gradscope-test/logs"));
@@ -353,7 +353,7 @@ fn a_logdir_that_cannot_be_created_fails_before_training() {
 fn a_file_where_a_run_folder_goes_fails_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     std::fs::write(logs.join("leaky_relu"), b"keep me").unwrap();
@@ -375,7 +375,7 @@ fn a_file_where_a_run_folder_goes_fails_before_training() {
 fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 300, 50);
+    helpers::write_synthetic(&data, 300, 50);
     let logs = dir.path().join("logs");
     let out = gradscope(&[
         "--scenario",
@@ -403,11 +403,11 @@ fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
 
     // Every logged step up to the divergence is there, the last one being
     // the divergence itself, with its non-finite loss.
-    let files: Vec<_> = std::fs::read_dir(common::only_run_dir(&logs))
+    let files: Vec<_> = std::fs::read_dir(helpers::only_run_dir(&logs))
         .unwrap()
         .flatten()
         .collect();
-    let (losses, truncated_at) = common::logged_losses(&files[0].path());
+    let (losses, truncated_at) = helpers::logged_losses(&files[0].path());
     assert_eq!(truncated_at, None);
     let steps: Vec<i64> = losses.iter().map(|&(step, _)| step).collect();
     let mut expected: Vec<i64> = (0..at).filter(|s| s % 5 == 0).collect();

@@ -8,7 +8,6 @@
 //! Needs Python with TensorBoard, as tests/tensorboard.rs does, and is
 //! skipped with a message under the same rule.
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -17,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http;
+use crate::helpers::{self, http};
 use gradscope::proto::{event, summary::value::Value};
 use gradscope::summary::read_events;
 use serde_json::{json, Value as Json};
@@ -356,11 +355,11 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
 
 #[test]
 fn tensorboard_serves_every_dashboard_with_both_loaders() {
-    let Some(python) = common::python() else {
-        return; // common::python said why
+    let Some(python) = helpers::python() else {
+        return; // helpers::python said why
     };
     let dir = tempfile::tempdir().unwrap();
-    let logs = common::train_all_on_synthetic(dir.path());
+    let logs = helpers::train_all_on_synthetic(dir.path());
     for load_fast in [false, true] {
         let log = dir
             .path()

@@ -1,8 +1,8 @@
 //! Deep networks: 50 layers train without NaN for every activation, and at
 //! 20 layers skip connections close most of sigmoid's gradient gap.
 
-mod common;
 
+use crate::helpers;
 use gradscope::data::Dataset;
 use gradscope::model::Activation;
 use gradscope::train::{train, TrainConfig};
@@ -21,7 +21,7 @@ fn config(activation: Activation, residual: bool, layers: usize) -> TrainConfig 
 #[test]
 fn fifty_layers_train_without_nan_for_every_activation() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 20);
+    helpers::write_synthetic(&dir.path().join("data"), 200, 20);
     let data = Dataset::load(&dir.path().join("data")).unwrap();
     for activation in Activation::ALL {
         for residual in [false, true] {
@@ -47,7 +47,7 @@ fn fifty_layers_train_without_nan_for_every_activation() {
 #[test]
 fn residual_connections_close_sigmoids_gap_at_twenty_layers() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 20);
+    helpers::write_synthetic(&dir.path().join("data"), 200, 20);
     let data = Dataset::load(&dir.path().join("data")).unwrap();
     let (plain, _) = train(
         "plain",

@@ -12,8 +12,8 @@
 //! or has no torch; with GRADSCOPE_PYTHON set (as `scripts/test.sh` does),
 //! a missing torch fails.
 
-mod common;
 
+use crate::helpers;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -279,7 +279,7 @@ fn gradients_and_adam_step_match_pytorch() {
     };
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    common::write_synthetic(&data, 120, 20);
+    helpers::write_synthetic(&data, 120, 20);
     for activation in Activation::ALL {
         check(&python, &data, work.path(), activation, false);
     }

@@ -6,8 +6,8 @@
 //! point GRADSCOPE_PYTHON at an interpreter. Skipped (with a message) only
 //! when neither exists and GRADSCOPE_PYTHON is unset; `scripts/test.sh` sets it.
 
-mod common;
 
+use crate::helpers;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -51,13 +51,13 @@ fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
 
 #[test]
 fn tensorboard_loads_every_tag_with_our_steps_and_values() {
-    let Some(python) = common::python() else {
-        return; // common::python said why
+    let Some(python) = helpers::python() else {
+        return; // helpers::python said why
     };
     let dir = tempfile::tempdir().unwrap();
-    let logs = common::train_all_on_synthetic(dir.path());
+    let logs = helpers::train_all_on_synthetic(dir.path());
 
-    let json = common::tensorboard_load(&python, &logs);
+    let json = helpers::tensorboard_load(&python, &logs);
     let runs = json["runs"].as_object().unwrap();
     assert_eq!(
         runs.keys().collect::<Vec<_>>(),
