@@ -1,17 +1,18 @@
 //! The binary on bad input: a clear error naming the file or flag, a
 //! non-zero exit, never a panic.
 
+use std::io::Write;
+use std::path::Path;
+use std::process::Output;
+
+use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
+use gradscope::data::{write_split, Split};
 
 use crate::helpers;
-use std::path::Path;
-use std::process::{Command, Output};
 
+/// The binary with `args` and `--no-progress`.
 fn gradscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args(args)
-        .arg("--no-progress")
-        .output()
-        .unwrap()
+    helpers::run_gradscope(&[args, &["--no-progress"]].concat())
 }
 
 fn assert_clean_failure(out: &Output, expect: &[&str]) {
@@ -83,7 +84,6 @@ fn broken_data_files_are_named() {
 /// Data sets that are wrong in ways a single file's header cannot show.
 #[test]
 fn inconsistent_data_sets_are_named() {
-    use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
     let labels = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<u8>>();
     let mut label_10 = labels(100);
     label_10[42] = 10;
@@ -122,7 +122,6 @@ fn inconsistent_data_sets_are_named() {
 
 #[test]
 fn zero_images_and_a_missing_file_are_named() {
-    use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     helpers::write_synthetic(&data, 100, 50);
@@ -147,7 +146,6 @@ fn zero_images_and_a_missing_file_are_named() {
 
 #[test]
 fn images_of_any_size_train_when_both_splits_agree() {
-    use gradscope::data::{write_split, Split};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let split = |n: usize| Split {
@@ -170,7 +168,6 @@ fn images_of_any_size_train_when_both_splits_agree() {
 
 #[test]
 fn truncated_gzip_is_named() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     helpers::write_synthetic(&data, 100, 50);
@@ -236,16 +233,13 @@ fn a_rerun_keeps_the_earlier_files() {
     helpers::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     assert!(run_on(&data, &logs).status.success());
-    let first: Vec<_> = std::fs::read_dir(logs.join("relu"))
-        .unwrap()
-        .flatten()
-        .collect();
-    let first_bytes = std::fs::read(first[0].path()).unwrap();
+    let first = helpers::only_event_file(&logs.join("relu"));
+    let first_bytes = std::fs::read(&first).unwrap();
     let out = run_on(&data, &logs);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("already holds event files"));
     assert_eq!(std::fs::read_dir(logs.join("relu")).unwrap().count(), 2);
-    assert_eq!(std::fs::read(first[0].path()).unwrap(), first_bytes);
+    assert_eq!(std::fs::read(&first).unwrap(), first_bytes);
 }
 
 #[test]
@@ -403,13 +397,11 @@ fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
 
     // Every logged step up to the divergence is there, the last one being
     // the divergence itself, with its non-finite loss.
-    let files: Vec<_> = std::fs::read_dir(helpers::only_run_dir(&logs))
-        .unwrap()
-        .flatten()
-        .collect();
-    let (losses, truncated_at) = helpers::logged_losses(&files[0].path());
-    assert_eq!(truncated_at, None);
-    let steps: Vec<i64> = losses.iter().map(|&(step, _)| step).collect();
+    let file = helpers::only_event_file(&helpers::only_run_dir(&logs));
+    let scalars = helpers::scalars(&file);
+    assert_eq!(scalars.truncated_at, None);
+    let losses = scalars.get("loss");
+    let steps = scalars.steps("loss");
     let mut expected: Vec<i64> = (0..at).filter(|s| s % 5 == 0).collect();
     expected.push(at);
     expected.dedup();

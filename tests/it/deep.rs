@@ -1,28 +1,24 @@
 //! Deep networks: 50 layers train without NaN for every activation, and at
 //! 20 layers skip connections close most of sigmoid's gradient gap.
 
-
-use crate::helpers;
-use gradscope::data::Dataset;
 use gradscope::model::Activation;
 use gradscope::train::{train, TrainConfig};
 
+use crate::helpers;
+
+/// The standard short run, `layers` deep.
 fn config(activation: Activation, residual: bool, layers: usize) -> TrainConfig {
     TrainConfig {
         residual,
         layers,
-        iterations: 40,
-        batch_size: 20,
-        log_every: 10,
-        ..TrainConfig::article(activation)
+        ..helpers::small_config(activation)
     }
 }
 
 #[test]
 fn fifty_layers_train_without_nan_for_every_activation() {
     let dir = tempfile::tempdir().unwrap();
-    helpers::write_synthetic(&dir.path().join("data"), 200, 20);
-    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 20);
     for activation in Activation::ALL {
         for residual in [false, true] {
             let name = format!("{activation}-{residual}");
@@ -47,8 +43,7 @@ fn fifty_layers_train_without_nan_for_every_activation() {
 #[test]
 fn residual_connections_close_sigmoids_gap_at_twenty_layers() {
     let dir = tempfile::tempdir().unwrap();
-    helpers::write_synthetic(&dir.path().join("data"), 200, 20);
-    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 20);
     let (plain, _) = train(
         "plain",
         &data,

@@ -2,24 +2,23 @@
 //! twice), a file-size limit, and two runs into one folder at once. Each test
 //! runs the real binary on generated data and then reads what it left on disk.
 
-
-use crate::helpers;
 use std::io::{BufRead, BufReader};
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gradscope::proto::{event, summary::value::Value};
-use gradscope::summary::read_events;
 use gradscope::summary::reader::EventReader;
+
+use crate::helpers::{self, only_event_file};
 
 /// A run that lasts until it is stopped: `--log-every` steps, small layers.
 fn start_long_run(dir: &Path, log_every: u32, stdout: Stdio) -> Child {
     let data = dir.join("data");
     helpers::write_synthetic(&data, 300, 50);
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
+    helpers::gradscope()
         .args(["--scenario", "relu", "--iterations", "1000000000"])
         .args(["--layers", "3", "--hidden", "8", "--batch-size", "10"])
         .args(["--log-every", &log_every.to_string(), "--no-progress"])
@@ -82,20 +81,12 @@ fn stderr_of(child: &mut Child) -> String {
     stderr
 }
 
-/// The logged training steps in `file`, and where a truncated last record
-/// starts.
+/// The logged training steps in `file` (those of its `loss` scalar), and
+/// where a truncated last record starts.
 fn logged_steps(file: &Path) -> (Vec<u64>, Option<u64>) {
-    let (losses, truncated_at) = helpers::logged_losses(file);
-    (
-        losses.iter().map(|&(step, _)| step as u64).collect(),
-        truncated_at,
-    )
-}
-
-fn only_event_file(run_dir: &Path) -> PathBuf {
-    let files = helpers::event_files(run_dir);
-    assert_eq!(files.len(), 1, "{files:?}");
-    files.into_iter().next().unwrap()
+    let scalars = helpers::scalars(file);
+    let steps = scalars.steps("loss").into_iter().map(|s| s as u64);
+    (steps.collect(), scalars.truncated_at)
 }
 
 #[test]
@@ -182,7 +173,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
 
     // `gradscope inspect` reads both, reporting the cut without failing.
     for (logdir, cut_at) in [("logs", truncated_at), ("cut", Some(last_start))] {
-        let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        let out = helpers::gradscope()
             .arg("inspect")
             .arg(dir.path().join(logdir))
             .output()
@@ -355,7 +346,7 @@ fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
     let out = Command::new("sh")
         .arg("-c")
         .arg(r#"trap "" XFSZ; ulimit -f 64; exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_gradscope"))
+        .arg(helpers::GRADSCOPE)
         .args([
             "--scenario",
             "relu",
@@ -394,7 +385,7 @@ fn two_runs_at_once_into_one_folder_write_separate_whole_files() {
     helpers::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     let start = || {
-        Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        helpers::gradscope()
             .args([
                 "--scenario",
                 "relu",
@@ -421,7 +412,7 @@ fn two_runs_at_once_into_one_folder_write_separate_whole_files() {
         let (steps, truncated_at) = logged_steps(&file);
         assert_eq!(truncated_at, None);
         assert_eq!(steps, [0, 10, 20, 30, 40], "{}", file.display());
-        let read = read_events(&file).unwrap();
+        let read = helpers::events(&file);
         let Some(event::What::Summary(last)) = &read.events.last().unwrap().what else {
             panic!("no final summary")
         };

@@ -6,14 +6,13 @@
 //! point GRADSCOPE_PYTHON at an interpreter. Skipped (with a message) only
 //! when neither exists and GRADSCOPE_PYTHON is unset; `scripts/test.sh` sets it.
 
-
-use crate::helpers;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use gradscope::proto::{event, summary::value::Value, HistogramProto};
-use gradscope::summary::read_events;
 use serde_json::Value as Json;
+
+use crate::helpers;
 
 enum Written {
     Scalar(f32),
@@ -28,7 +27,7 @@ enum Written {
 fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
     let mut tags: BTreeMap<String, Vec<(i64, Written)>> = BTreeMap::new();
     for file in std::fs::read_dir(run_dir).unwrap().flatten() {
-        for e in read_events(&file.path()).unwrap().events {
+        for e in helpers::events(&file.path()).events {
             let Some(event::What::Summary(s)) = e.what else {
                 continue;
             };
