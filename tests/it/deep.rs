@@ -7,7 +7,7 @@ use gradscope::train::{train, TrainConfig};
 use crate::helpers;
 
 /// The standard short run, `layers` deep.
-fn config(activation: Activation, residual: bool, layers: usize) -> TrainConfig {
+fn deep_config(activation: Activation, residual: bool, layers: usize) -> TrainConfig {
     TrainConfig {
         residual,
         layers,
@@ -25,7 +25,7 @@ fn fifty_layers_train_without_nan_for_every_activation() {
             let (run, _) = train(
                 &name,
                 &data,
-                &config(activation, residual, 50),
+                &deep_config(activation, residual, 50),
                 &dir.path().join(&name),
             )
             .unwrap_or_else(|e| panic!("{name}: {e:#}"));
@@ -47,14 +47,14 @@ fn residual_connections_close_sigmoids_gap_at_twenty_layers() {
     let (plain, _) = train(
         "plain",
         &data,
-        &config(Activation::Sigmoid, false, 20),
+        &deep_config(Activation::Sigmoid, false, 20),
         &dir.path().join("p"),
     )
     .unwrap();
     let (residual, _) = train(
         "res",
         &data,
-        &config(Activation::Sigmoid, true, 20),
+        &deep_config(Activation::Sigmoid, true, 20),
         &dir.path().join("r"),
     )
     .unwrap();

@@ -52,7 +52,7 @@ fn mean_abs(v: &[f32]) -> f32 {
 }
 
 /// One step of `BATCH` in file order, from the article's network.
-fn config(activation: Activation, residual: bool) -> TrainConfig {
+fn one_step_config(activation: Activation, residual: bool) -> TrainConfig {
     TrainConfig {
         residual,
         shuffle: false,
@@ -104,7 +104,7 @@ impl Errors {
 
 fn check(python: &Path, data_dir: &Path, work: &Path, activation: Activation, residual: bool) {
     let label = format!("{activation}{}", if residual { "-residual" } else { "" });
-    let cfg = config(activation, residual);
+    let cfg = one_step_config(activation, residual);
     let device = Device::Cpu;
     let data = Dataset::load(data_dir).unwrap();
 

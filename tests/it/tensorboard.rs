@@ -23,26 +23,24 @@ enum Written {
     HParams,
 }
 
-/// tag -> [(step, value)] as our own reader sees the run's files.
+/// tag -> [(step, value)] as our own reader sees the run's event file.
 fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
     let mut tags: BTreeMap<String, Vec<(i64, Written)>> = BTreeMap::new();
-    for file in std::fs::read_dir(run_dir).unwrap().flatten() {
-        for e in helpers::events(&file.path()).events {
-            let Some(event::What::Summary(s)) = e.what else {
-                continue;
+    for e in helpers::events(&helpers::only_event_file(run_dir)).events {
+        let Some(event::What::Summary(s)) = e.what else {
+            continue;
+        };
+        for v in s.value {
+            let w = match v.value {
+                Some(Value::SimpleValue(x)) => Written::Scalar(x),
+                Some(Value::Histo(h)) => Written::Histogram(h),
+                Some(Value::Tensor(t)) if !t.string_val.is_empty() => {
+                    Written::Text(String::from_utf8(t.string_val[0].clone()).unwrap())
+                }
+                Some(Value::Tensor(_)) => Written::HParams,
+                other => panic!("unexpected {other:?}"),
             };
-            for v in s.value {
-                let w = match v.value {
-                    Some(Value::SimpleValue(x)) => Written::Scalar(x),
-                    Some(Value::Histo(h)) => Written::Histogram(h),
-                    Some(Value::Tensor(t)) if !t.string_val.is_empty() => {
-                        Written::Text(String::from_utf8(t.string_val[0].clone()).unwrap())
-                    }
-                    Some(Value::Tensor(_)) => Written::HParams,
-                    other => panic!("unexpected {other:?}"),
-                };
-                tags.entry(v.tag).or_default().push((e.step, w));
-            }
+            tags.entry(v.tag).or_default().push((e.step, w));
         }
     }
     tags

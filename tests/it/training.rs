@@ -14,7 +14,7 @@ use crate::helpers;
 
 /// Long enough to learn the synthetic set: 4 layers of 16 at lr 0.01 for
 /// 301 iterations, logging every 50.
-fn config(activation: Activation) -> TrainConfig {
+fn learning_config(activation: Activation) -> TrainConfig {
     TrainConfig {
         layers: 4,
         hidden: 16,
@@ -31,7 +31,8 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
     let dir = tempfile::tempdir().unwrap();
     let data = helpers::synthetic_dataset(&dir.path().join("data"), 400, 100);
     let run_dir = dir.path().join("logs/relu");
-    let (summary, run) = train("relu", &data, &config(Activation::Relu), &run_dir).unwrap();
+    let (summary, run) =
+        train("relu", &data, &learning_config(Activation::Relu), &run_dir).unwrap();
     assert!(summary.test_acc > 0.8, "test acc {}", summary.test_acc);
     assert_eq!(summary.mean_grad.len(), 4);
     assert!(summary.mean_grad.iter().all(|g| g.is_finite() && *g > 0.0));
@@ -110,7 +111,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
 fn same_seed_same_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
-    let mut cfg = config(Activation::Sigmoid);
+    let mut cfg = learning_config(Activation::Sigmoid);
     cfg.iterations = 60;
     let (a, _) = train("a", &data, &cfg, &dir.path().join("a")).unwrap();
     let (b, _) = train("b", &data, &cfg, &dir.path().join("b")).unwrap();
@@ -122,7 +123,7 @@ fn same_seed_same_run() {
 fn a_diverged_run_ends_its_hparams_session_as_failed() {
     let dir = tempfile::tempdir().unwrap();
     let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
-    let mut cfg = config(Activation::Relu);
+    let mut cfg = learning_config(Activation::Relu);
     cfg.lr = 1e30;
     let run_dir = dir.path().join("relu");
     let err = train("relu", &data, &cfg, &run_dir)
@@ -163,7 +164,7 @@ fn every_step_logs_the_same_weights_as_a_run_that_copies_them() {
     let dir = tempfile::tempdir().unwrap();
     let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
     let weights_by_step = |log_every: usize, run: &str| {
-        let mut cfg = config(Activation::Relu);
+        let mut cfg = learning_config(Activation::Relu);
         cfg.iterations = 60;
         cfg.log_every = log_every;
         let run_dir = dir.path().join(run);
