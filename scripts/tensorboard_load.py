@@ -9,7 +9,7 @@ The test suite compares its output with what gradscope wrote.
 Output: {"runs": {run: {tag: {"plugin": name, "points": [[step, value], ...]}}}}
 where value is a float for scalars, [[left, right, count], ...] for histograms,
 the string for text, and null for the rest (hparams records, the run graph:
-tests/tensorboard_server.rs checks those through TensorBoard's HTTP API).
+tests/it/tensorboard_server.rs checks those through TensorBoard's HTTP API).
 """
 import json
 import sys

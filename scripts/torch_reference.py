@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch's side of the gradient check (tests/pytorch.rs).
+"""PyTorch's side of the gradient check (tests/it/pytorch.rs).
 
 Builds gradscope's MLP in PyTorch from a safetensors checkpoint (layer{i}.weight
 in (out, in) layout, layer{i}.bias), runs one batch through it, and writes

@@ -1,5 +1,5 @@
 //! What the fuzz targets check, kept apart from libFuzzer so that
-//! `tests/fuzz_inputs.rs` in the main crate runs the very same checks over
+//! `tests/it/fuzz_inputs.rs` in the main crate runs the very same checks over
 //! seeded mutations on every `cargo test` (it includes this file by path).
 //!
 //! Each check feeds arbitrary bytes to a parser of untrusted files and

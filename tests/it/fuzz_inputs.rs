@@ -4,7 +4,7 @@
 //! seeds, the kind a fuzzer starts from. Not coverage-guided like `cargo
 //! fuzz run` (see the README), but it needs no extra tools and is bounded.
 
-#[path = "../fuzz/src/lib.rs"]
+#[path = "../../fuzz/src/lib.rs"]
 mod checks;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -1,54 +1,56 @@
 //! A short training run on generated data: loss falls, accuracy rises, and
 //! the event file holds every tag at every logged step.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use gradscope::data::Dataset;
 use gradscope::logdir::Logdir;
 use gradscope::model::Activation;
 use gradscope::train::{train, TrainConfig};
-use gradscope_tensorboard::proto::{event, summary::value::Value};
-use gradscope_tensorboard::read_events;
+use gradscope_tensorboard::proto::hparams::{
+    h_params_plugin_data::Data, HParamsPluginData, Status,
+};
+use gradscope_tensorboard::proto::{event, summary::value::Value, HistogramProto};
+use prost::Message;
 
-fn config(activation: Activation) -> TrainConfig {
+use crate::helpers;
+
+/// Long enough to learn the synthetic set: 4 layers of 16 at lr 0.01 for
+/// 301 iterations, logging every 50.
+fn learning_config(activation: Activation) -> TrainConfig {
     TrainConfig {
         layers: 4,
         hidden: 16,
         iterations: 301,
-        batch_size: 20,
         lr: 0.01,
         log_every: 50,
         seed: 3,
-        ..TrainConfig::article(activation)
+        ..helpers::small_config(activation)
     }
 }
 
 #[test]
 fn loss_falls_and_every_tag_is_logged_at_every_step() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 400, 100);
-    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 400, 100);
     let run_dir = dir.path().join("logs/relu");
-    let (summary, run) = train("relu", &data, &config(Activation::Relu), &run_dir).unwrap();
+    let (summary, run) =
+        train("relu", &data, &learning_config(Activation::Relu), &run_dir).unwrap();
     assert!(summary.test_acc > 0.8, "test acc {}", summary.test_acc);
     assert_eq!(summary.mean_grad.len(), 4);
     assert!(summary.mean_grad.iter().all(|g| g.is_finite() && *g > 0.0));
 
-    let files: Vec<_> = std::fs::read_dir(&run_dir).unwrap().flatten().collect();
-    assert_eq!(files.len(), 1);
-    let read = read_events(&files[0].path()).unwrap();
+    let file = helpers::only_event_file(&run_dir);
+    let read = helpers::events(&file);
     assert!(read.truncated_at.is_none());
     assert_eq!(
         read.events[0].what,
         Some(event::What::FileVersion("brain.Event:2".into()))
     );
 
-    // tag -> [(step, value)], scalars only; histograms checked by count; the
-    // dashboards' records (graph, text, hparams) by step.
-    let mut scalars: BTreeMap<String, Vec<(i64, f32)>> = BTreeMap::new();
-    let mut histograms: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    // tag -> [(step, value)] of the scalars; histograms checked by count; the
+    // dashboards' records (graph, text, hparams) by step; nothing else.
+    let scalars = helpers::scalars(&file);
+    let histograms = helpers::histograms(&file);
     let mut records: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for e in &read.events[1..] {
         let s = match &e.what {
@@ -61,13 +63,8 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
         };
         for v in &s.value {
             match &v.value {
-                Some(Value::SimpleValue(x)) => {
-                    scalars.entry(v.tag.clone()).or_default().push((e.step, *x))
-                }
-                Some(Value::Histo(h)) => histograms
-                    .entry(v.tag.clone())
-                    .or_default()
-                    .push((e.step, h.num)),
+                // In `scalars` and `histograms`.
+                Some(Value::SimpleValue(_) | Value::Histo(_)) => {}
                 Some(Value::Tensor(_)) => records.entry(v.tag.clone()).or_default().push(e.step),
                 other => panic!("unexpected value {other:?}"),
             }
@@ -75,8 +72,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
     }
     let steps: Vec<i64> = vec![0, 50, 100, 150, 200, 250, 300];
     for tag in ["loss", "acc", "mean_1", "mean_2", "mean_3", "mean_4"] {
-        let got: Vec<i64> = scalars[tag].iter().map(|p| p.0).collect();
-        assert_eq!(got, steps, "{tag}");
+        assert_eq!(scalars.steps(tag), steps, "{tag}");
     }
     let sizes = [784 * 16, 16 * 16, 16 * 16, 16 * 10];
     for (l, size) in sizes.iter().enumerate() {
@@ -84,13 +80,13 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
             let tag = format!("{prefix}{}", l + 1);
             let points = &histograms[&tag];
             assert_eq!(points.iter().map(|p| p.0).collect::<Vec<_>>(), steps);
-            assert!(points.iter().all(|p| p.1 == *size as f64), "{tag}");
+            assert!(points.iter().all(|p| p.1.num == *size as f64), "{tag}");
         }
     }
-    assert_eq!(scalars["test_acc"], vec![(301, summary.test_acc)]);
+    assert_eq!(scalars.get("test_acc"), [(301, summary.test_acc)]);
     assert_eq!(
-        scalars["attenuation"],
-        vec![(301, summary.attenuation() as f32)]
+        scalars.get("attenuation"),
+        [(301, summary.attenuation() as f32)]
     );
     let expected_records: BTreeMap<String, Vec<i64>> = [
         ("graph_def", 0),
@@ -104,7 +100,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
     .map(|(tag, step)| (tag.to_string(), vec![step]))
     .collect();
     assert_eq!(records, expected_records);
-    let loss = &scalars["loss"];
+    let loss = scalars.get("loss");
     let (first, last) = (loss[0].1, loss[loss.len() - 1].1);
     assert!(last < first * 0.5, "loss went from {first} to {last}");
 
@@ -116,9 +112,8 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
 #[test]
 fn same_seed_same_run() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 50);
-    let data = Dataset::load(&dir.path().join("data")).unwrap();
-    let mut cfg = config(Activation::Sigmoid);
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
+    let mut cfg = learning_config(Activation::Sigmoid);
     cfg.iterations = 60;
     let (a, _) = train("a", &data, &cfg, &dir.path().join("a")).unwrap();
     let (b, _) = train("b", &data, &cfg, &dir.path().join("b")).unwrap();
@@ -128,15 +123,9 @@ fn same_seed_same_run() {
 
 #[test]
 fn a_diverged_run_ends_its_hparams_session_as_failed() {
-    use gradscope_tensorboard::proto::hparams::{
-        h_params_plugin_data::Data, HParamsPluginData, Status,
-    };
-    use prost::Message;
-
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 50);
-    let data = Dataset::load(&dir.path().join("data")).unwrap();
-    let mut cfg = config(Activation::Relu);
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
+    let mut cfg = learning_config(Activation::Relu);
     cfg.lr = 1e30;
     let run_dir = dir.path().join("relu");
     let err = train("relu", &data, &cfg, &run_dir)
@@ -144,12 +133,7 @@ fn a_diverged_run_ends_its_hparams_session_as_failed() {
         .to_string();
     assert!(err.contains("diverged"), "{err}");
 
-    let file = std::fs::read_dir(&run_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let events = read_events(&file.path()).unwrap().events;
+    let events = helpers::events(&helpers::only_event_file(&run_dir)).events;
     let Some(event::What::Summary(s)) = &events.last().unwrap().what else {
         panic!("the last event is not a summary")
     };
@@ -180,25 +164,18 @@ fn a_diverged_run_ends_its_hparams_session_as_failed() {
 #[test]
 fn every_step_logs_the_same_weights_as_a_run_that_copies_them() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 50);
-    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
     let weights_by_step = |log_every: usize, run: &str| {
-        let mut cfg = config(Activation::Relu);
+        let mut cfg = learning_config(Activation::Relu);
         cfg.iterations = 60;
         cfg.log_every = log_every;
         let run_dir = dir.path().join(run);
         train(run, &data, &cfg, &run_dir).unwrap();
-        let files: Vec<_> = std::fs::read_dir(&run_dir).unwrap().flatten().collect();
-        let mut logged: BTreeMap<(i64, String), gradscope_tensorboard::proto::HistogramProto> =
-            BTreeMap::new();
-        for e in read_events(&files[0].path()).unwrap().events {
-            let Some(event::What::Summary(s)) = e.what else {
-                continue;
-            };
-            for v in s.value {
-                if let (true, Some(Value::Histo(h))) = (v.tag.starts_with("hist_weights_"), v.value)
-                {
-                    logged.insert((e.step, v.tag), h);
+        let mut logged: BTreeMap<(i64, String), HistogramProto> = BTreeMap::new();
+        for (tag, points) in helpers::histograms(&helpers::only_event_file(&run_dir)) {
+            if tag.starts_with("hist_weights_") {
+                for (step, h) in points {
+                    logged.insert((step, tag.clone()), h);
                 }
             }
         }

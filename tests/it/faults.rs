@@ -2,24 +2,23 @@
 //! twice), a file-size limit, and two runs into one folder at once. Each test
 //! runs the real binary on generated data and then reads what it left on disk.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gradscope_tensorboard::proto::{event, summary::value::Value};
-use gradscope_tensorboard::read_events;
 use gradscope_tensorboard::EventReader;
+
+use crate::helpers::{self, only_event_file};
 
 /// A run that lasts until it is stopped: `--log-every` steps, small layers.
 fn start_long_run(dir: &Path, log_every: u32, stdout: Stdio) -> Child {
     let data = dir.join("data");
-    common::write_synthetic(&data, 300, 50);
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
+    helpers::write_synthetic(&data, 300, 50);
+    helpers::gradscope()
         .args(["--scenario", "relu", "--iterations", "1000000000"])
         .args(["--layers", "3", "--hidden", "8", "--batch-size", "10"])
         .args(["--log-every", &log_every.to_string(), "--no-progress"])
@@ -82,26 +81,18 @@ fn stderr_of(child: &mut Child) -> String {
     stderr
 }
 
-/// The logged training steps in `file`, and where a truncated last record
-/// starts.
+/// The logged training steps in `file` (those of its `loss` scalar), and
+/// where a truncated last record starts.
 fn logged_steps(file: &Path) -> (Vec<u64>, Option<u64>) {
-    let (losses, truncated_at) = common::logged_losses(file);
-    (
-        losses.iter().map(|&(step, _)| step as u64).collect(),
-        truncated_at,
-    )
-}
-
-fn only_event_file(run_dir: &Path) -> PathBuf {
-    let files = common::event_files(run_dir);
-    assert_eq!(files.len(), 1, "{files:?}");
-    files.into_iter().next().unwrap()
+    let scalars = helpers::scalars(file);
+    let steps = scalars.steps("loss").into_iter().map(|s| s as u64);
+    (steps.collect(), scalars.truncated_at)
 }
 
 #[test]
 fn sigkill_loses_at_most_the_last_two_seconds() {
-    let Some(python) = common::python() else {
-        return; // common::python said why
+    let Some(python) = helpers::python() else {
+        return; // helpers::python said why
     };
     let dir = tempfile::tempdir().unwrap();
     let mut child = start_long_run(dir.path(), 1000, Stdio::piped());
@@ -130,7 +121,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
 
     // Our reader: the complete records are every logged step from 0 on,
     // through `committed`; a cut-short last record is reported, not fatal.
-    let run_dir = common::only_run_dir(&dir.path().join("logs"));
+    let run_dir = helpers::only_run_dir(&dir.path().join("logs"));
     let run = run_dir.file_name().unwrap().to_str().unwrap().to_string();
     let file = only_event_file(&run_dir);
     let (ours, truncated_at) = logged_steps(&file);
@@ -144,7 +135,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
     );
 
     // TensorBoard's own loader reads the same steps, tail and all.
-    let json = common::tensorboard_load(&python, &dir.path().join("logs"));
+    let json = helpers::tensorboard_load(&python, &dir.path().join("logs"));
     let loss_steps: Vec<u64> = json["runs"][&run]["loss"]["points"]
         .as_array()
         .unwrap()
@@ -172,7 +163,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
     let (cut_steps, cut_at) = logged_steps(&cut_file);
     assert_eq!(cut_at, Some(last_start));
     assert_eq!(cut_steps, ours[..ours.len() - 1]);
-    let json = common::tensorboard_load(&python, &dir.path().join("cut"));
+    let json = helpers::tensorboard_load(&python, &dir.path().join("cut"));
     let points = json["runs"][&run]["loss"]["points"].as_array().unwrap();
     assert_eq!(
         points.len(),
@@ -182,7 +173,7 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
 
     // `gradscope inspect` reads both, reporting the cut without failing.
     for (logdir, cut_at) in [("logs", truncated_at), ("cut", Some(last_start))] {
-        let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        let out = helpers::gradscope()
             .arg("inspect")
             .arg(dir.path().join(logdir))
             .output()
@@ -230,7 +221,7 @@ fn stops_cleanly_on(signal: libc::c_int, status: i32, report: &str) {
     assert_eq!(logged_to, (stopped_at - 1) / 10 * 10, "{stderr}");
 
     // The writer flushed and closed: nothing cut short, every step there.
-    let file = only_event_file(&common::only_run_dir(&dir.path().join("logs")));
+    let file = only_event_file(&helpers::only_run_dir(&dir.path().join("logs")));
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     let (ours, truncated_at) = logged_steps(&file);
     assert_eq!(truncated_at, None);
@@ -271,7 +262,7 @@ fn a_closed_stdout_stops_the_run_cleanly() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let file = only_event_file(&common::only_run_dir(&dir.path().join("logs")));
+    let file = only_event_file(&helpers::only_run_dir(&dir.path().join("logs")));
     let (steps, truncated_at) = logged_steps(&file);
     assert_eq!(truncated_at, None);
     let expected: Vec<u64> = (0..steps.len() as u64).map(|k| k * 10).collect();
@@ -347,7 +338,7 @@ fn a_second_ctrl_c_exits_at_once() {
 fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 300, 50);
+    helpers::write_synthetic(&data, 300, 50);
     let logs = dir.path().join("logs");
     // 64 blocks of 512 bytes (dash's unit). SIGXFSZ ignored, as the issue
     // asks: writes past the limit then fail with EFBIG instead of killing.
@@ -355,7 +346,7 @@ fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
     let out = Command::new("sh")
         .arg("-c")
         .arg(r#"trap "" XFSZ; ulimit -f 64; exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_gradscope"))
+        .arg(helpers::GRADSCOPE)
         .args([
             "--scenario",
             "relu",
@@ -375,7 +366,7 @@ fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let file = only_event_file(&common::only_run_dir(&logs));
+    let file = only_event_file(&helpers::only_run_dir(&logs));
     assert!(
         stderr.contains(&format!("event file {}", file.display()))
             && stderr.contains("File too large"),
@@ -391,10 +382,10 @@ fn a_file_size_limit_is_a_clear_error_and_earlier_records_stay_readable() {
 fn two_runs_at_once_into_one_folder_write_separate_whole_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     let start = || {
-        Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        helpers::gradscope()
             .args([
                 "--scenario",
                 "relu",
@@ -415,13 +406,13 @@ fn two_runs_at_once_into_one_folder_write_separate_whole_files() {
     let (mut a, mut b) = (start(), start());
     assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
 
-    let files = common::event_files(&common::only_run_dir(&logs));
+    let files = helpers::event_files(&helpers::only_run_dir(&logs));
     assert_eq!(files.len(), 2, "{files:?}");
     for file in files {
         let (steps, truncated_at) = logged_steps(&file);
         assert_eq!(truncated_at, None);
         assert_eq!(steps, [0, 10, 20, 30, 40], "{}", file.display());
-        let read = read_events(&file).unwrap();
+        let read = helpers::events(&file);
         let Some(event::What::Summary(last)) = &read.events.last().unwrap().what else {
             panic!("no final summary")
         };

@@ -3,12 +3,9 @@
 //! tensorboardX wrote (tests/fixtures/foreign), and on a logdir with only
 //! the tags older gradscope versions wrote.
 
-mod common;
-
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use gradscope::data::Dataset;
 use gradscope::logdir::Logdir;
 use gradscope::model::Activation;
 use gradscope::report::compare;
@@ -17,15 +14,7 @@ use gradscope::train::{train, TrainConfig};
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
 use gradscope_tensorboard::EventWriter;
 
-fn gradscope(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
-    out
-}
+use crate::helpers::{self, only_event_file, run_gradscope};
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -45,8 +34,7 @@ fn foreign() -> PathBuf {
 
 /// Two short runs (relu, sigmoid) trained on generated data into `logs`.
 fn trained_logdir(dir: &Path) -> (PathBuf, Vec<RunSummary>) {
-    common::write_synthetic(&dir.join("data"), 200, 50);
-    let data = Dataset::load(&dir.join("data")).unwrap();
+    let data = helpers::synthetic_dataset(&dir.join("data"), 200, 50);
     let logs = dir.join("logs");
     let runs = [Activation::Relu, Activation::Sigmoid]
         .into_iter()
@@ -55,11 +43,9 @@ fn trained_logdir(dir: &Path) -> (PathBuf, Vec<RunSummary>) {
                 layers: 3,
                 hidden: 8,
                 iterations: 41,
-                batch_size: 20,
                 lr: 0.01,
-                log_every: 10,
                 seed: 5,
-                ..TrainConfig::article(activation)
+                ..helpers::small_config(activation)
             };
             train(
                 activation.name(),
@@ -72,12 +58,6 @@ fn trained_logdir(dir: &Path) -> (PathBuf, Vec<RunSummary>) {
         })
         .collect();
     (logs, runs)
-}
-
-fn only_event_file(dir: &Path) -> PathBuf {
-    let files: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
-    assert_eq!(files.len(), 1, "{}", dir.display());
-    files[0].path()
 }
 
 /// Byte offsets at which the file's records start.
@@ -114,7 +94,7 @@ fn close(a: f64, b: f64) -> bool {
 fn inspect_lists_runs_tags_kinds_points_and_last_values() {
     let dir = tempfile::tempdir().unwrap();
     let (logs, runs) = trained_logdir(dir.path());
-    let out = gradscope(&["inspect", s(&logs)]);
+    let out = run_gradscope(&["inspect", s(&logs)]);
     let listing = stdout(&out);
     assert!(out.status.success(), "{listing}{}", stderr(&out));
     assert!(listing.starts_with(&format!("{}: 2 runs", logs.display())));
@@ -146,7 +126,7 @@ fn inspect_reads_a_file_cut_short_mid_record_with_a_warning() {
     let cut = dir.path().join("events.out.tfevents.cut");
     std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
 
-    let out = gradscope(&["inspect", s(&cut)]);
+    let out = run_gradscope(&["inspect", s(&cut)]);
     let (listing, warnings) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{warnings}");
     assert!(
@@ -175,7 +155,7 @@ fn inspect_names_a_corrupt_record_by_offset_and_still_lists_the_rest() {
     bytes[third + 20] ^= 0x55; // inside the third record's payload
     std::fs::write(&path, &bytes).unwrap();
 
-    let out = gradscope(&["inspect", s(&logs)]);
+    let out = run_gradscope(&["inspect", s(&logs)]);
     let (listing, errors) = (stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(1), "{errors}");
     assert!(
@@ -199,7 +179,7 @@ fn inspect_names_a_corrupt_record_by_offset_and_still_lists_the_rest() {
 
 #[test]
 fn inspect_reads_files_written_by_tensorflow_and_tensorboardx() {
-    let out = gradscope(&["inspect", s(&foreign())]);
+    let out = run_gradscope(&["inspect", s(&foreign())]);
     let listing = stdout(&out);
     assert!(out.status.success(), "{listing}{}", stderr(&out));
     assert!(listing.contains(": 4 runs"), "{listing}");
@@ -236,7 +216,7 @@ fn inspect_reads_files_written_by_tensorflow_and_tensorboardx() {
 
     // One file given alone.
     let file = only_event_file(&foreign().join("tensorflow"));
-    let out = gradscope(&["inspect", s(&file)]);
+    let out = run_gradscope(&["inspect", s(&file)]);
     assert!(out.status.success());
     assert_eq!(tag_row(&stdout(&out), ".", "acc")[5], "0.8");
 }
@@ -246,7 +226,7 @@ fn bad_paths_fail_cleanly_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-logdir");
     for cmd in ["inspect", "compare", "plot"] {
-        let out = gradscope(&[cmd, s(&missing)]);
+        let out = run_gradscope(&[cmd, s(&missing)]);
         assert_eq!(out.status.code(), Some(1), "{cmd}");
         assert!(
             stderr(&out).contains("no-such-logdir"),
@@ -256,7 +236,7 @@ fn bad_paths_fail_cleanly_naming_them() {
     }
     // A file that is not an event file at all.
     let readme = foreign().join("README.md");
-    let out = gradscope(&["inspect", s(&readme)]);
+    let out = run_gradscope(&["inspect", s(&readme)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("README.md: corrupt record at byte offset 0"),
@@ -264,7 +244,7 @@ fn bad_paths_fail_cleanly_naming_them() {
         stderr(&out)
     );
     // A folder without event files, and a file where a logdir is needed.
-    let out = gradscope(&["inspect", s(dir.path())]);
+    let out = run_gradscope(&["inspect", s(dir.path())]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("no event files found"),
@@ -272,7 +252,7 @@ fn bad_paths_fail_cleanly_naming_them() {
         stderr(&out)
     );
     for cmd in ["compare", "plot"] {
-        let out = gradscope(&[cmd, s(&readme)]);
+        let out = run_gradscope(&[cmd, s(&readme)]);
         assert_eq!(out.status.code(), Some(1));
         assert!(
             stderr(&out).contains("is not a directory"),
@@ -287,7 +267,7 @@ fn compare_in_each_format_matches_the_training_runs() {
     let dir = tempfile::tempdir().unwrap();
     let (logs, runs) = trained_logdir(dir.path());
 
-    let out = gradscope(&["compare", s(&logs), "--format", "csv"]);
+    let out = run_gradscope(&["compare", s(&logs), "--format", "csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = stdout(&out);
     let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
@@ -324,7 +304,7 @@ fn compare_in_each_format_matches_the_training_runs() {
         }
     }
 
-    let out = gradscope(&["compare", s(&logs), "--format", "markdown"]);
+    let out = run_gradscope(&["compare", s(&logs), "--format", "markdown"]);
     let md = stdout(&out);
     let rows: Vec<&str> = md.lines().take_while(|l| l.starts_with('|')).collect();
     assert_eq!(rows.len(), 4, "{md}");
@@ -332,7 +312,7 @@ fn compare_in_each_format_matches_the_training_runs() {
     assert!(rows[2].starts_with("| relu | ") && rows[3].starts_with("| sigmoid | "));
     assert!(rows.iter().all(|r| r.matches(" | ").count() == 8), "{md}");
 
-    let out = gradscope(&["compare", s(&logs)]);
+    let out = run_gradscope(&["compare", s(&logs)]);
     let table = stdout(&out);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header[..2], ["run", "|g|"]);
@@ -375,7 +355,7 @@ fn compare_and_plot_an_older_logdir() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     older_logdir(&logs);
-    let out = gradscope(&["compare", s(&logs), "--format", "csv"]);
+    let out = run_gradscope(&["compare", s(&logs), "--format", "csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = stdout(&out);
     let lines: Vec<&str> = csv.lines().collect();
@@ -383,7 +363,7 @@ fn compare_and_plot_an_older_logdir() {
     assert_eq!(lines[1], "deep,1,0.5,0.875,0.75,16,0.25,1,4");
     assert_eq!(lines[2], "shallow,1,0.5,0.875,0.75,2,1,2,2");
 
-    let out = gradscope(&["plot", s(&logs)]);
+    let out = run_gradscope(&["plot", s(&logs)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let printed = stdout(&out);
     assert_eq!(printed.lines().count(), 3, "{printed}");
@@ -421,7 +401,7 @@ fn check_figures(plots: &Path) {
 fn plot_draws_our_runs_and_skips_figures_without_data() {
     let dir = tempfile::tempdir().unwrap();
     let (logs, _) = trained_logdir(dir.path());
-    let out = gradscope(&["plot", s(&logs)]);
+    let out = run_gradscope(&["plot", s(&logs)]);
     assert!(out.status.success(), "{}", stderr(&out));
     check_figures(&logs.join("plots"));
     // The plots folder is not a run.
@@ -433,7 +413,7 @@ fn plot_draws_our_runs_and_skips_figures_without_data() {
     std::fs::create_dir_all(&tf).unwrap();
     let file = only_event_file(&foreign().join("tensorflow"));
     std::fs::copy(&file, tf.join(file.file_name().unwrap())).unwrap();
-    let out = gradscope(&["plot", s(&foreign_copy)]);
+    let out = run_gradscope(&["plot", s(&foreign_copy)]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(foreign_copy.join("plots/accuracy.png").is_file());
     assert!(!foreign_copy.join("plots/grad_per_layer.png").exists());
@@ -443,9 +423,9 @@ fn plot_draws_our_runs_and_skips_figures_without_data() {
 #[test]
 fn scenario_all_writes_report_md_from_the_numbers() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 100, 50);
+    helpers::write_synthetic(&dir.path().join("data"), 100, 50);
     let logs = dir.path().join("logs");
-    let out = gradscope(&[
+    let out = run_gradscope(&[
         "--data-dir",
         s(&dir.path().join("data")),
         "--logdir",

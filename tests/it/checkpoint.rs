@@ -1,16 +1,13 @@
 //! `--save` and `--init-from` through the binary: a checkpoint saved by one
 //! run seeds the next, and a mismatched one is refused clearly.
 
-mod common;
-
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use gradscope_tensorboard::proto::{event, summary::value::Value};
-use gradscope_tensorboard::read_events;
+use crate::helpers;
 
 fn gradscope(data: &Path, logdir: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
+    helpers::gradscope()
         .args([
             "--activation",
             "tanh",
@@ -31,38 +28,21 @@ fn gradscope(data: &Path, logdir: &Path, extra: &[&str]) -> Output {
 
 /// (sum, min, max) of hist_weights_{layer} at step 0 of the only run in `logdir`.
 fn first_weights(logdir: &Path, layer: usize) -> (f64, f64, f64) {
-    let run = std::fs::read_dir(logdir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let file = std::fs::read_dir(run)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    for e in read_events(&file).unwrap().events {
-        let Some(event::What::Summary(s)) = e.what else {
-            continue;
-        };
-        for v in s.value {
-            if let (0, Some(Value::Histo(h))) = (e.step, v.value) {
-                if v.tag == format!("hist_weights_{layer}") {
-                    return (h.sum, h.min, h.max);
-                }
-            }
-        }
-    }
-    panic!("no hist_weights_{layer} at step 0")
+    let file = helpers::only_event_file(&helpers::only_run_dir(logdir));
+    let histograms = helpers::histograms(&file);
+    let tag = format!("hist_weights_{layer}");
+    let (_, h) = histograms
+        .get(&tag)
+        .and_then(|points| points.iter().find(|(step, _)| *step == 0))
+        .unwrap_or_else(|| panic!("no {tag} at step 0"));
+    (h.sum, h.min, h.max)
 }
 
 #[test]
 fn a_checkpoint_saved_by_one_run_seeds_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 20);
+    helpers::write_synthetic(&data, 100, 20);
     let saved = dir.path().join("ckpt/first.safetensors");
     let out = gradscope(
         &data,
@@ -86,12 +66,8 @@ fn a_checkpoint_saved_by_one_run_seeds_the_next() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = std::fs::read_dir(dir.path().join("b"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    assert_eq!(run.file_name(), "tanh-from-checkpoint-s99");
+    let run = helpers::only_run_dir(&dir.path().join("b"));
+    assert_eq!(run.file_name().unwrap(), "tanh-from-checkpoint-s99");
 
     // Run b starts exactly where run a ended.
     let device = candle_core::Device::Cpu;
@@ -122,7 +98,7 @@ fn a_checkpoint_saved_by_one_run_seeds_the_next() {
 fn a_mismatched_checkpoint_is_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 20);
+    helpers::write_synthetic(&data, 100, 20);
     let saved = dir.path().join("w.safetensors");
     let out = gradscope(
         &data,

@@ -1,35 +1,31 @@
 //! Deep networks: 50 layers train without NaN for every activation, and at
 //! 20 layers skip connections close most of sigmoid's gradient gap.
 
-mod common;
-
-use gradscope::data::Dataset;
 use gradscope::model::Activation;
 use gradscope::train::{train, TrainConfig};
 
-fn config(activation: Activation, residual: bool, layers: usize) -> TrainConfig {
+use crate::helpers;
+
+/// The standard short run, `layers` deep.
+fn deep_config(activation: Activation, residual: bool, layers: usize) -> TrainConfig {
     TrainConfig {
         residual,
         layers,
-        iterations: 40,
-        batch_size: 20,
-        log_every: 10,
-        ..TrainConfig::article(activation)
+        ..helpers::small_config(activation)
     }
 }
 
 #[test]
 fn fifty_layers_train_without_nan_for_every_activation() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 20);
-    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 20);
     for activation in Activation::ALL {
         for residual in [false, true] {
             let name = format!("{activation}-{residual}");
             let (run, _) = train(
                 &name,
                 &data,
-                &config(activation, residual, 50),
+                &deep_config(activation, residual, 50),
                 &dir.path().join(&name),
             )
             .unwrap_or_else(|e| panic!("{name}: {e:#}"));
@@ -47,19 +43,18 @@ fn fifty_layers_train_without_nan_for_every_activation() {
 #[test]
 fn residual_connections_close_sigmoids_gap_at_twenty_layers() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_synthetic(&dir.path().join("data"), 200, 20);
-    let data = Dataset::load(&dir.path().join("data")).unwrap();
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 20);
     let (plain, _) = train(
         "plain",
         &data,
-        &config(Activation::Sigmoid, false, 20),
+        &deep_config(Activation::Sigmoid, false, 20),
         &dir.path().join("p"),
     )
     .unwrap();
     let (residual, _) = train(
         "res",
         &data,
-        &config(Activation::Sigmoid, true, 20),
+        &deep_config(Activation::Sigmoid, true, 20),
         &dir.path().join("r"),
     )
     .unwrap();

@@ -1,17 +1,18 @@
 //! The binary on bad input: a clear error naming the file or flag, a
 //! non-zero exit, never a panic.
 
-mod common;
-
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
+use gradscope::data::{write_split, Split};
+
+use crate::helpers;
+
+/// The binary with `args` and `--no-progress`.
 fn gradscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args(args)
-        .arg("--no-progress")
-        .output()
-        .unwrap()
+    helpers::run_gradscope(&[args, &["--no-progress"]].concat())
 }
 
 fn assert_clean_failure(out: &Output, expect: &[&str]) {
@@ -73,7 +74,7 @@ fn broken_data_files_are_named() {
     for (file, bytes, problem) in cases {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        common::write_synthetic(&data, 100, 50);
+        helpers::write_synthetic(&data, 100, 50);
         std::fs::write(data.join(file), bytes).unwrap();
         let out = run_on(&data, &dir.path().join("logs"));
         assert_clean_failure(&out, &[file, problem]);
@@ -83,7 +84,6 @@ fn broken_data_files_are_named() {
 /// Data sets that are wrong in ways a single file's header cannot show.
 #[test]
 fn inconsistent_data_sets_are_named() {
-    use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
     let labels = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<u8>>();
     let mut label_10 = labels(100);
     label_10[42] = 10;
@@ -113,7 +113,7 @@ fn inconsistent_data_sets_are_named() {
     for (file, bytes, expect) in cases {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        common::write_synthetic(&data, 100, 50);
+        helpers::write_synthetic(&data, 100, 50);
         std::fs::write(data.join(file), bytes).unwrap();
         let out = run_on(&data, &dir.path().join("logs"));
         assert_clean_failure(&out, expect);
@@ -122,10 +122,9 @@ fn inconsistent_data_sets_are_named() {
 
 #[test]
 fn zero_images_and_a_missing_file_are_named() {
-    use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     std::fs::write(
         data.join("train-images-idx3-ubyte"),
         encode(IMAGES_MAGIC, &[0, 28, 28], &[]),
@@ -139,7 +138,7 @@ fn zero_images_and_a_missing_file_are_named() {
     let out = run_on(&data, &dir.path().join("logs"));
     assert_clean_failure(&out, &["train-images-idx3-ubyte", "no images"]);
 
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     std::fs::remove_file(data.join("t10k-images-idx3-ubyte")).unwrap();
     let out = run_on(&data, &dir.path().join("logs"));
     assert_clean_failure(&out, &["missing t10k-images-idx3-ubyte", "fetch-data.sh"]);
@@ -147,7 +146,6 @@ fn zero_images_and_a_missing_file_are_named() {
 
 #[test]
 fn images_of_any_size_train_when_both_splits_agree() {
-    use gradscope::data::{write_split, Split};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let split = |n: usize| Split {
@@ -170,10 +168,9 @@ fn images_of_any_size_train_when_both_splits_agree() {
 
 #[test]
 fn truncated_gzip_is_named() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let labels = data.join("train-labels-idx1-ubyte");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&std::fs::read(&labels).unwrap()).unwrap();
@@ -191,7 +188,7 @@ fn truncated_gzip_is_named() {
 fn gz_that_is_not_gzip() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let labels = data.join("t10k-labels-idx1-ubyte");
     std::fs::rename(&labels, data.join("t10k-labels-idx1-ubyte.gz")).unwrap();
     let out = run_on(&data, &dir.path().join("logs"));
@@ -202,7 +199,7 @@ fn gz_that_is_not_gzip() {
 fn logdir_that_is_a_file_fails_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"keep me").unwrap();
     for logdir in [file.clone(), file.join("under")] {
@@ -217,7 +214,7 @@ fn logdir_that_is_a_file_fails_before_training() {
 fn batch_larger_than_the_data_set() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 20, 10);
+    helpers::write_synthetic(&data, 20, 10);
     let out = gradscope(&[
         "--data-dir",
         data.to_str().unwrap(),
@@ -233,26 +230,23 @@ fn batch_larger_than_the_data_set() {
 fn a_rerun_keeps_the_earlier_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     assert!(run_on(&data, &logs).status.success());
-    let first: Vec<_> = std::fs::read_dir(logs.join("relu"))
-        .unwrap()
-        .flatten()
-        .collect();
-    let first_bytes = std::fs::read(first[0].path()).unwrap();
+    let first = helpers::only_event_file(&logs.join("relu"));
+    let first_bytes = std::fs::read(&first).unwrap();
     let out = run_on(&data, &logs);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("already holds event files"));
     assert_eq!(std::fs::read_dir(logs.join("relu")).unwrap().count(), 2);
-    assert_eq!(std::fs::read(first[0].path()).unwrap(), first_bytes);
+    assert_eq!(std::fs::read(&first).unwrap(), first_bytes);
 }
 
 #[test]
 fn prints_the_iteration_lines_and_the_table() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let out = gradscope(&[
         "--data-dir",
         data.to_str().unwrap(),
@@ -319,7 +313,7 @@ fn bad_flags_exit_2_naming_the_flag() {
 fn a_network_too_large_for_memory_is_refused_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let out = gradscope(&[
         "--hidden",
         "1000000",
@@ -338,7 +332,7 @@ fn a_network_too_large_for_memory_is_refused_before_allocating() {
 fn a_logdir_that_cannot_be_created_fails_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     // Tests run as root, so permissions stop nothing; /proc refuses new
     // folders to everyone.
     let out = run_on(&data, Path::new("/proc/gradscope-test/logs"));
@@ -353,7 +347,7 @@ fn a_logdir_that_cannot_be_created_fails_before_training() {
 fn a_file_where_a_run_folder_goes_fails_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 100, 50);
+    helpers::write_synthetic(&data, 100, 50);
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     std::fs::write(logs.join("leaky_relu"), b"keep me").unwrap();
@@ -375,7 +369,7 @@ fn a_file_where_a_run_folder_goes_fails_before_training() {
 fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    common::write_synthetic(&data, 300, 50);
+    helpers::write_synthetic(&data, 300, 50);
     let logs = dir.path().join("logs");
     let out = gradscope(&[
         "--scenario",
@@ -403,13 +397,11 @@ fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
 
     // Every logged step up to the divergence is there, the last one being
     // the divergence itself, with its non-finite loss.
-    let files: Vec<_> = std::fs::read_dir(common::only_run_dir(&logs))
-        .unwrap()
-        .flatten()
-        .collect();
-    let (losses, truncated_at) = common::logged_losses(&files[0].path());
-    assert_eq!(truncated_at, None);
-    let steps: Vec<i64> = losses.iter().map(|&(step, _)| step).collect();
+    let file = helpers::only_event_file(&helpers::only_run_dir(&logs));
+    let scalars = helpers::scalars(&file);
+    assert_eq!(scalars.truncated_at, None);
+    let losses = scalars.get("loss");
+    let steps = scalars.steps("loss");
     let mut expected: Vec<i64> = (0..at).filter(|s| s % 5 == 0).collect();
     expected.push(at);
     expected.dedup();

@@ -6,14 +6,13 @@
 //! point GRADSCOPE_PYTHON at an interpreter. Skipped (with a message) only
 //! when neither exists and GRADSCOPE_PYTHON is unset; `scripts/test.sh` sets it.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use gradscope_tensorboard::proto::{event, summary::value::Value, HistogramProto};
-use gradscope_tensorboard::read_events;
 use serde_json::Value as Json;
+
+use crate::helpers;
 
 enum Written {
     Scalar(f32),
@@ -24,26 +23,24 @@ enum Written {
     HParams,
 }
 
-/// tag -> [(step, value)] as our own reader sees the run's files.
+/// tag -> [(step, value)] as our own reader sees the run's event file.
 fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
     let mut tags: BTreeMap<String, Vec<(i64, Written)>> = BTreeMap::new();
-    for file in std::fs::read_dir(run_dir).unwrap().flatten() {
-        for e in read_events(&file.path()).unwrap().events {
-            let Some(event::What::Summary(s)) = e.what else {
-                continue;
+    for e in helpers::events(&helpers::only_event_file(run_dir)).events {
+        let Some(event::What::Summary(s)) = e.what else {
+            continue;
+        };
+        for v in s.value {
+            let w = match v.value {
+                Some(Value::SimpleValue(x)) => Written::Scalar(x),
+                Some(Value::Histo(h)) => Written::Histogram(h),
+                Some(Value::Tensor(t)) if !t.string_val.is_empty() => {
+                    Written::Text(String::from_utf8(t.string_val[0].clone()).unwrap())
+                }
+                Some(Value::Tensor(_)) => Written::HParams,
+                other => panic!("unexpected {other:?}"),
             };
-            for v in s.value {
-                let w = match v.value {
-                    Some(Value::SimpleValue(x)) => Written::Scalar(x),
-                    Some(Value::Histo(h)) => Written::Histogram(h),
-                    Some(Value::Tensor(t)) if !t.string_val.is_empty() => {
-                        Written::Text(String::from_utf8(t.string_val[0].clone()).unwrap())
-                    }
-                    Some(Value::Tensor(_)) => Written::HParams,
-                    other => panic!("unexpected {other:?}"),
-                };
-                tags.entry(v.tag).or_default().push((e.step, w));
-            }
+            tags.entry(v.tag).or_default().push((e.step, w));
         }
     }
     tags
@@ -51,13 +48,13 @@ fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
 
 #[test]
 fn tensorboard_loads_every_tag_with_our_steps_and_values() {
-    let Some(python) = common::python() else {
-        return; // common::python said why
+    let Some(python) = helpers::python() else {
+        return; // helpers::python said why
     };
     let dir = tempfile::tempdir().unwrap();
-    let logs = common::train_all_on_synthetic(dir.path());
+    let logs = helpers::train_all_on_synthetic(dir.path());
 
-    let json = common::tensorboard_load(&python, &logs);
+    let json = helpers::tensorboard_load(&python, &logs);
     let runs = json["runs"].as_object().unwrap();
     assert_eq!(
         runs.keys().collect::<Vec<_>>(),

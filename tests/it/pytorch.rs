@@ -12,43 +12,20 @@
 //! or has no torch; with GRADSCOPE_PYTHON set (as `scripts/test.sh` does),
 //! a missing torch fails.
 
-mod common;
-
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use candle_core::{Device, Tensor};
 use gradscope::data::{Batcher, Dataset};
 use gradscope::model::{checkpoint, Activation};
 use gradscope::train::{build_model, forward_backward, TrainConfig};
-use gradscope_tensorboard::proto::{event, summary::value::Value};
-use gradscope_tensorboard::read_events;
+
+use crate::helpers;
 
 const TOLERANCE: f64 = 1e-5;
 const BATCH: usize = 30;
 const LR: f64 = 0.001;
-
-fn python_with_torch() -> Option<PathBuf> {
-    let (python, required) = match std::env::var_os("GRADSCOPE_PYTHON") {
-        Some(p) => (PathBuf::from(p), true),
-        None => (
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-            false,
-        ),
-    };
-    let has_torch = Command::new(&python)
-        .args(["-c", "import torch, safetensors"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_torch && required {
-        panic!(
-            "{} cannot import torch and safetensors; run scripts/setup-venv.sh",
-            python.display()
-        );
-    }
-    has_torch.then_some(python)
-}
 
 /// ||a - b|| / ||b||, in f64.
 fn relative_error(a: &[f32], b: &[f32]) -> f64 {
@@ -74,7 +51,8 @@ fn mean_abs(v: &[f32]) -> f32 {
     (v.iter().map(|x| f64::from(x.abs())).sum::<f64>() / v.len() as f64) as f32
 }
 
-fn config(activation: Activation, residual: bool) -> TrainConfig {
+/// One step of `BATCH` in file order, from the article's network.
+fn one_step_config(activation: Activation, residual: bool) -> TrainConfig {
     TrainConfig {
         residual,
         shuffle: false,
@@ -83,21 +61,20 @@ fn config(activation: Activation, residual: bool) -> TrainConfig {
         lr: LR,
         log_every: 1,
         seed: 11,
-        ..TrainConfig::article(activation)
+        ..helpers::small_config(activation)
     }
 }
 
 /// mean_1 ... mean_L at step 0 in the run's event file.
 fn logged_means(run_dir: &Path) -> HashMap<String, f32> {
-    let file = std::fs::read_dir(run_dir).unwrap().next().unwrap().unwrap();
+    let scalars = helpers::scalars(&helpers::only_event_file(run_dir));
     let mut means = HashMap::new();
-    for e in read_events(&file.path()).unwrap().events {
-        if let (0, Some(event::What::Summary(s))) = (e.step, e.what) {
-            for v in s.value {
-                if let (true, Some(Value::SimpleValue(x))) = (v.tag.starts_with("mean_"), v.value) {
-                    means.insert(v.tag, x);
-                }
-            }
+    for (tag, points) in scalars.series {
+        if !tag.starts_with("mean_") {
+            continue;
+        }
+        if let Some(&(_, x)) = points.iter().rfind(|&&(step, _)| step == 0) {
+            means.insert(tag, x);
         }
     }
     means
@@ -127,7 +104,7 @@ impl Errors {
 
 fn check(python: &Path, data_dir: &Path, work: &Path, activation: Activation, residual: bool) {
     let label = format!("{activation}{}", if residual { "-residual" } else { "" });
-    let cfg = config(activation, residual);
+    let cfg = one_step_config(activation, residual);
     let device = Device::Cpu;
     let data = Dataset::load(data_dir).unwrap();
 
@@ -198,7 +175,7 @@ fn check(python: &Path, data_dir: &Path, work: &Path, activation: Activation, re
     // One real training step through the CLI, from the same weights.
     let logs = work.join(format!("{label}-logs"));
     let saved = work.join(format!("{label}-after.safetensors"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradscope"));
+    let mut cmd = helpers::gradscope();
     cmd.args([
         "--activation",
         activation.name(),
@@ -226,13 +203,7 @@ fn check(python: &Path, data_dir: &Path, work: &Path, activation: Activation, re
         "{label}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run_dir = std::fs::read_dir(&logs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let means = logged_means(&run_dir);
+    let means = logged_means(&helpers::only_run_dir(&logs));
     for (i, theirs) in torch_means.iter().enumerate() {
         let ours = means[&format!("mean_{}", i + 1)];
         grad_errors.check(&format!("logged mean_{}", i + 1), &[ours], &[*theirs]);
@@ -271,7 +242,7 @@ fn check(python: &Path, data_dir: &Path, work: &Path, activation: Activation, re
 
 #[test]
 fn gradients_and_adam_step_match_pytorch() {
-    let Some(python) = python_with_torch() else {
+    let Some(python) = helpers::python_with_torch() else {
         eprintln!(
             "SKIPPED: no Python with torch; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON"
         );
@@ -279,7 +250,7 @@ fn gradients_and_adam_step_match_pytorch() {
     };
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    common::write_synthetic(&data, 120, 20);
+    helpers::write_synthetic(&data, 120, 20);
     for activation in Activation::ALL {
         check(&python, &data, work.path(), activation, false);
     }

@@ -5,10 +5,8 @@
 //! `--load_fast=true` (the Rust tensorboard-data-server from the pip
 //! package).
 //!
-//! Needs Python with TensorBoard, as tests/tensorboard.rs does, and is
+//! Needs Python with TensorBoard, as the `tensorboard` tests do, and is
 //! skipped with a message under the same rule.
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -17,10 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http;
-use gradscope_tensorboard::proto::{event, summary::value::Value};
-use gradscope_tensorboard::read_events;
 use serde_json::{json, Value as Json};
+
+use crate::helpers::{self, http};
 
 const RUNS: [&str; 3] = ["leaky_relu", "relu", "sigmoid"];
 
@@ -127,19 +124,12 @@ fn free_port() -> u16 {
 fn last_scalars(logdir: &Path) -> BTreeMap<String, BTreeMap<String, (i64, f32)>> {
     let mut runs = BTreeMap::new();
     for run in RUNS {
-        let mut last = BTreeMap::new();
-        for file in std::fs::read_dir(logdir.join(run)).unwrap().flatten() {
-            for e in read_events(&file.path()).unwrap().events {
-                let Some(event::What::Summary(s)) = e.what else {
-                    continue;
-                };
-                for v in s.value {
-                    if let Some(Value::SimpleValue(x)) = v.value {
-                        last.insert(v.tag, (e.step, x));
-                    }
-                }
-            }
-        }
+        let file = helpers::only_event_file(&logdir.join(run));
+        let last = helpers::scalars(&file)
+            .series
+            .into_iter()
+            .map(|(tag, points)| (tag, *points.last().unwrap()))
+            .collect();
         runs.insert(run.to_string(), last);
     }
     runs
@@ -356,11 +346,11 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
 
 #[test]
 fn tensorboard_serves_every_dashboard_with_both_loaders() {
-    let Some(python) = common::python() else {
-        return; // common::python said why
+    let Some(python) = helpers::python() else {
+        return; // helpers::python said why
     };
     let dir = tempfile::tempdir().unwrap();
-    let logs = common::train_all_on_synthetic(dir.path());
+    let logs = helpers::train_all_on_synthetic(dir.path());
     for load_fast in [false, true] {
         let log = dir
             .path()

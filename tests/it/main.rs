@@ -1,0 +1,34 @@
+//! The integration tests: one binary (`cargo test --test it`), one module per
+//! area, sharing [`helpers`]. Run one area with `cargo test --test it AREA`,
+//! e.g. `cargo test --release --test it faults`.
+//!
+//! Most tests drive the real binary end to end on small synthetic data sets
+//! they write for themselves. Those that need Python (TensorBoard, PyTorch)
+//! or the MNIST digits skip with a message when these are missing, unless
+//! GRADSCOPE_PYTHON / GRADSCOPE_REQUIRE_MNIST say they must be there
+//! (`scripts/test.sh` sets both).
+
+mod helpers;
+
+/// `--save` and `--init-from`.
+mod checkpoint;
+/// The binary on bad input and its printed output.
+mod cli;
+/// Deep and residual networks.
+mod deep;
+/// Signals, `kill -9`, file-size limits and concurrent runs.
+mod faults;
+/// The fuzz targets' checks over seeds, regressions and mutations.
+mod fuzz_inputs;
+/// The experiment's result on real MNIST digits.
+mod mnist_experiment;
+/// Gradients and the Adam step against PyTorch.
+mod pytorch;
+/// `inspect`, `compare`, `plot` and REPORT.md.
+mod report;
+/// TensorBoard's own loader reads what we write.
+mod tensorboard;
+/// TensorBoard's own server serves every dashboard.
+mod tensorboard_server;
+/// Training runs through the library: loss, tags, determinism.
+mod training;
