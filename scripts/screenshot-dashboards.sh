@@ -25,70 +25,24 @@
 # does the same for the HParams table.
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 LOGDIR OUT.png" >&2
-    exit 2
-fi
-logdir="$1"
-out="$2"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-python="${GRADSCOPE_PYTHON:-$root/.venv/bin/python}"
-chromium="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+# shellcheck source=scripts/screenshot-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/screenshot-common.sh"
+screenshot_setup "$@"
 tags="${SCREENSHOT_TAGS:-^mean_}"
 size="${SCREENSHOT_SIZE:-1400,830}"
-
-[ -d "$logdir" ] || { echo "error: LOGDIR $logdir is not a directory" >&2; exit 1; }
-[ -x "$python" ] || {
-    echo "error: no Python with TensorBoard at $python; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON" >&2
-    exit 1
-}
-command -v curl >/dev/null || { echo "error: curl not found (it asks TensorBoard whether it is ready)" >&2; exit 1; }
-[ -n "$chromium" ] || { echo "error: chromium not found; apt-get install chromium, or set CHROMIUM" >&2; exit 1; }
-out_dir="$(dirname "$out")"
-[ -d "$out_dir" ] || { echo "error: the folder of OUT.png, $out_dir, does not exist" >&2; exit 1; }
-
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 # The runs TensorBoard should list: every folder holding an event file.
 runs="$(find "$logdir" -name 'events.out.tfevents.*' -printf '%h\n' | sort -u | wc -l)"
 [ "$runs" -gt 0 ] || { echo "error: no event files under $logdir" >&2; exit 1; }
 
-# A port the OS reports free; TensorBoard binds it a moment later.
-port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$python" -m tensorboard.main --logdir "$logdir" --host 127.0.0.1 --port "$port" \
-    >"$work/tensorboard.log" 2>&1 &
-server_pid=$!
-
-# Ready when the scalars plugin lists every run (bounded: 90 s).
-ready=""
-for _ in $(seq 1 180); do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        echo "error: TensorBoard exited:" >&2
-        cat "$work/tensorboard.log" >&2
-        exit 1
-    fi
-    if curl -sf "http://127.0.0.1:$port/data/plugin/scalars/tags" >"$work/tags.json" 2>/dev/null &&
+start_tensorboard
+# Ready when the scalars plugin lists every run.
+runs_listed() {
+    curl -sf "http://127.0.0.1:$port/data/plugin/scalars/tags" >"$work/tags.json" 2>/dev/null &&
         "$python" -c 'import json, sys; sys.exit(len(json.load(open(sys.argv[1]))) < int(sys.argv[2]))' \
-            "$work/tags.json" "$runs"; then
-        ready=1
-        break
-    fi
-    sleep 0.5
-done
-if [ -z "$ready" ]; then
-    echo "error: TensorBoard did not list the $runs runs of $logdir within 90 s:" >&2
-    cat "$work/tensorboard.log" >&2
-    exit 1
-fi
+            "$work/tags.json" "$runs"
+}
+wait_for_tensorboard "the $runs runs of $logdir" runs_listed
 
 filter="$("$python" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$tags")"
 url="http://127.0.0.1:$port/?forceSVG=true&tagFilter=$filter#timeseries"

@@ -94,7 +94,7 @@ impl Dataset {
         if !dir.is_dir() {
             bail!(
                 "data directory {} does not exist; fetch MNIST into it with `scripts/fetch-data.sh` \
-                 or point --data-dir at a folder holding the four IDX files",
+                 or load a folder that holds the four IDX files",
                 dir.display()
             );
         }
