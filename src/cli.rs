@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::data::DatasetName;
 use crate::experiment::{Experiment, LogdirError, Scenario};
 use crate::model::checkpoint::CheckpointError;
-use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE, MAX_PARAMETERS};
+use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
 use crate::table::Format;
 use crate::train::{defaults, ConfigError, Diverged, TrainConfig};
 
@@ -252,25 +252,15 @@ pub fn error_message(err: &anyhow::Error) -> String {
 /// `cause` worded with the flag that set the value it is about.
 fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = cause.downcast_ref::<ConfigError>() {
-        return Some(match e {
-            ConfigError::BatchLargerThanData {
-                batch_size,
-                images,
-                data_dir,
-            } => format!(
-                "--batch-size {batch_size} is larger than the training set ({images} images in {})",
-                data_dir.display()
-            ),
-            ConfigError::TooManyParameters {
-                layers,
-                hidden,
-                inputs,
-                parameters,
-            } => format!(
-                "--layers {layers} and --hidden {hidden} on {inputs}-pixel images make \
-                 {parameters} parameters; at most {MAX_PARAMETERS} are allowed"
-            ),
-        });
+        let flags = match e {
+            ConfigError::BatchLargerThanData { batch_size, .. } => {
+                format!("--batch-size {batch_size}")
+            }
+            ConfigError::TooManyParameters { layers, hidden, .. } => {
+                format!("--layers {layers} and --hidden {hidden}")
+            }
+        };
+        return Some(format!("{flags}: {e}"));
     }
     if let Some(e) = cause.downcast_ref::<LogdirError>() {
         return Some(match e {
