@@ -64,4 +64,4 @@ mod writer;
 
 pub use reader::{read_events, EventReader, ReadError, ReadEvents, MAX_RECORD_BYTES};
 pub use record::{append_record, masked_crc32c, FRAMING_BYTES};
-pub use writer::{EventWriter, WriteError, FLUSH_INTERVAL};
+pub use writer::{EventWriter, FileOptions, WriteError, FLUSH_INTERVAL};
