@@ -53,14 +53,24 @@
 
 #![warn(missing_docs)]
 
+pub mod audio;
+pub mod custom_scalars;
+mod error;
 pub mod graph;
 pub mod histogram;
 pub mod hparams;
+pub mod image;
+pub mod pr_curve;
+pub mod projector;
 pub mod proto;
 mod reader;
 mod record;
 pub mod summary;
+mod summary_writer;
 mod writer;
+
+pub use error::SummaryError;
+pub use summary_writer::{HistogramValue, SummaryWriter, SummaryWriterBuilder, DEFAULT_MAX_QUEUE};
 
 pub use reader::{read_events, EventReader, ReadError, ReadEvents, MAX_RECORD_BYTES};
 pub use record::{append_record, masked_crc32c, FRAMING_BYTES};

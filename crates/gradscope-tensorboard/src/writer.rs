@@ -511,8 +511,7 @@ mod tests {
         std::fs::write(&taken, b"another writer's records").unwrap();
         let counter = AtomicU64::new(0);
         let (path, _file) =
-            create_new_numbered(dir.path(), "events.out.tfevents.1.host.7", "", &counter)
-                .unwrap();
+            create_new_numbered(dir.path(), "events.out.tfevents.1.host.7", "", &counter).unwrap();
         assert_eq!(path, dir.path().join("events.out.tfevents.1.host.7.1"));
         assert_eq!(std::fs::read(&taken).unwrap(), b"another writer's records");
     }
