@@ -71,7 +71,7 @@ pub fn write_all(logdir: &Path) -> Result<(), SummaryError> {
             .set("residual", true)
             .set("seed", seed)
             .group_by_all_but(&["seed"]);
-        writer.add_hparams(&hparams, &[("loss", 0.15 + seed as f64 * 0.01)])?;
+        writer.add_hparams(&hparams, &[("final_loss", 0.15 + seed as f64 * 0.01)])?;
         if seed == 1 {
             write_the_rest(&writer, &mut rng)?;
         }

@@ -1,6 +1,9 @@
 //! Audio summaries, for TensorBoard's Audio dashboard: samples in, a 16-bit
-//! PCM WAV in the `audio` field of a summary value out (TensorFlow's v1
-//! audio summary, which both of TensorBoard's loaders read).
+//! PCM WAV out, in the Audio plugin's own form: a `DT_STRING` tensor of
+//! shape `[1, 2]` (the clip, its label) whose metadata names the "audio"
+//! plugin and the WAV encoding. (tensorboardX writes the older `audio`
+//! field instead; TensorBoard's fast loader then serves the clip without
+//! its content type.)
 //!
 //! ```
 //! use gradscope_tensorboard::audio::audio;
@@ -11,17 +14,23 @@
 //!     .map(|i| (i as f32 * 440.0 * std::f32::consts::TAU / 8000.0).sin() * 0.5)
 //!     .collect();
 //! let value = audio("tone", &samples, 8000)?;
-//! let Some(Value::Audio(clip)) = value.value else { unreachable!() };
-//! assert_eq!((clip.sample_rate, clip.num_channels, clip.length_frames), (8000.0, 1, 800));
-//! assert_eq!(&clip.encoded_audio_string[..4], b"RIFF");
+//! let Some(Value::Tensor(clip)) = value.value else { unreachable!() };
+//! assert_eq!(&clip.string_val[0][..4], b"RIFF");
+//! assert_eq!(clip.string_val[0].len(), 44 + 800 * 2);
 //! # Ok::<(), gradscope_tensorboard::SummaryError>(())
 //! ```
 
-use crate::error::{check_tag, SummaryError};
-use crate::proto::summary;
+use prost::Message;
 
-/// The MIME type the dashboard plays the clip as.
-pub const CONTENT_TYPE: &str = "audio/wav";
+use crate::error::{check_tag, SummaryError};
+use crate::proto::{
+    audio_plugin_data, summary, tensor_shape_proto, AudioPluginData, DataClass, DataType,
+    TensorProto, TensorShapeProto,
+};
+use crate::summary::plugin_metadata;
+
+/// The plugin name TensorBoard's Audio dashboard reads.
+pub const PLUGIN_NAME: &str = "audio";
 
 /// The bytes of the WAV header before the samples.
 const HEADER_BYTES: usize = 44;
@@ -86,14 +95,32 @@ pub fn audio(tag: &str, samples: &[f32], sample_rate: u32) -> Result<summary::Va
             ),
         ));
     }
+    let content = AudioPluginData {
+        version: 0,
+        encoding: audio_plugin_data::Encoding::Wav as i32,
+        converted_to_tensor: false,
+    }
+    .encode_to_vec();
+    let dim = |size| tensor_shape_proto::Dim {
+        size,
+        ..Default::default()
+    };
     Ok(summary::Value {
         tag: tag.to_string(),
-        value: Some(summary::value::Value::Audio(summary::Audio {
-            sample_rate: sample_rate as f32,
-            num_channels: 1,
-            length_frames: samples.len() as i64,
-            encoded_audio_string: wav_pcm16(samples, sample_rate),
-            content_type: CONTENT_TYPE.to_string(),
+        metadata: Some(plugin_metadata(
+            PLUGIN_NAME,
+            content,
+            DataClass::BlobSequence,
+        )),
+        value: Some(summary::value::Value::Tensor(TensorProto {
+            dtype: DataType::DtString as i32,
+            tensor_shape: Some(TensorShapeProto {
+                dim: vec![dim(1), dim(2)],
+                ..Default::default()
+            }),
+            // The clip, then its label (none).
+            string_val: vec![wav_pcm16(samples, sample_rate), Vec::new()],
+            ..Default::default()
         })),
         ..Default::default()
     })
@@ -129,6 +156,23 @@ mod tests {
             .map(|b| i16::from_le_bytes([b[0], b[1]]))
             .collect();
         assert_eq!(s, [0, 32767, -32767]);
+    }
+
+    #[test]
+    fn the_value_is_the_audio_plugins_wav_tensor() {
+        let v = audio("a", &[0.0; 3], 8000).unwrap();
+        let md = v.metadata.unwrap();
+        assert_eq!(md.data_class, DataClass::BlobSequence as i32);
+        let plugin = md.plugin_data.unwrap();
+        assert_eq!(plugin.plugin_name, "audio");
+        let data = AudioPluginData::decode(plugin.content.as_slice()).unwrap();
+        assert_eq!(data.encoding, audio_plugin_data::Encoding::Wav as i32);
+        let Some(summary::value::Value::Tensor(t)) = v.value else {
+            panic!("no tensor")
+        };
+        let dims: Vec<i64> = t.tensor_shape.unwrap().dim.iter().map(|d| d.size).collect();
+        assert_eq!(dims, [1, 2]);
+        assert_eq!(t.string_val[0], wav_pcm16(&[0.0; 3], 8000));
     }
 
     #[test]
