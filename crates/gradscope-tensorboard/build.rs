@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "proto/text.proto",
     "proto/graph.proto",
     "proto/hparams.proto",
+    "proto/plugins.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

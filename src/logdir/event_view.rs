@@ -51,7 +51,7 @@ pub struct ValueView {
     pub tag: String,
     #[prost(message, optional, tag = "9")]
     pub metadata: Option<SummaryMetadata>,
-    #[prost(oneof = "Value", tags = "2, 3, 5, 8")]
+    #[prost(oneof = "Value", tags = "2, 3, 4, 5, 6, 8")]
     pub value: Option<Value>,
 }
 
@@ -62,8 +62,12 @@ pub enum Value {
     SimpleValue(f32),
     #[prost(bytes = "vec", tag = "3")]
     ObsoleteOldStyleHistogram(Vec<u8>),
+    #[prost(message, tag = "4")]
+    Image(proto::summary::Image),
     #[prost(message, tag = "5")]
     Histo(HistogramView),
+    #[prost(message, tag = "6")]
+    Audio(proto::summary::Audio),
     #[prost(message, tag = "8")]
     Tensor(TensorProto),
 }
@@ -96,7 +100,9 @@ impl From<&Event> for EventView {
                             V::ObsoleteOldStyleHistogram(b) => {
                                 Value::ObsoleteOldStyleHistogram(b.clone())
                             }
+                            V::Image(i) => Value::Image(i.clone()),
                             V::Histo(_) => Value::Histo(HistogramView {}),
+                            V::Audio(a) => Value::Audio(a.clone()),
                             V::Tensor(t) => Value::Tensor(t.clone()),
                         }),
                     })

@@ -446,6 +446,8 @@ fn declared_kind(value: &ValueView) -> Kind {
     match (&value.value, plugin) {
         (Some(V::SimpleValue(_)), _) => Kind::Scalar,
         (Some(V::Histo(_)), _) => Kind::Histogram,
+        (Some(V::Image(_)), _) => Kind::Image,
+        (Some(V::Audio(_)), _) => Kind::Audio,
         (Some(V::ObsoleteOldStyleHistogram(_)), _) | (None, _) => Kind::Other,
         (Some(V::Tensor(_)), Some(plugin)) => match plugin {
             "scalars" => Kind::Scalar,

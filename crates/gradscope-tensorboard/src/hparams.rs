@@ -230,6 +230,235 @@ fn empty_tensor() -> TensorProto {
     }
 }
 
+/// A hyperparameter value for [`HParams`]: a string, a switch or a number.
+/// Converts from `&str`, `String`, `bool` and the number types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HParamValue {
+    /// A string column, filtered by a regular expression in the dashboard.
+    String(String),
+    /// A switch column with the domain `false`, `true`.
+    Bool(bool),
+    /// A number column (a double in TensorBoard), filtered by min/max.
+    Number(f64),
+}
+
+impl From<&str> for HParamValue {
+    fn from(v: &str) -> HParamValue {
+        HParamValue::String(v.to_string())
+    }
+}
+
+impl From<String> for HParamValue {
+    fn from(v: String) -> HParamValue {
+        HParamValue::String(v)
+    }
+}
+
+impl From<bool> for HParamValue {
+    fn from(v: bool) -> HParamValue {
+        HParamValue::Bool(v)
+    }
+}
+
+macro_rules! number_hparam {
+    ($($t:ty),*) => {$(
+        impl From<$t> for HParamValue {
+            fn from(v: $t) -> HParamValue {
+                HParamValue::Number(v as f64)
+            }
+        }
+    )*};
+}
+number_hparam!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+
+impl HParamValue {
+    fn to_proto(&self) -> ProtoValue {
+        let kind = match self {
+            HParamValue::String(s) => Kind::StringValue(s.clone()),
+            HParamValue::Bool(b) => Kind::BoolValue(*b),
+            HParamValue::Number(x) => Kind::NumberValue(*x),
+        };
+        ProtoValue { kind: Some(kind) }
+    }
+
+    fn info(&self, name: &str) -> HParamInfo {
+        let (kind, domain) = match self {
+            // No domain: the experiment record is the same for every run of
+            // the same names, and the dashboard filters by pattern or range.
+            HParamValue::String(_) => (HParamType::String, None),
+            HParamValue::Number(_) => (HParamType::Float64, None),
+            HParamValue::Bool(_) => (
+                HParamType::Bool,
+                Some(discrete([false, true].map(Kind::BoolValue))),
+            ),
+        };
+        HParamInfo {
+            name: name.to_string(),
+            r#type: kind as i32,
+            domain,
+            ..Default::default()
+        }
+    }
+}
+
+/// One run's hyperparameters for
+/// [`SummaryWriter::add_hparams`](crate::SummaryWriter::add_hparams), in
+/// the order they are set, and the session group the run belongs to.
+///
+/// Runs in one group are one row of the HParams dashboard (its metrics the
+/// mean over them, each run a session under it): give every seed of one
+/// configuration the same group, or let
+/// [`group_by_all_but`](HParams::group_by_all_but) name the group after the
+/// other values.
+///
+/// ```
+/// use gradscope_tensorboard::hparams::HParams;
+///
+/// let hp = HParams::new()
+///     .set("optimizer", "adam")
+///     .set("lr", 0.01)
+///     .set("residual", true)
+///     .set("seed", 7)
+///     .group_by_all_but(&["seed"]);
+/// assert_eq!(hp.group_name(), "optimizer=adam, lr=0.01, residual=true");
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HParams {
+    values: Vec<(String, HParamValue)>,
+    group: String,
+}
+
+impl HParams {
+    /// No hyperparameters, no group (each run its own group).
+    pub fn new() -> HParams {
+        HParams::default()
+    }
+
+    /// Sets `name` to `value` (replacing an earlier value of `name`).
+    pub fn set(mut self, name: &str, value: impl Into<HParamValue>) -> Self {
+        let value = value.into();
+        match self.values.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.values.push((name.to_string(), value)),
+        }
+        self
+    }
+
+    /// Puts the run in the session group `name`.
+    pub fn group(mut self, name: &str) -> Self {
+        self.group = name.to_string();
+        self
+    }
+
+    /// Names the session group after every value set so far except those
+    /// in `excluded` (such as the seed), so runs differing only there
+    /// group together. Set the values first.
+    pub fn group_by_all_but(mut self, excluded: &[&str]) -> Self {
+        self.group = self
+            .values
+            .iter()
+            .filter(|(n, _)| !excluded.contains(&n.as_str()))
+            .map(|(n, v)| match v {
+                HParamValue::String(s) => format!("{n}={s}"),
+                HParamValue::Bool(b) => format!("{n}={b}"),
+                HParamValue::Number(x) => format!("{n}={x}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        self
+    }
+
+    /// The session group ("" for a group of its own).
+    pub fn group_name(&self) -> &str {
+        &self.group
+    }
+
+    /// The values in the order set.
+    pub fn values(&self) -> &[(String, HParamValue)] {
+        &self.values
+    }
+
+    /// Checks names (non-empty, unique) and numbers (finite), naming the
+    /// hyperparameter in the error.
+    pub(crate) fn check(&self) -> Result<(), crate::SummaryError> {
+        use crate::SummaryError;
+        for (i, (name, value)) in self.values.iter().enumerate() {
+            if name.is_empty() {
+                return Err(SummaryError::invalid(name, "hparams", "a non-empty name"));
+            }
+            if self.values[..i].iter().any(|(n, _)| n == name) {
+                return Err(SummaryError::invalid(name, "hparams", "each name once"));
+            }
+            if let HParamValue::Number(x) = value {
+                if !x.is_finite() {
+                    return Err(SummaryError::invalid(
+                        name,
+                        "hparams",
+                        format!("a finite number, got {x}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The three records [`HParams`] become: the experiment (a column per
+/// hyperparameter and per metric tag in `metrics`), this run's session
+/// start (values and group) and its end (success).
+///
+/// ```
+/// use gradscope_tensorboard::hparams::{session_records, HParams};
+///
+/// let hp = HParams::new().set("lr", 0.1).group("lr=0.1");
+/// let [experiment, start, end] = session_records(&hp, &["accuracy"], 1.7e9, 1.7e9);
+/// assert_eq!(experiment.tag, "_hparams_/experiment");
+/// assert_eq!(start.tag, "_hparams_/session_start_info");
+/// assert_eq!(end.tag, "_hparams_/session_end_info");
+/// ```
+pub fn session_records(
+    hparams: &HParams,
+    metrics: &[&str],
+    start_time_secs: f64,
+    end_time_secs: f64,
+) -> [summary::Value; 3] {
+    let experiment = Experiment {
+        hparam_infos: hparams.values.iter().map(|(n, v)| v.info(n)).collect(),
+        metric_infos: metrics
+            .iter()
+            .map(|tag| MetricInfo {
+                name: Some(MetricName {
+                    group: String::new(),
+                    tag: tag.to_string(),
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let start = SessionStartInfo {
+        hparams: hparams
+            .values
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_proto()))
+            .collect(),
+        group_name: hparams.group.clone(),
+        start_time_secs,
+        ..Default::default()
+    };
+    [
+        record(
+            EXPERIMENT_TAG,
+            h_params_plugin_data::Data::Experiment(experiment),
+        ),
+        record(
+            SESSION_START_INFO_TAG,
+            h_params_plugin_data::Data::SessionStartInfo(start),
+        ),
+        session_end(Status::Success, end_time_secs),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +576,62 @@ mod tests {
         };
         assert_eq!(s.status, Status::Failure as i32);
         assert_eq!(s.end_time_secs, 3.0);
+    }
+
+    #[test]
+    fn session_records_carry_values_types_group_and_metrics() {
+        let hp = HParams::new()
+            .set("opt", "sgd")
+            .set("lr", 0.5f32)
+            .set("bn", false)
+            .set("seed", 3u64)
+            .set("opt", "adam")
+            .group_by_all_but(&["seed"]);
+        assert_eq!(hp.group_name(), "opt=adam, lr=0.5, bn=false");
+        let [e, s, end] = session_records(&hp, &["acc"], 1.0, 2.0);
+        let h_params_plugin_data::Data::Experiment(e) = plugin_data(&e, EXPERIMENT_TAG) else {
+            panic!("not an experiment")
+        };
+        let types: Vec<i32> = e.hparam_infos.iter().map(|h| h.r#type).collect();
+        assert_eq!(
+            types,
+            [
+                HParamType::String,
+                HParamType::Float64,
+                HParamType::Bool,
+                HParamType::Float64
+            ]
+            .map(|t| t as i32)
+        );
+        assert_eq!(e.metric_infos[0].name.as_ref().unwrap().tag, "acc");
+        let h_params_plugin_data::Data::SessionStartInfo(s) =
+            plugin_data(&s, SESSION_START_INFO_TAG)
+        else {
+            panic!("not a session start")
+        };
+        assert_eq!(s.group_name, "opt=adam, lr=0.5, bn=false");
+        assert_eq!(
+            s.hparams["opt"].kind,
+            Some(Kind::StringValue("adam".into()))
+        );
+        assert_eq!(s.hparams["seed"].kind, Some(Kind::NumberValue(3.0)));
+        let h_params_plugin_data::Data::SessionEndInfo(end) =
+            plugin_data(&end, SESSION_END_INFO_TAG)
+        else {
+            panic!("not a session end")
+        };
+        assert_eq!(end.status, Status::Success as i32);
+    }
+
+    #[test]
+    fn bad_hparams_are_errors_naming_them() {
+        assert!(HParams::new().set("a", 1).check().is_ok());
+        let e = HParams::new().set("lr", f64::NAN).check().unwrap_err();
+        assert!(
+            e.to_string().contains("\"lr\"") && e.to_string().contains("finite"),
+            "{e}"
+        );
+        assert!(HParams::new().set("", 1).check().is_err());
     }
 
     #[test]

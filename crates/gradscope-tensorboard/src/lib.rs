@@ -1,10 +1,68 @@
-//! Write and read TensorBoard event files from any Rust program.
+//! Write and read TensorBoard event files from any Rust program: the Rust
+//! tensorboardX.
 //!
 //! The crate has no machine-learning dependency: give it numbers, it gives
 //! TensorBoard files that the real TensorBoard reads (both of its loaders).
 //!
-//! The parts:
+//! # SummaryWriter
 //!
+//! [`SummaryWriter`] has tensorboardX's methods, each taking a tag, the data
+//! and a step and returning a `Result` (bad input is a [`SummaryError`],
+//! never a panic):
+//!
+//! | method | dashboard |
+//! |---|---|
+//! | [`add_scalar`](SummaryWriter::add_scalar), [`add_scalars`](SummaryWriter::add_scalars) | Scalars (and one Custom Scalars chart per `add_scalars` group) |
+//! | [`add_histogram`](SummaryWriter::add_histogram), [`add_histogram_raw`](SummaryWriter::add_histogram_raw) | Histograms, Distributions |
+//! | [`add_image`](SummaryWriter::add_image), [`add_images`](SummaryWriter::add_images), [`add_figure`](SummaryWriter::add_figure) | Images |
+//! | [`add_audio`](SummaryWriter::add_audio) | Audio |
+//! | [`add_text`](SummaryWriter::add_text) | Text |
+//! | [`add_pr_curve`](SummaryWriter::add_pr_curve), [`add_pr_curve_raw`](SummaryWriter::add_pr_curve_raw) | PR Curves |
+//! | [`add_embedding`](SummaryWriter::add_embedding) | Projector |
+//! | [`add_custom_scalars`](SummaryWriter::add_custom_scalars) | Custom Scalars |
+//! | [`add_hparams`](SummaryWriter::add_hparams) | HParams |
+//! | [`add_graph`](SummaryWriter::add_graph) | Graphs |
+//!
+//! ```
+//! use gradscope_tensorboard::hparams::HParams;
+//! use gradscope_tensorboard::image::Image;
+//! use gradscope_tensorboard::SummaryWriter;
+//!
+//! let logdir = tempfile::tempdir()?;
+//! let writer = SummaryWriter::new(logdir.path().join("run-1"))?;
+//! for step in 0..100 {
+//!     let loss = 1.0 / (step as f64 + 1.0);
+//!     writer.add_scalar("loss", loss, step)?;
+//!     writer.add_scalars("accuracy", &[("train", 1.0 - loss), ("test", 0.9 - loss)], step)?;
+//! }
+//! writer.add_histogram("weights", &[0.1f32, -0.2, 0.3], 99)?;
+//! writer.add_image("noise", &Image::hwc(&[0u8, 255, 128, 64][..], 2, 2, 1), 99)?;
+//! writer.add_text("notes", "*converged*", 99)?;
+//! writer.add_hparams(&HParams::new().set("lr", 0.01).set("optimizer", "sgd"), &[("final_loss", 0.01)])?;
+//! writer.close()?; // or drop it: the last handle flushes and closes
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Then `tensorboard --logdir <logdir>` shows the run `run-1`. The example
+//! `examples/all_dashboards.rs` writes one of each kind
+//! (`cargo run -p gradscope-tensorboard --example all_dashboards -- DIR`).
+//!
+//! Where it differs from tensorboardX: `add_scalars` writes its series as
+//! tags `main/name` of the run itself (tensorboardX makes a run folder per
+//! series) and adds a Custom Scalars chart that draws them together;
+//! `add_hparams` writes into the run's own folder (no timestamped
+//! subfolder) and puts runs in session groups ([`hparams::HParams`]).
+//! Left out: `add_video` (tensorboardX writes an animated GIF as an image:
+//! that needs a GIF encoder, a dependency this crate avoids), `add_mesh`
+//! (the Mesh plugin's three tensors and JSON camera config are not done
+//! yet) and `add_onnx_graph` (needs ONNX parsing; [`graph::Graph`]
+//! describes any model instead).
+//!
+//! # The parts
+//!
+//! - [`SummaryWriter`]: the API above, over one [`EventWriter`].
+//! - [`image`], [`audio`], [`pr_curve`], [`custom_scalars`],
+//!   [`projector`]: pure builders for those dashboards' records and files.
 //! - [`summary`]: pure builders from values to protobuf messages: scalars,
 //!   histograms, text (markdown), and the [`summary_event`](summary::summary_event)
 //!   that carries them at a step. They touch no file.
@@ -23,7 +81,7 @@
 //! - [`append_record`] and [`masked_crc32c`]: the TFRecord framing itself.
 //! - [`proto`]: the protobuf types (TensorBoard's field numbers).
 //!
-//! # Example
+//! # The event-file layer
 //!
 //! ```
 //! use gradscope_tensorboard::summary::{histogram, scalar, summary_event, text, wall_time_now};
@@ -53,15 +111,25 @@
 
 #![warn(missing_docs)]
 
+pub mod audio;
+pub mod custom_scalars;
+mod error;
 pub mod graph;
 pub mod histogram;
 pub mod hparams;
+pub mod image;
+pub mod pr_curve;
+pub mod projector;
 pub mod proto;
 mod reader;
 mod record;
 pub mod summary;
+mod summary_writer;
 mod writer;
+
+pub use error::SummaryError;
+pub use summary_writer::{HistogramValue, SummaryWriter, SummaryWriterBuilder, DEFAULT_MAX_QUEUE};
 
 pub use reader::{read_events, EventReader, ReadError, ReadEvents, MAX_RECORD_BYTES};
 pub use record::{append_record, masked_crc32c, FRAMING_BYTES};
-pub use writer::{EventWriter, WriteError, FLUSH_INTERVAL};
+pub use writer::{EventWriter, FileOptions, WriteError, FLUSH_INTERVAL};

@@ -64,6 +64,98 @@ pub fn histogram(tag: &str, values: &[f32]) -> (summary::Value, usize) {
     (value, non_finite)
 }
 
+/// A histogram whose buckets the caller made (tensorboardX's
+/// `add_histogram_raw`): bucket `i` counts the values in
+/// `(bucket_limits[i - 1], bucket_limits[i]]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawHistogram<'a> {
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+    /// How many values.
+    pub num: f64,
+    /// Their sum.
+    pub sum: f64,
+    /// The sum of their squares.
+    pub sum_squares: f64,
+    /// Each bucket's right edge, ascending.
+    pub bucket_limits: &'a [f64],
+    /// Each bucket's count.
+    pub bucket_counts: &'a [f64],
+}
+
+/// A histogram summary of caller-made buckets, checked: as many limits as
+/// counts (at least one), limits ascending, counts finite and not negative.
+///
+/// ```
+/// use gradscope_tensorboard::summary::{histogram_raw, RawHistogram};
+///
+/// let raw = RawHistogram {
+///     min: -1.0, max: 2.0, num: 4.0, sum: 2.5, sum_squares: 6.25,
+///     bucket_limits: &[0.0, 1.0, 2.0],
+///     bucket_counts: &[1.0, 2.0, 1.0],
+/// };
+/// assert!(histogram_raw("h", &raw).is_ok());
+/// let ragged = RawHistogram { bucket_counts: &[1.0], ..raw };
+/// assert!(histogram_raw("h", &ragged).is_err());
+/// ```
+pub fn histogram_raw(
+    tag: &str,
+    raw: &RawHistogram<'_>,
+) -> Result<summary::Value, crate::SummaryError> {
+    use crate::SummaryError;
+    crate::error::check_tag(tag)?;
+    let (limits, counts) = (raw.bucket_limits, raw.bucket_counts);
+    if limits.is_empty() || limits.len() != counts.len() {
+        return Err(SummaryError::invalid(
+            tag,
+            "bucket_counts",
+            format!(
+                "one count per bucket limit ({}, at least 1), got {}",
+                limits.len(),
+                counts.len()
+            ),
+        ));
+    }
+    if let Some(i) = (1..limits.len())
+        .find(|&i| limits[i - 1].partial_cmp(&limits[i]) != Some(std::cmp::Ordering::Less))
+    {
+        return Err(SummaryError::invalid(
+            tag,
+            "bucket_limits",
+            format!(
+                "ascending limits, got {} then {} at {i}",
+                limits[i - 1],
+                limits[i]
+            ),
+        ));
+    }
+    if let Some(c) = counts
+        .iter()
+        .find(|c| !c.is_finite() || c.is_sign_negative() && **c != 0.0)
+    {
+        return Err(SummaryError::invalid(
+            tag,
+            "bucket_counts",
+            format!("finite counts of 0 or more, got {c}"),
+        ));
+    }
+    Ok(summary::Value {
+        tag: tag.to_string(),
+        value: Some(summary::value::Value::Histo(crate::proto::HistogramProto {
+            min: raw.min,
+            max: raw.max,
+            num: raw.num,
+            sum: raw.sum,
+            sum_squares: raw.sum_squares,
+            bucket_limit: limits.to_vec(),
+            bucket: counts.to_vec(),
+        })),
+        ..Default::default()
+    })
+}
+
 /// The metadata that routes a summary value to a TensorBoard plugin:
 /// `plugin_name`, the plugin's own serialized `content`, and the data class
 /// both of TensorBoard's loaders file the value under.

@@ -22,8 +22,55 @@ use crate::proto::Event;
 use crate::record::append_record;
 use crate::summary::{file_version_event, wall_time_now};
 
-/// The longest buffered records wait before reaching the OS.
+/// The longest buffered records wait before reaching the OS, unless
+/// [`FileOptions::flush_interval`] says otherwise.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The shortest flush interval a writer uses: a zero interval would keep the
+/// flusher thread spinning.
+const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(1);
+
+/// How an [`EventWriter`] names and flushes its file. The default is what
+/// [`EventWriter::create`] uses.
+///
+/// ```
+/// use std::time::Duration;
+/// use gradscope_tensorboard::{EventWriter, FileOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let options = FileOptions {
+///     flush_interval: Duration::from_millis(200),
+///     filename_suffix: ".train".into(),
+///     max_queue: 100,
+/// };
+/// let writer = EventWriter::create_with(dir.path(), &options)?;
+/// assert!(writer.path().to_str().unwrap().ends_with(".train"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    /// The longest buffered records wait before the background thread hands
+    /// them to the OS ([`FLUSH_INTERVAL`] by default; at least 1 ms is used).
+    pub flush_interval: Duration,
+    /// Appended to the file name `events.out.tfevents.<secs>.<host>.<pid>.<n>`
+    /// (empty by default). TensorBoard reads any file whose name contains
+    /// `tfevents`.
+    pub filename_suffix: String,
+    /// Events buffered in memory before they are handed to the OS without
+    /// waiting for the timer (unbounded by default; 1 MiB of records always
+    /// triggers it).
+    pub max_queue: usize,
+}
+
+impl Default for FileOptions {
+    fn default() -> FileOptions {
+        FileOptions {
+            flush_interval: FLUSH_INTERVAL,
+            filename_suffix: String::new(),
+            max_queue: usize::MAX,
+        }
+    }
+}
 
 /// Buffered bytes that trigger an immediate flush.
 const FLUSH_BYTES: usize = 1 << 20;
@@ -92,6 +139,8 @@ impl std::error::Error for WriteError {
 struct State {
     file: File,
     pending: Vec<u8>,
+    /// Events in `pending`.
+    pending_events: usize,
     /// Bytes written to `file` since it was last synced.
     unsynced: usize,
     /// The first write failure, kept for good: after one, nothing more is
@@ -124,6 +173,7 @@ impl State {
             let result = self.file.write_all(&self.pending);
             self.unsynced += self.pending.len();
             self.pending.clear();
+            self.pending_events = 0;
             if let Err(e) = result {
                 self.failed = Some(Failure {
                     kind: e.kind(),
@@ -139,6 +189,7 @@ impl State {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    flush_interval: Duration,
 }
 
 impl Shared {
@@ -158,31 +209,44 @@ pub struct EventWriter {
     encoded: Vec<u8>,
     /// Events appended so far, the file-version event included.
     events: usize,
+    max_queue: usize,
 }
 
 impl EventWriter {
     /// Creates a new event file in `dir` (creating `dir` if needed) and
     /// writes the file-version event.
     pub fn create(dir: &Path) -> Result<EventWriter, WriteError> {
+        EventWriter::create_with(dir, &FileOptions::default())
+    }
+
+    /// As [`create`](EventWriter::create), with the file's name suffix and
+    /// flushing set by `options`.
+    pub fn create_with(dir: &Path, options: &FileOptions) -> Result<EventWriter, WriteError> {
         std::fs::create_dir_all(dir).map_err(|source| WriteError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
-        let (path, file) = create_new_event_file(dir)?;
-        EventWriter::from_file(path, file)
+        let (path, file) = create_new_event_file(dir, &options.filename_suffix)?;
+        EventWriter::from_file(path, file, options)
     }
 
     /// Starts writing the new, empty `file` at `path`.
-    fn from_file(path: PathBuf, file: File) -> Result<EventWriter, WriteError> {
+    fn from_file(
+        path: PathBuf,
+        file: File,
+        options: &FileOptions,
+    ) -> Result<EventWriter, WriteError> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 file,
                 pending: Vec::with_capacity(64 * 1024),
+                pending_events: 0,
                 unsynced: 0,
                 failed: None,
                 closed: false,
             }),
             wake: Condvar::new(),
+            flush_interval: options.flush_interval.max(MIN_FLUSH_INTERVAL),
         });
         let flusher = {
             let shared = Arc::clone(&shared);
@@ -200,6 +264,7 @@ impl EventWriter {
             flusher: Some(flusher),
             encoded: Vec::with_capacity(64 * 1024),
             events: 0,
+            max_queue: options.max_queue.max(1),
         };
         writer.write_event(&file_version_event(wall_time_now()))?;
         Ok(writer)
@@ -216,7 +281,8 @@ impl EventWriter {
         self.events
     }
 
-    /// Appends one event. It reaches the OS within [`FLUSH_INTERVAL`].
+    /// Appends one event. It reaches the OS within the flush interval
+    /// ([`FLUSH_INTERVAL`] unless [`FileOptions`] set another).
     pub fn write_event(&mut self, event: &Event) -> Result<(), WriteError> {
         self.encoded.clear();
         event
@@ -228,8 +294,9 @@ impl EventWriter {
             return Err(self.error(failure.error()));
         }
         append_record(&mut state.pending, &self.encoded);
+        state.pending_events += 1;
         self.events += 1;
-        if state.pending.len() >= FLUSH_BYTES {
+        if state.pending.len() >= FLUSH_BYTES || state.pending_events >= self.max_queue {
             state.flush().map_err(|e| self.error(e))?;
             if state.unsynced >= SYNC_BYTES {
                 self.shared.wake.notify_one();
@@ -286,7 +353,7 @@ fn flush_periodically(shared: &Shared) {
     loop {
         state = shared
             .wake
-            .wait_timeout(state, FLUSH_INTERVAL)
+            .wait_timeout(state, shared.flush_interval)
             .unwrap_or_else(|e| e.into_inner())
             .0;
         if state.closed {
@@ -320,25 +387,27 @@ fn flush_periodically(shared: &Shared) {
 /// `events.out.tfevents.<unix secs>.<hostname>.<pid>.<counter>`, opened
 /// create-new. The counter makes names unique within a process; a clash
 /// with another process's file moves on to the next counter.
-fn create_new_event_file(dir: &Path) -> Result<(PathBuf, File), WriteError> {
+fn create_new_event_file(dir: &Path, suffix: &str) -> Result<(PathBuf, File), WriteError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let secs = wall_time_now() as u64;
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let pid = std::process::id();
     let stem = format!("events.out.tfevents.{secs}.{host}.{pid}");
-    create_new_numbered(dir, &stem, &COUNTER)
+    create_new_numbered(dir, &stem, suffix, &COUNTER)
 }
 
-/// Opens `dir/<stem>.<n>` create-new for the first `n` from `counter` that
-/// is not taken. Never opens an existing file, so nothing is truncated.
+/// Opens `dir/<stem>.<n><suffix>` create-new for the first `n` from
+/// `counter` that is not taken. Never opens an existing file, so nothing is
+/// truncated.
 fn create_new_numbered(
     dir: &Path,
     stem: &str,
+    suffix: &str,
     counter: &AtomicU64,
 ) -> Result<(PathBuf, File), WriteError> {
     loop {
         let n = counter.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("{stem}.{n}"));
+        let path = dir.join(format!("{stem}.{n}{suffix}"));
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => return Ok((path, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -442,7 +511,7 @@ mod tests {
         std::fs::write(&taken, b"another writer's records").unwrap();
         let counter = AtomicU64::new(0);
         let (path, _file) =
-            create_new_numbered(dir.path(), "events.out.tfevents.1.host.7", &counter).unwrap();
+            create_new_numbered(dir.path(), "events.out.tfevents.1.host.7", "", &counter).unwrap();
         assert_eq!(path, dir.path().join("events.out.tfevents.1.host.7.1"));
         assert_eq!(std::fs::read(&taken).unwrap(), b"another writer's records");
     }
@@ -451,7 +520,7 @@ mod tests {
     /// full disk does.
     fn writer_on_a_full_disk() -> EventWriter {
         let file = OpenOptions::new().write(true).open("/dev/full").unwrap();
-        EventWriter::from_file(PathBuf::from("/dev/full"), file).unwrap()
+        EventWriter::from_file(PathBuf::from("/dev/full"), file, &FileOptions::default()).unwrap()
     }
 
     #[test]
@@ -502,6 +571,40 @@ mod tests {
         assert!(w.flush().is_err());
         let state = w.shared.lock();
         assert_eq!(state.file.metadata().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn options_set_the_suffix_the_queue_and_the_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FileOptions {
+            flush_interval: Duration::from_secs(3600),
+            filename_suffix: ".v2".into(),
+            max_queue: 3,
+        };
+        let mut w = EventWriter::create_with(dir.path(), &options).unwrap();
+        let path = w.path().to_path_buf();
+        assert!(path.to_str().unwrap().ends_with(".v2"), "{path:?}");
+        let count = || read_events(&path).unwrap().events.len();
+        // The file-version event and one more wait in memory (the timer is
+        // an hour away); the third event reaches the file at once.
+        w.write_event(&summary_event(1, 1.0, vec![])).unwrap();
+        assert_eq!(count(), 0);
+        w.write_event(&summary_event(2, 1.0, vec![])).unwrap();
+        assert_eq!(count(), 3);
+        w.close().unwrap();
+        // A short interval flushes within it.
+        let options = FileOptions {
+            flush_interval: Duration::from_millis(20),
+            ..FileOptions::default()
+        };
+        let mut w = EventWriter::create_with(dir.path(), &options).unwrap();
+        w.write_event(&summary_event(1, 1.0, vec![])).unwrap();
+        let path = w.path().to_path_buf();
+        let deadline = std::time::Instant::now() + Duration::from_millis(900);
+        while read_events(&path).unwrap().events.len() < 2 {
+            assert!(std::time::Instant::now() < deadline, "not flushed in time");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]

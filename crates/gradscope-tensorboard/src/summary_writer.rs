@@ -1,0 +1,898 @@
+//! [`SummaryWriter`]: tensorboardX's API over one event file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::custom_scalars::{layout, Category, Layout};
+use crate::error::{check_tag, SummaryError};
+use crate::graph::{graph_event, Graph};
+use crate::hparams::{session_records, HParams};
+use crate::image::Image;
+use crate::pr_curve::{PrCounts, DEFAULT_NUM_THRESHOLDS};
+use crate::proto::{self, summary};
+use crate::summary::{summary_event, wall_time_now, RawHistogram};
+use crate::writer::{EventWriter, FileOptions};
+
+/// Events a [`SummaryWriter`] buffers before handing them to the OS without
+/// waiting for its timer, unless [`SummaryWriterBuilder::max_queue`] says
+/// otherwise.
+pub const DEFAULT_MAX_QUEUE: usize = 1024;
+
+/// Values [`SummaryWriter::add_histogram`] takes: `f32` and `f64`.
+pub trait HistogramValue: Copy + sealed::Sealed {
+    /// The histogram summary of `values` and how many were left out as
+    /// NaN or infinite.
+    fn histogram(tag: &str, values: &[Self]) -> (summary::Value, usize);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+impl HistogramValue for f32 {
+    fn histogram(tag: &str, values: &[f32]) -> (summary::Value, usize) {
+        crate::summary::histogram(tag, values)
+    }
+}
+
+impl HistogramValue for f64 {
+    /// Bucketed as `f32` (TensorBoard draws histograms in float32 anyway);
+    /// values beyond `f32`'s range count as infinite.
+    fn histogram(tag: &str, values: &[f64]) -> (summary::Value, usize) {
+        let narrowed: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        crate::summary::histogram(tag, &narrowed)
+    }
+}
+
+/// Builds a [`SummaryWriter`] with a flush interval, a file-name suffix or
+/// a queue size other than the defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use gradscope_tensorboard::SummaryWriter;
+///
+/// let dir = tempfile::tempdir()?;
+/// let writer = SummaryWriter::builder(dir.path())
+///     .flush_interval(Duration::from_millis(250))
+///     .filename_suffix(".eval")
+///     .max_queue(100)
+///     .build()?;
+/// assert!(writer.file_path().to_str().unwrap().ends_with(".eval"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SummaryWriterBuilder {
+    logdir: PathBuf,
+    options: FileOptions,
+}
+
+impl SummaryWriterBuilder {
+    /// The longest a written value waits in memory before the background
+    /// thread hands it to the OS (1 s by default, at least 1 ms): what a
+    /// crash can lose.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.options.flush_interval = interval;
+        self
+    }
+
+    /// Appended to the event file's name (empty by default).
+    pub fn filename_suffix(mut self, suffix: &str) -> Self {
+        self.options.filename_suffix = suffix.to_string();
+        self
+    }
+
+    /// Events buffered before they are handed to the OS without waiting
+    /// for the timer ([`DEFAULT_MAX_QUEUE`] by default; 1 for every event).
+    pub fn max_queue(mut self, events: usize) -> Self {
+        self.options.max_queue = events;
+        self
+    }
+
+    /// Creates the log directory if needed and a new event file in it.
+    pub fn build(self) -> Result<SummaryWriter, SummaryError> {
+        let suffix = &self.options.filename_suffix;
+        if suffix.contains(['/', '\\', '\0']) {
+            return Err(SummaryError::invalid(
+                "",
+                "filename_suffix",
+                format!("no path separators or NUL, got {suffix:?}"),
+            ));
+        }
+        let writer = EventWriter::create_with(&self.logdir, &self.options)?;
+        Ok(SummaryWriter {
+            inner: Arc::new(Inner {
+                file: writer.path().to_path_buf(),
+                logdir: self.logdir,
+                state: Mutex::new(State {
+                    writer: Some(writer),
+                    last_step: 0,
+                    layout: Vec::new(),
+                    grouped: Vec::new(),
+                }),
+            }),
+        })
+    }
+}
+
+/// Writes every kind of TensorBoard summary into one run folder, with
+/// tensorboardX's method names.
+///
+/// Each `add_*` takes a tag, the data and a step, and returns a `Result`:
+/// bad input is a [`SummaryError`] naming the tag and the argument, never a
+/// panic. The writer is a cheap [`Clone`]-able handle (`Send + Sync`):
+/// threads may share it, and their values go to the same file. Values reach
+/// the OS within the flush interval (1 s by default) without a call to
+/// [`flush`](SummaryWriter::flush); dropping the last handle flushes and
+/// closes the file.
+///
+/// ```
+/// use gradscope_tensorboard::SummaryWriter;
+///
+/// let dir = tempfile::tempdir()?;
+/// let writer = SummaryWriter::new(dir.path().join("run-1"))?;
+/// for step in 0..10 {
+///     writer.add_scalar("loss", 1.0 / (step as f64 + 1.0), step)?;
+/// }
+/// writer.add_text("notes", "**done**", 10)?;
+/// writer.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct SummaryWriter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    logdir: PathBuf,
+    file: PathBuf,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// `None` once closed.
+    writer: Option<EventWriter>,
+    /// The largest step written, where `add_hparams` puts its metrics.
+    last_step: i64,
+    /// The categories given to `add_custom_scalars`.
+    layout: Vec<Category>,
+    /// `add_scalars`' main tags and their series, in order of first use.
+    grouped: Vec<(String, Vec<String>)>,
+}
+
+impl State {
+    fn writer(&mut self) -> Result<&mut EventWriter, SummaryError> {
+        self.writer.as_mut().ok_or(SummaryError::Closed)
+    }
+
+    fn write(&mut self, step: i64, values: Vec<summary::Value>) -> Result<(), SummaryError> {
+        let event = summary_event(step, wall_time_now(), values);
+        self.writer()?.write_event(&event)?;
+        self.last_step = self.last_step.max(step);
+        Ok(())
+    }
+
+    /// The custom scalars layout: the caller's categories, then one per
+    /// `add_scalars` main tag. Written at step 0 each time it grows; the
+    /// dashboard reads the last one.
+    fn write_layout(&mut self) -> Result<(), SummaryError> {
+        let mut full = Layout {
+            categories: self.layout.clone(),
+        };
+        for (main, names) in &self.grouped {
+            let alternatives: Vec<String> = names.iter().map(|n| layout::escape(n)).collect();
+            let pattern = format!("^{}/({})$", layout::escape(main), alternatives.join("|"));
+            full = full.category(Category::new(main).multiline(main, [pattern]));
+        }
+        let event = summary_event(0, wall_time_now(), vec![full.to_value()]);
+        self.writer()?.write_event(&event)?;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for SummaryWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SummaryWriter")
+            .field("logdir", &self.inner.logdir)
+            .field("file", &self.inner.file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SummaryWriter {
+    /// A writer of a new event file in `logdir` (created if needed), with
+    /// the default flush interval (1 s), no file-name suffix and a queue of
+    /// [`DEFAULT_MAX_QUEUE`] events.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = gradscope_tensorboard::SummaryWriter::new(dir.path().join("runs/a"))?;
+    /// assert!(writer.logdir().ends_with("runs/a"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(logdir: impl AsRef<Path>) -> Result<SummaryWriter, SummaryError> {
+        SummaryWriter::builder(logdir).build()
+    }
+
+    /// A [`SummaryWriterBuilder`] for `logdir`.
+    pub fn builder(logdir: impl AsRef<Path>) -> SummaryWriterBuilder {
+        SummaryWriterBuilder {
+            logdir: logdir.as_ref().to_path_buf(),
+            options: FileOptions {
+                max_queue: DEFAULT_MAX_QUEUE,
+                ..FileOptions::default()
+            },
+        }
+    }
+
+    /// The run folder.
+    pub fn logdir(&self) -> &Path {
+        &self.inner.logdir
+    }
+
+    /// The event file.
+    pub fn file_path(&self) -> &Path {
+        &self.inner.file
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic in another thread while writing cannot leave the state
+        // worse than losing its value: keep going.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self, step: i64, value: summary::Value) -> Result<(), SummaryError> {
+        self.state().write(step, vec![value])
+    }
+
+    /// Adds a point to the scalar chart `tag` (stored as float32, as
+    /// TensorBoard stores scalars). NaN and infinities are written as they
+    /// are; TensorBoard shows them.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// writer.add_scalar("loss", 0.25, 100)?;
+    /// writer.add_scalar("lr", 1e-3f32, 100)?;
+    /// writer.add_scalar("epoch", 3, 100)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_scalar(
+        &self,
+        tag: &str,
+        value: impl Into<f64>,
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        check_tag(tag)?;
+        self.write(step, crate::summary::scalar(tag, value.into() as f32))
+    }
+
+    /// Adds one point per `(name, value)` to one chart: each goes to the
+    /// scalar tag `main_tag/name` of this run (no folder per series, as
+    /// tensorboardX makes), and the Custom Scalars dashboard gets a chart
+    /// `main_tag` drawing them together.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// for step in 0..3 {
+    ///     let t = step as f64;
+    ///     writer.add_scalars("loss", &[("train", 1.0 / (t + 1.0)), ("test", 1.2 / (t + 1.0))], step)?;
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_scalars(
+        &self,
+        main_tag: &str,
+        values: &[(&str, f64)],
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        check_tag(main_tag)?;
+        let mut points = Vec::with_capacity(values.len());
+        for (i, &(name, value)) in values.iter().enumerate() {
+            let tag = format!("{main_tag}/{name}");
+            if name.is_empty() || values[..i].iter().any(|(n, _)| *n == name) {
+                return Err(SummaryError::invalid(
+                    main_tag,
+                    "values",
+                    format!("non-empty, distinct series names, got {name:?} at {i}"),
+                ));
+            }
+            check_tag(&tag)?;
+            points.push(crate::summary::scalar(&tag, value as f32));
+        }
+        let mut state = self.state();
+        let grown = match state.grouped.iter_mut().find(|(m, _)| m == main_tag) {
+            Some((_, names)) => {
+                let before = names.len();
+                for (name, _) in values {
+                    if !names.iter().any(|n| n == name) {
+                        names.push(name.to_string());
+                    }
+                }
+                names.len() > before
+            }
+            None => {
+                let names = values.iter().map(|(n, _)| n.to_string()).collect();
+                state.grouped.push((main_tag.to_string(), names));
+                true
+            }
+        };
+        if grown {
+            state.writer()?;
+            state.write_layout()?;
+        }
+        state.write(step, points)
+    }
+
+    /// Adds a histogram of `values` (`f32` or `f64`) with TensorFlow's
+    /// default buckets, shown by the Histograms and Distributions
+    /// dashboards. NaN and infinite values are left out; the count of those
+    /// left out is returned.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let weights = [0.1f32, -0.3, 0.7, f32::NAN];
+    /// assert_eq!(writer.add_histogram("weights", &weights, 0)?, 1);
+    /// assert_eq!(writer.add_histogram("grads", &[1e-3f64, 2e-3], 0)?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_histogram<T: HistogramValue>(
+        &self,
+        tag: &str,
+        values: &[T],
+        step: i64,
+    ) -> Result<usize, SummaryError> {
+        check_tag(tag)?;
+        let (value, left_out) = T::histogram(tag, values);
+        self.write(step, value)?;
+        Ok(left_out)
+    }
+
+    /// Adds a histogram of buckets the caller made.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::summary::RawHistogram;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let raw = RawHistogram {
+    ///     min: 0.0, max: 3.0, num: 6.0, sum: 9.0, sum_squares: 19.0,
+    ///     bucket_limits: &[1.0, 2.0, 3.0],
+    ///     bucket_counts: &[2.0, 2.0, 2.0],
+    /// };
+    /// writer.add_histogram_raw("sizes", &raw, 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_histogram_raw(
+        &self,
+        tag: &str,
+        histogram: &RawHistogram<'_>,
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        self.write(step, crate::summary::histogram_raw(tag, histogram)?)
+    }
+
+    /// Adds one image (PNG-encoded) to the Images dashboard.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::image::Image;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// // A 16x16 red-to-green gradient, height-width-channel floats in [0, 1].
+    /// let pixels: Vec<f32> = (0..16 * 16)
+    ///     .flat_map(|i| [(i % 16) as f32 / 15.0, (i / 16) as f32 / 15.0, 0.0])
+    ///     .collect();
+    /// writer.add_image("gradient", &Image::hwc(&pixels, 16, 16, 3), 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_image(&self, tag: &str, image: &Image<'_>, step: i64) -> Result<(), SummaryError> {
+        if image.count() != 1 {
+            return Err(SummaryError::invalid(
+                tag,
+                "image",
+                format!(
+                    "one image (add_images takes a batch), got {}",
+                    image.count()
+                ),
+            ));
+        }
+        self.write(step, crate::image::image(tag, image)?)
+    }
+
+    /// Adds a batch of same-sized images, tiled into one grid image (up to
+    /// 8 per row).
+    ///
+    /// ```
+    /// use gradscope_tensorboard::image::Image;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let digits = vec![128u8; 10 * 28 * 28]; // ten 28x28 gray images, NCHW
+    /// writer.add_images("digits", &Image::nchw(&digits, 10, 1, 28, 28), 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_images(&self, tag: &str, images: &Image<'_>, step: i64) -> Result<(), SummaryError> {
+        self.write(step, crate::image::image(tag, images)?)
+    }
+
+    /// Adds an RGB figure drawn into a `width` x `height` buffer, such as the
+    /// one plotters' `BitMapBackend::with_buffer` draws into (3 bytes a
+    /// pixel, row by row).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let (width, height) = (64, 48);
+    /// let mut buffer = vec![255u8; width * height * 3];
+    /// // ... draw into `buffer`, e.g. with
+    /// // plotters::backend::BitMapBackend::with_buffer(&mut buffer, (64, 48)) ...
+    /// buffer[..3].copy_from_slice(&[255, 0, 0]);
+    /// writer.add_figure("plot", &buffer, width, height, 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_figure(
+        &self,
+        tag: &str,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        self.add_image(tag, &Image::hwc(rgb, height, width, 3), step)
+    }
+
+    /// Adds a markdown document (tables included) to the Text dashboard.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// writer.add_text("config", "| lr | batch |\n|---|---|\n| 0.01 | 32 |", 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_text(&self, tag: &str, markdown: &str, step: i64) -> Result<(), SummaryError> {
+        check_tag(tag)?;
+        self.write(step, crate::summary::text(tag, markdown))
+    }
+
+    /// Records this run's hyperparameters for the HParams dashboard, in this
+    /// run's own folder: the experiment (columns: the hyperparameters and
+    /// the `metrics` tags), the session start (the values, the group) and
+    /// end. Each metric value is written as the scalar `tag` at the largest
+    /// step this writer has written (the dashboard shows the last value of
+    /// each metric tag in the run, so metrics logged while training count
+    /// too).
+    ///
+    /// ```
+    /// use gradscope_tensorboard::hparams::HParams;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path().join("seed-1"))?;
+    /// let hparams = HParams::new()
+    ///     .set("optimizer", "adam")
+    ///     .set("lr", 1e-3)
+    ///     .set("seed", 1)
+    ///     .group_by_all_but(&["seed"]);
+    /// writer.add_hparams(&hparams, &[("accuracy", 0.93), ("loss", 0.21)])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_hparams(
+        &self,
+        hparams: &HParams,
+        metrics: &[(&str, f64)],
+    ) -> Result<(), SummaryError> {
+        hparams.check()?;
+        let mut scalars = Vec::with_capacity(metrics.len());
+        for &(tag, value) in metrics {
+            check_tag(tag)?;
+            scalars.push(crate::summary::scalar(tag, value as f32));
+        }
+        let names: Vec<&str> = metrics.iter().map(|(t, _)| *t).collect();
+        let now = wall_time_now();
+        let records = session_records(hparams, &names, now, now);
+        let mut state = self.state();
+        state.write(0, records.to_vec())?;
+        if !scalars.is_empty() {
+            let step = state.last_step;
+            state.write(step, scalars)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the run's graph to the Graphs dashboard.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::graph::{Graph, Node};
+    /// use gradscope_tensorboard::proto::DataType;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let mut graph = Graph::new();
+    /// graph
+    ///     .add(Node::placeholder("x", DataType::DtFloat, &[-1, 4]))
+    ///     .add(Node::new("relu", "Relu").inputs(&["x"]));
+    /// writer.add_graph(&graph)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_graph(&self, graph: &Graph) -> Result<(), SummaryError> {
+        let graph = graph.build()?;
+        let event = graph_event(0, wall_time_now(), &graph);
+        self.state().writer()?.write_event(&event)?;
+        Ok(())
+    }
+
+    /// Adds a precision-recall curve of binary `labels` against
+    /// `predictions` in [0, 1] at 127 thresholds.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// writer.add_pr_curve("pr", &[true, false, true], &[0.8, 0.3, 0.4], 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_pr_curve(
+        &self,
+        tag: &str,
+        labels: &[bool],
+        predictions: &[f32],
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        self.add_pr_curve_with_thresholds(tag, labels, predictions, DEFAULT_NUM_THRESHOLDS, step)
+    }
+
+    /// As [`add_pr_curve`](SummaryWriter::add_pr_curve), at
+    /// `num_thresholds` thresholds (2 to 65536).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// writer.add_pr_curve_with_thresholds("pr", &[true, false], &[0.8, 0.3], 11, 0)?;
+    /// assert!(writer.add_pr_curve_with_thresholds("pr", &[true], &[0.8], 1, 0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_pr_curve_with_thresholds(
+        &self,
+        tag: &str,
+        labels: &[bool],
+        predictions: &[f32],
+        num_thresholds: u32,
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        let value = crate::pr_curve::pr_curve(tag, labels, predictions, num_thresholds)?;
+        self.write(step, value)
+    }
+
+    /// Adds a precision-recall curve from counts the caller computed.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::pr_curve::PrCounts;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let counts = PrCounts {
+    ///     true_positives: &[4.0, 2.0, 0.0],
+    ///     false_positives: &[4.0, 1.0, 0.0],
+    ///     true_negatives: &[0.0, 3.0, 4.0],
+    ///     false_negatives: &[0.0, 2.0, 4.0],
+    ///     precision: &[0.5, 0.667, 0.0],
+    ///     recall: &[1.0, 0.5, 0.0],
+    /// };
+    /// writer.add_pr_curve_raw("pr", &counts, 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_pr_curve_raw(
+        &self,
+        tag: &str,
+        counts: &PrCounts<'_>,
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        self.write(step, crate::pr_curve::pr_curve_raw(tag, counts)?)
+    }
+
+    /// Adds an embedding for the Projector: `matrix` has one row per point;
+    /// `metadata` one label per point (empty for none); `label_images` one
+    /// image per point (drawn as the points' sprites). The files go under
+    /// `<logdir>/<step>/<tag>/` and the run's `projector_config.pbtxt`
+    /// (see [`projector`](crate::projector)).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let points = [[0.1f32, 0.9], [0.8, 0.2], [0.5, 0.5]];
+    /// writer.add_embedding("points", &points, &["a", "b", "c"], None, 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_embedding<R: AsRef<[f32]>>(
+        &self,
+        tag: &str,
+        matrix: &[R],
+        metadata: &[&str],
+        label_images: Option<&Image<'_>>,
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        let mut state = self.state();
+        state.writer()?;
+        crate::projector::write_embedding(
+            &self.inner.logdir,
+            tag,
+            matrix,
+            metadata,
+            label_images,
+            step,
+        )?;
+        Ok(())
+    }
+
+    /// Sets the Custom Scalars dashboard's layout (charts of several tags,
+    /// margin charts); the charts [`add_scalars`](SummaryWriter::add_scalars)
+    /// makes follow the categories given here.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::custom_scalars::{Category, Layout, Margin};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// writer.add_custom_scalars(
+    ///     &Layout::new().category(
+    ///         Category::new("training")
+    ///             .multiline("losses", ["^loss/"])
+    ///             .margin("accuracy", [Margin::new("acc", "acc_low", "acc_high")]),
+    ///     ),
+    /// )?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_custom_scalars(&self, layout: &Layout) -> Result<(), SummaryError> {
+        let mut state = self.state();
+        state.writer()?;
+        state.layout = layout.categories.clone();
+        state.write_layout()
+    }
+
+    /// Adds a mono audio clip: `samples` in [-1, 1] (clamped; NaN is
+    /// silence) at `sample_rate` Hz, as a 16-bit WAV.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let tone: Vec<f32> = (0..8000)
+    ///     .map(|i| (i as f32 * 440.0 * std::f32::consts::TAU / 8000.0).sin() * 0.3)
+    ///     .collect();
+    /// writer.add_audio("tone", &tone, 8000, 0)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_audio(
+        &self,
+        tag: &str,
+        samples: &[f32],
+        sample_rate: u32,
+        step: i64,
+    ) -> Result<(), SummaryError> {
+        self.write(step, crate::audio::audio(tag, samples, sample_rate)?)
+    }
+
+    /// Writes an event the caller built (any [`proto::Event`]).
+    ///
+    /// ```
+    /// use gradscope_tensorboard::summary::{scalar, summary_event};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// writer.add_event(&summary_event(5, 1.7e9, vec![scalar("x", 1.0)]))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_event(&self, event: &proto::Event) -> Result<(), SummaryError> {
+        let mut state = self.state();
+        state.writer()?.write_event(event)?;
+        state.last_step = state.last_step.max(event.step);
+        Ok(())
+    }
+
+    /// Hands every buffered value to the OS now.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// writer.add_scalar("x", 1.0, 0)?;
+    /// writer.flush()?;
+    /// let read = gradscope_tensorboard::read_events(writer.file_path())?;
+    /// assert_eq!(read.events.len(), 2); // the file version, then x
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush(&self) -> Result<(), SummaryError> {
+        Ok(self.state().writer()?.flush()?)
+    }
+
+    /// Flushes, syncs and closes the file, for every clone of this handle:
+    /// later calls return [`SummaryError::Closed`]. Dropping the last handle
+    /// does the same, without a way to see an error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let other = writer.clone();
+    /// writer.close()?;
+    /// assert!(other.add_scalar("x", 1.0, 0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close(&self) -> Result<(), SummaryError> {
+        let writer = self.state().writer.take().ok_or(SummaryError::Closed)?;
+        Ok(writer.close()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{event, summary::value::Value};
+    use crate::read_events;
+    use prost::Message;
+
+    fn values(writer: &SummaryWriter) -> Vec<(i64, summary::Value)> {
+        writer.flush().unwrap();
+        read_events(writer.file_path())
+            .unwrap()
+            .events
+            .into_iter()
+            .filter_map(|e| match e.what {
+                Some(event::What::Summary(s)) => Some((e.step, s.value)),
+                _ => None,
+            })
+            .flat_map(|(step, vs)| vs.into_iter().map(move |v| (step, v)))
+            .collect()
+    }
+
+    #[test]
+    fn send_sync_clone() {
+        fn assert<T: Send + Sync + Clone>() {}
+        assert::<SummaryWriter>();
+    }
+
+    #[test]
+    fn threads_share_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = SummaryWriter::new(dir.path()).unwrap();
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let w = writer.clone();
+                std::thread::spawn(move || {
+                    for step in 0..100 {
+                        w.add_scalar(&format!("t{t}"), step as f64, step).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(values(&writer).len(), 400);
+    }
+
+    #[test]
+    fn add_scalars_writes_tags_in_the_run_and_a_growing_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        w.add_scalars("loss", &[("train", 1.0), ("test", 2.0)], 5)
+            .unwrap();
+        w.add_scalars("loss", &[("train", 0.5)], 6).unwrap();
+        w.add_scalars("loss", &[("val.x", 0.5)], 7).unwrap();
+        let got = values(&w);
+        let tags: Vec<&str> = got.iter().map(|(_, v)| v.tag.as_str()).collect();
+        assert_eq!(
+            tags,
+            [
+                "custom_scalars__config__",
+                "loss/train",
+                "loss/test",
+                "loss/train",
+                "custom_scalars__config__",
+                "loss/val.x"
+            ]
+        );
+        let Some(Value::Tensor(t)) = &got[4].1.value else {
+            panic!()
+        };
+        let layout = proto::Layout::decode(t.string_val[0].as_slice()).unwrap();
+        let Some(proto::chart::Content::Multiline(m)) = &layout.category[0].chart[0].content else {
+            panic!()
+        };
+        assert_eq!(m.tag, [r"^loss/(train|test|val\.x)$"]);
+        assert_eq!(
+            dir.path().read_dir().unwrap().count(),
+            1,
+            "one file, no subfolders"
+        );
+        assert!(w.add_scalars("loss", &[("a", 1.0), ("a", 2.0)], 8).is_err());
+        assert!(w.add_scalars("loss", &[("", 1.0)], 8).is_err());
+    }
+
+    #[test]
+    fn hparams_metrics_go_at_the_last_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        w.add_scalar("acc", 0.5, 40).unwrap();
+        w.add_hparams(&HParams::new().set("lr", 0.1), &[("acc", 0.9)])
+            .unwrap();
+        let got = values(&w);
+        let tags: Vec<(i64, &str)> = got.iter().map(|(s, v)| (*s, v.tag.as_str())).collect();
+        assert_eq!(
+            tags,
+            [
+                (40, "acc"),
+                (0, "_hparams_/experiment"),
+                (0, "_hparams_/session_start_info"),
+                (0, "_hparams_/session_end_info"),
+                (40, "acc")
+            ]
+        );
+        assert!(w
+            .add_hparams(&HParams::new().set("lr", f64::INFINITY), &[])
+            .is_err());
+    }
+
+    #[test]
+    fn bad_input_is_an_error_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        let nan = [f32::NAN; 4];
+        assert!(w.add_scalar("", 1.0, 0).is_err());
+        assert!(w.add_scalar("a\u{7}", 1.0, 0).is_err());
+        assert_eq!(w.add_histogram("h", &nan, 0).unwrap(), 4);
+        assert!(w.add_image("i", &Image::hwc(&nan[..], 0, 0, 3), 0).is_err());
+        assert!(w
+            .add_image("i", &Image::nhwc(&nan[..], 4, 1, 1, 1), 0)
+            .is_err());
+        assert!(w.add_pr_curve("p", &[true], &nan, 0).is_err());
+        assert!(w.add_audio("a", &nan, 0, 0).is_err());
+        assert!(w.add_text("", "x", 0).is_err());
+        let empty: [[f32; 1]; 0] = [];
+        assert!(w.add_embedding("e", &empty, &[], None, 0).is_err());
+        let mut g = Graph::new();
+        g.add(crate::graph::Node::new("a", "Relu").inputs(&["missing"]));
+        assert!(matches!(w.add_graph(&g), Err(SummaryError::Graph(_))));
+        // NaN values themselves are data, not errors.
+        w.add_scalar("nan", f64::NAN, 0).unwrap();
+        w.add_pr_curve("p", &[true; 4], &nan, 0).unwrap();
+        w.add_audio("a", &nan, 8000, 0).unwrap();
+        let tags: Vec<String> = values(&w).into_iter().map(|(_, v)| v.tag).collect();
+        assert_eq!(tags, ["h", "nan", "p", "a"]);
+    }
+
+    #[test]
+    fn a_logdir_that_is_a_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        let e = SummaryWriter::new(&file).unwrap_err();
+        assert!(matches!(e, SummaryError::Write(_)), "{e}");
+        assert!(e.to_string().contains("cannot create"), "{e}");
+        let e = SummaryWriter::builder(dir.path())
+            .filename_suffix("/x")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("`filename_suffix`"), "{e}");
+    }
+
+    #[test]
+    fn close_closes_every_handle_and_drop_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::builder(dir.path())
+            .flush_interval(Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        w.add_scalar("x", 1.0, 0).unwrap();
+        let path = w.file_path().to_path_buf();
+        let clone = w.clone();
+        drop(w);
+        assert_eq!(
+            read_events(&path).unwrap().events.len(),
+            0,
+            "still buffered"
+        );
+        drop(clone);
+        assert_eq!(
+            read_events(&path).unwrap().events.len(),
+            2,
+            "the last drop flushed"
+        );
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        w.close().unwrap();
+        assert!(matches!(w.close(), Err(SummaryError::Closed)));
+        assert!(matches!(w.flush(), Err(SummaryError::Closed)));
+    }
+}
