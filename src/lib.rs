@@ -15,6 +15,8 @@
 //!   candle op, the activations, initialisation schemes, safetensors
 //!   checkpoints, and the network as a TensorBoard graph.
 //! - [`data`]: MNIST-style IDX files and seeded batches.
+//! - [`monitor`]: [`monitor::GradMonitor`], the gradient flow of any candle
+//!   model (a `VarMap`) in TensorBoard, in one call per step.
 //! - [`stats`]: the gradient statistics both sides compute (mean |grad|,
 //!   attenuation) and a finished run's [`stats::RunSummary`].
 //! - [`tags`]: every tag name, written by `train` and read by `report`.
@@ -38,6 +40,7 @@ pub mod interrupt;
 pub mod logdir;
 pub mod markdown;
 pub mod model;
+pub mod monitor;
 pub mod report;
 pub mod stats;
 pub mod table;

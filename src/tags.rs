@@ -44,3 +44,45 @@ pub fn grad_histogram(layer: usize) -> String {
 pub fn weight_histogram(layer: usize) -> String {
     format!("hist_weights_{layer}")
 }
+
+/// The [`GradMonitor`](crate::monitor::GradMonitor)'s tags for parameter
+/// `param` (named as the model's `VarMap` names it), one section each in
+/// TensorBoard. Scalar: its gradient's mean |value|.
+pub fn grad_mean_abs(param: &str) -> String {
+    format!("grad_mean_abs/{param}")
+}
+
+/// Scalar: the largest |value| of `param`'s gradient.
+pub fn grad_max_abs(param: &str) -> String {
+    format!("grad_max_abs/{param}")
+}
+
+/// Scalar: the L2 norm of `param`'s gradient.
+pub fn grad_norm(param: &str) -> String {
+    format!("grad_norm/{param}")
+}
+
+/// Scalar: log10 of the optimizer step's size relative to `param`'s size.
+pub fn update_ratio(param: &str) -> String {
+    format!("update_ratio/{param}")
+}
+
+/// Histogram: `param`'s gradient.
+pub fn grad(param: &str) -> String {
+    format!("grad/{param}")
+}
+
+/// Histogram: `param` itself.
+pub fn weight(param: &str) -> String {
+    format!("weight/{param}")
+}
+
+/// Scalar: how many NaN or infinite values `param`'s gradient held.
+pub fn nonfinite(param: &str) -> String {
+    format!("nonfinite/{param}")
+}
+
+/// Scalar: the mean |grad| over every value of the layer group `group`.
+pub fn group_grad_mean_abs(group: &str) -> String {
+    format!("group_grad_mean_abs/{group}")
+}
