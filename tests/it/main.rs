@@ -22,6 +22,8 @@ mod faults;
 mod fuzz_inputs;
 /// The experiment's result on real MNIST digits.
 mod mnist_experiment;
+/// The gradient monitor, by hand and on the candle-nn examples.
+mod monitor;
 /// Gradients and the Adam step against PyTorch.
 mod pytorch;
 /// `inspect`, `compare`, `plot` and REPORT.md.

@@ -9,115 +9,13 @@
 //! skipped with a message under the same rule.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use serde_json::{json, Value as Json};
 
-use crate::helpers::{self, http};
+use crate::helpers::{self, Server};
 
 const RUNS: [&str; 3] = ["leaky_relu", "relu", "sigmoid"];
-
-/// How long the server may take to start and load the logdir.
-const READY_WITHIN: Duration = Duration::from_secs(90);
-
-/// A running TensorBoard, killed when dropped: a failed assertion must not
-/// leave a server behind. (Its data server child exits by itself when
-/// TensorBoard's end of its stdin closes.)
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(python: &Path, logdir: &Path, load_fast: bool, log: PathBuf) -> Server {
-        let port = free_port();
-        let out = File::create(&log).unwrap();
-        let child = Command::new(python)
-            .args(["-m", "tensorboard.main", "--logdir"])
-            .arg(logdir)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .arg(format!("--load_fast={load_fast}"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting TensorBoard with {}: {e}", python.display()));
-        Server { child, port, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn get(&self, path: &str) -> Json {
-        self.json(path, http::get(self.port, path))
-    }
-
-    fn post(&self, path: &str, body: &Json) -> Json {
-        self.json(path, http::post_json(self.port, path, &body.to_string()))
-    }
-
-    fn get_text(&self, path: &str) -> String {
-        let response = http::get(self.port, path).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(response.status, 200, "{path}: {}", response.body);
-        response.body
-    }
-
-    fn json(&self, path: &str, response: Result<http::Response, String>) -> Json {
-        let response = response.unwrap_or_else(|e| panic!("{e}\nserver log:\n{}", self.log()));
-        assert_eq!(response.status, 200, "{path}: {}", response.body);
-        serde_json::from_str(&response.body)
-            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", response.body))
-    }
-
-    /// Waits until the server answers and has loaded every run's scalars,
-    /// failing if it exits or takes longer than [`READY_WITHIN`].
-    fn wait_until_loaded(&mut self) {
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("TensorBoard exited ({status}):\n{}", self.log());
-            }
-            if let Ok(r) = http::get(self.port, "/data/plugin/scalars/tags") {
-                let loaded = serde_json::from_str::<Json>(&r.body).is_ok_and(|tags| {
-                    RUNS.iter()
-                        .all(|run| tags[run].get("attenuation").is_some())
-                });
-                if r.status == 200 && loaded {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "TensorBoard not ready within {READY_WITHIN:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port nobody listens on now (the OS picks it; TensorBoard binds it a
-/// moment later).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// What the runs hold, read back with our own reader: run -> scalar tag ->
 /// last (step, value).
@@ -357,7 +255,10 @@ fn tensorboard_serves_every_dashboard_with_both_loaders() {
             .join(format!("tensorboard-load_fast={load_fast}.log"));
         eprintln!("TensorBoard with --load_fast={load_fast}");
         let mut server = Server::start(&python, &logs, load_fast, log);
-        server.wait_until_loaded();
+        server.wait_until_loaded(|tags| {
+            RUNS.iter()
+                .all(|run| tags[run].get("attenuation").is_some())
+        });
         check_every_dashboard(&server, &logs);
         drop(server);
     }

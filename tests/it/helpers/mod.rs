@@ -2,13 +2,16 @@
 //! for themselves, a standard short training configuration, the run folders
 //! and event files a run leaves and the scalars and histograms in them (read
 //! with the library's own reader), the Python with TensorBoard or PyTorch they
-//! check against, and (in [`http`]) a tiny HTTP client for TensorBoard's
-//! server.
+//! check against, and (in [`http`] and [`tensorboard_server`]) TensorBoard's
+//! server and a tiny HTTP client for it.
 //!
 //! The library paths the tests use most (the event reader and its protobuf
 //! types, the data set, the training configuration) are imported here.
 
 pub mod http;
+mod tensorboard_server;
+
+pub use tensorboard_server::Server;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
