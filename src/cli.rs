@@ -10,7 +10,7 @@ use crate::experiment::{Experiment, LogdirError, Scenario};
 use crate::model::checkpoint::CheckpointError;
 use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
 use crate::table::Format;
-use crate::train::{defaults, ConfigError, Diverged, TrainConfig};
+use crate::train::{defaults, ConfigError, DeviceChoice, Diverged, Engine, TrainConfig};
 
 /// Train deep, narrow MLPs on MNIST and write what happens inside them
 /// (loss, accuracy, per-layer gradient and weight statistics) as TensorBoard
@@ -175,6 +175,17 @@ pub struct TrainArgs {
     /// 512-wide layers) run on one thread regardless.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+
+    /// How the network is computed: `fused` (gradscope's fused CPU ops, the
+    /// fastest on the CPU) or `candle-nn` (candle's standard ops, candle-nn's
+    /// loss and AdamW; the same numbers, on any --device).
+    #[arg(long, default_value = "fused", value_parser = parse_engine)]
+    pub engine: Engine,
+
+    /// Where the tensors live: `cpu`, or `cuda` / `cuda:N` (with
+    /// --engine candle-nn, in a build with the `cuda` feature).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    pub device: DeviceChoice,
 }
 
 impl TrainArgs {
@@ -222,6 +233,8 @@ impl TrainArgs {
             log_every: self.log_every as usize,
             seed: self.seed,
             progress: !self.no_progress,
+            engine: self.engine,
+            device: self.device,
         };
         Experiment {
             scenarios,
@@ -259,6 +272,10 @@ fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
             ConfigError::TooManyParameters { layers, hidden, .. } => {
                 format!("--layers {layers} and --hidden {hidden}")
             }
+            ConfigError::FusedOffCpu { device } => {
+                format!("--engine fused with --device {device}")
+            }
+            ConfigError::DeviceUnavailable { device, .. } => format!("--device {device}"),
         };
         return Some(format!("{flags}: {e}"));
     }
@@ -294,6 +311,25 @@ fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
         return Some(format!("{e} (try a smaller --lr)"));
     }
     None
+}
+
+fn parse_engine(s: &str) -> Result<Engine, String> {
+    [Engine::Fused, Engine::CandleNn]
+        .into_iter()
+        .find(|e| e.name() == s)
+        .ok_or_else(|| format!("unknown engine `{s}`; valid: fused, candle-nn"))
+}
+
+fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+    match s {
+        "cpu" => Ok(DeviceChoice::Cpu),
+        "cuda" => Ok(DeviceChoice::Cuda(0)),
+        _ => s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(DeviceChoice::Cuda)
+            .ok_or_else(|| format!("unknown device `{s}`; valid: cpu, cuda, cuda:N")),
+    }
 }
 
 /// The parsed `--scenario` list.

@@ -150,6 +150,30 @@ impl ActivationFn {
         x.apply_op1(Forward(self))
     }
 
+    /// `f(x)` from candle's standard ops, which run on any device: the
+    /// fused op's function, for the trainer's `candle-nn` engine.
+    pub fn apply_standard(self, x: &Tensor) -> Result<Tensor> {
+        let negative_part = |scale: f64, alpha: f64| -> Result<Tensor> {
+            // scale · (x if x > 0 else alpha · (e^x - 1))
+            let below = ((x.exp()? - 1.0)? * alpha)?;
+            x.gt(0.0)?.where_cond(x, &below)? * scale
+        };
+        match self.kind {
+            Activation::Sigmoid => candle_nn::ops::sigmoid(x),
+            Activation::Relu => x.relu(),
+            Activation::LeakyRelu => candle_nn::ops::leaky_relu(x, self.leaky_slope),
+            Activation::Tanh => x.tanh(),
+            Activation::Elu => negative_part(1.0, 1.0),
+            Activation::Selu => negative_part(SELU_SCALE, SELU_ALPHA),
+            Activation::Gelu => x.gelu_erf(),
+            Activation::Softplus => {
+                let soft = (x.exp()? + 1.0)?.log()?;
+                x.gt(SOFTPLUS_THRESHOLD)?.where_cond(x, &soft)
+            }
+            Activation::Linear => Ok(x.clone()),
+        }
+    }
+
     /// `f(z)` of each of `z`, computed in f64.
     pub fn values(self, z: &[f32]) -> Vec<f32> {
         specialised!(self.kind, values_of(self.leaky_slope, z))

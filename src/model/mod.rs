@@ -149,6 +149,28 @@ impl Mlp {
         )
     }
 
+    /// The same logits from candle's standard ops (matmul, broadcast add,
+    /// [`ActivationFn::apply_standard`]), which run on any candle device
+    /// and differentiate through candle's own backward: the trainer's
+    /// `candle-nn` engine.
+    pub fn forward_standard(&self, x: &Tensor) -> Result<Tensor> {
+        let (last, hidden) = self.layers.split_last().expect("at least one layer");
+        let dense = |layer: &Dense, h: &Tensor| {
+            h.matmul(layer.kernel.as_tensor())?
+                .broadcast_add(layer.bias.as_tensor())
+        };
+        let mut h = x.clone();
+        for (i, layer) in hidden.iter().enumerate() {
+            let a = self.arch.activation.apply_standard(&dense(layer, &h)?)?;
+            h = if self.arch.residual && i > 0 {
+                (h + a)?
+            } else {
+                a
+            };
+        }
+        dense(last, &h)
+    }
+
     /// Every trainable variable, kernel then bias, layer by layer.
     pub fn vars(&self) -> Vec<Var> {
         self.layers

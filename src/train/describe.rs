@@ -113,6 +113,8 @@ pub fn config_markdown(cfg: &TrainConfig, data: &Dataset, shape: &Shape, run_dir
     let extra = [
         ("log_every", cfg.log_every.to_string()),
         ("no_progress", (!cfg.progress).to_string()),
+        ("engine", cfg.engine.to_string()),
+        ("device", cfg.device.to_string()),
         ("network", network.join(" -> ")),
         ("data_dir", data.dir.display().to_string()),
         ("train_images", data.train.len().to_string()),

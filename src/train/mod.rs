@@ -14,6 +14,7 @@
 pub mod adam;
 pub mod describe;
 pub mod divergence;
+pub mod engine;
 pub mod lines;
 pub mod loss;
 pub mod run_log;
@@ -35,6 +36,7 @@ use crate::model::{
 };
 use crate::stats::RunSummary;
 pub use adam::{Adam, AdamConfig};
+pub use engine::{DeviceChoice, Engine};
 pub use run_log::{Diverged, Ending, RunLog};
 
 /// The article's settings: the defaults of every run. A run's folder name
@@ -74,6 +76,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Draw a progress bar (it hides itself when stderr is not a terminal).
     pub progress: bool,
+    /// Which ops compute the network.
+    pub engine: Engine,
+    /// Where its tensors live (the fused engine: the CPU only).
+    pub device: DeviceChoice,
 }
 
 impl TrainConfig {
@@ -97,6 +103,8 @@ impl TrainConfig {
             log_every: defaults::LOG_EVERY,
             seed: defaults::SEED,
             progress: false,
+            engine: Engine::Fused,
+            device: DeviceChoice::Cpu,
         }
     }
 }
@@ -111,7 +119,16 @@ pub fn train(
     cfg: &TrainConfig,
     run_dir: &Path,
 ) -> Result<(RunSummary, Option<Run>)> {
-    let device = Device::Cpu;
+    if cfg.engine == Engine::Fused && cfg.device != DeviceChoice::Cpu {
+        return Err(ConfigError::FusedOffCpu { device: cfg.device }.into());
+    }
+    let device = cfg
+        .device
+        .open()
+        .map_err(|e| ConfigError::DeviceUnavailable {
+            device: cfg.device,
+            reason: e.to_string(),
+        })?;
     if cfg.batch_size > data.train.len() {
         return Err(ConfigError::BatchLargerThanData {
             batch_size: cfg.batch_size,
@@ -122,13 +139,13 @@ pub fn train(
     }
     let model = build_model(cfg, data.train.image_size(), &device)?;
     let inputs = model.arch.shape.inputs;
-    let mut optimizer = adam(&model, cfg.lr)?;
+    let mut optimizer = cfg.engine.optimizer(&model, cfg.lr)?;
     let mut batches = if cfg.shuffle {
         Batcher::shuffled(data.train.len(), cfg.batch_size, cfg.seed)
     } else {
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
-    let mut log = RunLog::start(name, run_dir, cfg, data, &model, optimizer.config())?;
+    let mut log = RunLog::start(name, run_dir, cfg, data, &model, optimizer.replayable())?;
 
     let mut labels = Vec::new();
     for i in 0..cfg.iterations {
@@ -141,7 +158,7 @@ pub fn train(
         batches.next_batch(&data.train, &mut pixels, &mut labels);
         let x = Tensor::from_vec(pixels, (cfg.batch_size, inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
-        let (logits, loss, grads) = forward_backward(&model, &x, &y)?;
+        let (logits, loss, grads) = cfg.engine.forward_backward(&model, &x, &y)?;
         let loss = loss.to_scalar::<f32>()?;
         let diverged = divergence::check(loss, &model, &grads)?;
         if i % cfg.log_every == 0 || diverged.is_some() {
@@ -155,8 +172,8 @@ pub fn train(
         log.tick();
     }
 
-    let train_acc = accuracy(&model, &data.train, &device)?;
-    let test_acc = accuracy(&model, &data.test, &device)?;
+    let train_acc = accuracy(cfg.engine, &model, &data.train, &device)?;
+    let test_acc = accuracy(cfg.engine, &model, &data.test, &device)?;
     let finished = Ending::Finished {
         train_acc,
         test_acc,
@@ -185,6 +202,13 @@ pub enum ConfigError {
         inputs: usize,
         parameters: u64,
     },
+    /// The fused engine was asked to run off the CPU.
+    FusedOffCpu { device: DeviceChoice },
+    /// The device cannot be opened (no GPU, or a build without CUDA).
+    DeviceUnavailable {
+        device: DeviceChoice,
+        reason: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -208,6 +232,16 @@ impl fmt::Display for ConfigError {
                 f,
                 "{layers} layers of {hidden} units on {inputs}-pixel images make {parameters} \
                  parameters; at most {MAX_PARAMETERS} are allowed"
+            ),
+            ConfigError::DeviceUnavailable { device, reason } => write!(
+                f,
+                "device {device} cannot be used: {reason} (CUDA needs a build with \
+                 `--features cuda` and a GPU)"
+            ),
+            ConfigError::FusedOffCpu { device } => write!(
+                f,
+                "the fused engine runs on the CPU only, not on {device}; the candle-nn engine \
+                 runs on any device"
             ),
         }
     }
@@ -244,22 +278,18 @@ pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<
 }
 
 /// Adam with PyTorch's and TensorFlow's defaults: betas 0.9/0.999, eps 1e-8
-/// and no weight decay.
+/// and no weight decay (the fused engine's).
 pub fn adam(model: &Mlp, lr: f64) -> Result<Adam> {
     Ok(Adam::new(model.vars(), AdamConfig::with_lr(lr)))
 }
 
-/// Logits, mean softmax cross-entropy, and the gradients of every variable:
-/// the one backward pass of an iteration.
+/// [`Engine::forward_backward`] of the fused engine.
 pub fn forward_backward(
     model: &Mlp,
     x: &Tensor,
     y: &Tensor,
 ) -> Result<(Tensor, Tensor, GradStore)> {
-    let logits = model.forward(x)?;
-    let loss = loss::cross_entropy(&logits, y)?;
-    let grads = loss.backward()?;
-    Ok((logits, loss, grads))
+    Engine::Fused.forward_backward(model, x, y)
 }
 
 /// The number of rows whose largest logit is the label (the first largest,
@@ -293,7 +323,7 @@ fn batch_accuracy(logits: &Tensor, labels: &[u32]) -> Result<f32> {
 }
 
 /// Accuracy of `model` on a whole split, in chunks to bound memory.
-pub fn accuracy(model: &Mlp, split: &Split, device: &Device) -> Result<f32> {
+pub fn accuracy(engine: Engine, model: &Mlp, split: &Split, device: &Device) -> Result<f32> {
     // 256 images are 0.8 MB of f32 pixels: each chunk reuses the memory the
     // last one freed. (At 2,000, each chunk's 6 MB came fresh from the OS,
     // and zeroing its pages cost more than the products.)
@@ -307,7 +337,7 @@ pub fn accuracy(model: &Mlp, split: &Split, device: &Device) -> Result<f32> {
         crate::data::extend_scaled(&mut x, &split.pixels[start * n..end * n]);
         let x = Tensor::from_vec(x, (end - start, n), device)?;
         let labels: Vec<u32> = split.labels[start..end].iter().map(|&l| l.into()).collect();
-        right += correct(&model.forward(&x)?, &labels)?;
+        right += correct(&engine.forward(model, &x)?, &labels)?;
         start = end;
     }
     Ok(right as f32 / split.len().max(1) as f32)

@@ -84,13 +84,15 @@ impl RunLog {
     /// Starts the run `name` (its folder relative to the logdir) in a new
     /// event file in `run_dir`, and writes what the run says of itself
     /// before its first step (graph, configuration, hyperparameters).
+    /// `replayable`: the optimizer's settings where the summary thread can
+    /// replay its steps bit for bit.
     pub fn start(
         name: &str,
         run_dir: &Path,
         cfg: &TrainConfig,
         data: &Dataset,
         model: &Mlp,
-        optimizer: AdamConfig,
+        replayable: Option<AdamConfig>,
     ) -> Result<RunLog> {
         let writer = RunWriter::create(run_dir, name)?;
         let progress = progress_bar(name, cfg);
@@ -103,7 +105,7 @@ impl RunLog {
                 .sum::<usize>(),
             iterations: cfg.iterations,
             // Every step logged: the summary thread can replay the optimizer.
-            replica: (cfg.log_every == 1).then_some(optimizer),
+            replica: replayable.filter(|_| cfg.log_every == 1),
         };
         let mut summaries = Summarizer::start(writer, setup, Lines::stdout(progress.clone()))?;
         let shape = model.arch.shape;

@@ -301,11 +301,84 @@ fn bad_flags_exit_2_naming_the_flag() {
             &["--dataset", "cifar"],
             &["--dataset", "mnist", "fashion-mnist"],
         ),
+        (&["--engine", "torch"], &["--engine", "fused, candle-nn"]),
+        (&["--device", "gpu"], &["--device", "cpu, cuda, cuda:N"]),
     ];
     for (args, expect) in cases {
         let out = gradscope(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert_clean_failure(&out, expect);
+    }
+}
+
+/// A device the run cannot use is refused before training, naming the
+/// flags: the fused engine off the CPU, a GPU in a build without CUDA.
+#[test]
+fn a_device_the_engine_cannot_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    helpers::write_synthetic(&data, 100, 50);
+    let logs = dir.path().join("logs");
+    let run = |engine: &str| {
+        gradscope(&[
+            "--scenario",
+            "relu",
+            "--engine",
+            engine,
+            "--device",
+            "cuda:1",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--logdir",
+            logs.to_str().unwrap(),
+        ])
+    };
+    let out = run("fused");
+    assert_eq!(out.status.code(), Some(1));
+    assert_clean_failure(&out, &["--engine fused with --device cuda:1", "CPU only"]);
+    if !candle_core::utils::cuda_is_available() {
+        let out = run("candle-nn");
+        assert_eq!(out.status.code(), Some(1));
+        assert_clean_failure(&out, &["--device cuda:1", "--features cuda"]);
+    }
+}
+
+/// The candle-nn engine trains the same network to the same figures as
+/// the fused one, on the CPU.
+#[test]
+fn the_candle_nn_engine_trains_like_the_fused_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    helpers::write_synthetic(&data, 200, 50);
+    let losses = |engine: &str| {
+        let logs = dir.path().join(engine);
+        let out = gradscope(&[
+            "--scenario",
+            "relu",
+            "--iterations",
+            "30",
+            "--engine",
+            engine,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--logdir",
+            logs.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = helpers::only_event_file(&logs.join("relu"));
+        helpers::scalars(&file).get("loss").to_vec()
+    };
+    let (fused, standard) = (losses("fused"), losses("candle-nn"));
+    assert_eq!(fused.len(), standard.len());
+    for ((step, a), (_, b)) in fused.iter().zip(&standard) {
+        assert!(
+            (a - b).abs() <= 1e-3 * a.abs().max(1.0),
+            "step {step}: {a} against {b}"
+        );
     }
 }
 

@@ -351,6 +351,11 @@ impl Drop for EventWriter {
 fn flush_periodically(shared: &Shared) {
     let mut state = shared.lock();
     loop {
+        // `close` may have come before this thread first took the lock: its
+        // wake-up found nobody waiting, so look before every wait.
+        if state.closed {
+            return;
+        }
         state = shared
             .wake
             .wait_timeout(state, shared.flush_interval)
