@@ -6,6 +6,8 @@
 //! each layer's mean |grad| as logged at step 0, and the weights after one
 //! Adam step (through the real CLI: `--init-from`, `--no-shuffle`,
 //! `--iterations 1`, `--save`) must agree to a relative error below 1e-5.
+//! So must the `candle-nn` engine's gradients, and the norm, mean and max
+//! |grad| the gradient monitor logs of them.
 //!
 //! Needs Python with torch and safetensors: `scripts/setup-venv.sh`. Skipped
 //! with a message only when GRADSCOPE_PYTHON is unset and `.venv` is missing
@@ -19,7 +21,9 @@ use std::process::Command;
 use candle_core::{Device, Tensor};
 use gradscope::data::{Batcher, Dataset};
 use gradscope::model::{checkpoint, Activation};
-use gradscope::train::{build_model, forward_backward, TrainConfig};
+use gradscope::monitor::GradMonitor;
+use gradscope::train::{build_model, forward_backward, Engine, TrainConfig};
+use gradscope_tensorboard::SummaryWriter;
 
 use crate::helpers;
 
@@ -170,6 +174,55 @@ fn check(python: &Path, data_dir: &Path, work: &Path, activation: Activation, re
         let ours = flat(grads.get(layer.bias.as_tensor()).unwrap());
         let theirs = flat(&torch[&format!("layer{n}.bias.grad")]);
         grad_errors.check(&format!("layer{n}.bias gradient"), &ours, &theirs);
+    }
+
+    // The candle-nn engine from the same weights, and what the gradient
+    // monitor logs of its gradients: norm, mean and max |grad| per layer.
+    let standard = build_model(&cfg, data.train.image_size(), &device).unwrap();
+    let (_, _, grads) = Engine::CandleNn
+        .forward_backward(&standard, &x, &y)
+        .unwrap();
+    let monitor_dir = work.join(format!("{label}-monitor"));
+    let vars = standard.layers.iter().enumerate().flat_map(|(i, layer)| {
+        let n = i + 1;
+        [
+            (format!("layer{n}.weight"), layer.kernel.clone()),
+            (format!("layer{n}.bias"), layer.bias.clone()),
+        ]
+    });
+    let writer = SummaryWriter::new(&monitor_dir).unwrap();
+    let mut monitor = GradMonitor::from_vars(vars, writer).unwrap();
+    monitor.observe(0, &grads).unwrap();
+    monitor.close().unwrap();
+    let logged = helpers::scalars(&helpers::only_event_file(&monitor_dir));
+    for (i, layer) in standard.layers.iter().enumerate() {
+        let n = i + 1;
+        for (param, var) in [("weight", &layer.kernel), ("bias", &layer.bias)] {
+            let name = format!("layer{n}.{param}");
+            let theirs = flat(&torch[&format!("{name}.grad")]);
+            // The engine's gradient itself ((in, out) against (out, in)).
+            let ours = grads.get(var.as_tensor()).unwrap();
+            let ours = flat(&if param == "weight" {
+                ours.t().unwrap()
+            } else {
+                ours.clone()
+            });
+            grad_errors.check(
+                &format!("{name} gradient, candle-nn engine"),
+                &ours,
+                &theirs,
+            );
+            let norm = theirs.iter().map(|g| g * g).sum::<f32>().sqrt();
+            let max = theirs.iter().fold(0f32, |m, g| m.max(g.abs()));
+            for (tag, want) in [
+                (format!("grad_norm/{name}"), norm),
+                (format!("grad_mean_abs/{name}"), mean_abs(&theirs)),
+                (format!("grad_max_abs/{name}"), max),
+            ] {
+                let got = logged.get(&tag)[0].1;
+                grad_errors.check(&format!("monitor's {tag}"), &[got], &[want]);
+            }
+        }
     }
 
     // One real training step through the CLI, from the same weights.
