@@ -432,7 +432,7 @@ pub fn check_summary_writer(bytes: &[u8]) {
                 (1, writer.add_audio(&tag, &args.f32s(), rate, step))
             }
             // Closing ends what a sequence can test: one in four times.
-            17 | 18 if args.u8() % 4 != 0 => (0, writer.flush()),
+            17 | 18 if !args.u8().is_multiple_of(4) => (0, writer.flush()),
             _ => {
                 let result = writer.close();
                 closed = true;
