@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Creates the two Python environments the peer scripts run in, outside git
-# (bench/.venv-torch, bench/.venv-tf; both git-ignored). Idempotent: a venv
+# Creates the Python environments the peer scripts run in, outside git
+# (bench/.venv-torch, bench/.venv-tf, bench/.venv-tbx; all git-ignored). Idempotent: a venv
 # that already holds the pinned versions is left alone.
 #
-#   bench/setup-venvs.sh [torch|tf]...      # default: both
+#   bench/setup-venvs.sh [torch|tf|tbx]...  # default: torch and tf
 #
 # Pinned so a release cannot move the baseline between two benchmark runs:
 #   torch:  PyTorch 2.15.0 + tensorboardX 2.6.5 (+ numpy for the IDX parser)
@@ -11,6 +11,8 @@
 #           this was written; it brings its own numpy) + tensorboard 2.21.0,
 #           which tf.summary's scalar and histogram ops live in (TensorFlow
 #           2.21 no longer installs it)
+#   tbx:    tensorboardX 2.6.5 + numpy + Pillow 13.0.0 (its add_image's PNG
+#           encoder), without torch: the writer comparison (a few MB)
 # PyPI's Linux torch wheel is the CUDA build (several GB with its nvidia-*
 # dependencies); on a machine without a GPU it runs on the CPU like the
 # CPU-only build.
@@ -21,6 +23,7 @@ python="${PYTHON:-python3}"
 
 torch_packages=(torch==2.15.0 tensorboardX==2.6.5 numpy)
 tf_packages=(tensorflow-cpu==2.21.0 tensorboard==2.21.0)
+tbx_packages=(tensorboardX==2.6.5 numpy pillow==13.0.0)
 
 # Exits 0 when the venv's python imports the packages at the pinned versions.
 check='
@@ -51,6 +54,7 @@ for w in "${which[@]}"; do
     case "$w" in
         torch) setup "$bench/.venv-torch" "${torch_packages[@]}" ;;
         tf) setup "$bench/.venv-tf" "${tf_packages[@]}" ;;
-        *) echo "usage: bench/setup-venvs.sh [torch|tf]..." >&2; exit 2 ;;
+        tbx) setup "$bench/.venv-tbx" "${tbx_packages[@]}" ;;
+        *) echo "usage: bench/setup-venvs.sh [torch|tf|tbx]..." >&2; exit 2 ;;
     esac
 done

@@ -12,7 +12,12 @@
 #   step     target 2: `cargo bench --bench step`, criterion's medians
 #   logging  target 3: --log-every 1 against --log-every 200, alternated
 #   writer   target 4: examples/writer_rate.rs against
-#            bench/tbx_writer_rate.py (tensorboardX), events per second
+#            bench/tbx_writer_rate.py (tensorboardX), events per second;
+#            and per call of the SummaryWriter API,
+#            examples/summary_writer_rate.rs against
+#            bench/tbx_summary_writer_rate.py: add_scalar, add_histogram of
+#            10,000 values, add_image of 256x256 RGB (tensorboardX in
+#            bench/.venv-tbx, which needs no torch)
 #   rss      target 5: peak RSS on data/mnist and on full Fashion-MNIST
 #   scale    target 6: time per step at --hidden 512 --layers 8 on
 #            Fashion-MNIST, gradscope against the torch peer, from the
@@ -66,7 +71,8 @@ scale_a=${BASH_REMATCH[1]}
 scale_b=${BASH_REMATCH[2]}
 
 wants() { [[ " ${sections[*]} " == *" $1 "* ]]; }
-needs_torch() { wants whole || wants writer || wants scale; }
+needs_torch() { wants whole || wants scale; }
+needs_tbx() { wants writer; }
 needs_tf() { wants whole; }
 
 [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) not found; install it (Debian: apt-get install time)"
@@ -86,9 +92,11 @@ if wants rss || wants scale; then need_data fashion-mnist; fi
 venvs=()
 needs_torch && venvs+=(torch)
 needs_tf && venvs+=(tf)
+needs_tbx && venvs+=(tbx)
 [[ ${#venvs[@]} -eq 0 ]] || bench/setup-venvs.sh "${venvs[@]}"
 torch_py=$root/bench/.venv-torch/bin/python
 tf_py=$root/bench/.venv-tf/bin/python
+tbx_py=$root/bench/.venv-tbx/bin/python
 
 echo "bench: building gradscope (release)"
 cargo build --release --quiet
@@ -121,6 +129,9 @@ gradscope benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')
 EOF
 if needs_torch; then
     echo "  torch peer: Python $("$torch_py" -c 'import platform; print(platform.python_version())'), torch $(version_of "$torch_py" torch), tensorboardX $(version_of "$torch_py" tensorboardX), numpy $(version_of "$torch_py" numpy)"
+fi
+if needs_tbx; then
+    echo "  tensorboardX peer: Python $("$tbx_py" -c 'import platform; print(platform.python_version())'), tensorboardX $(version_of "$tbx_py" tensorboardX), numpy $(version_of "$tbx_py" numpy), Pillow $(version_of "$tbx_py" pillow)"
 fi
 if needs_tf; then
     echo "  tf peer:    Python $("$tf_py" -c 'import platform; print(platform.python_version())'), tensorflow-cpu $(version_of "$tf_py" tensorflow-cpu), tensorboard $(version_of "$tf_py" tensorboard), numpy $(version_of "$tf_py" numpy)"
@@ -202,24 +213,38 @@ run_logging() {
 run_writer() {
     section_header "target 4: event writer rate against tensorboardX"
     local ours theirs
-    cargo build --release --quiet --example writer_rate
+    cargo build --release --quiet --example writer_rate --example summary_writer_rate
     ours=$("$target_dir/release/examples/writer_rate" --repeats "$reps" | tee "$out/logs/writer-gradscope.log")
-    theirs=$("$torch_py" bench/tbx_writer_rate.py --repeats "$reps" | tee "$out/logs/writer-tensorboardX.log")
+    theirs=$("$tbx_py" bench/tbx_writer_rate.py --repeats "$reps" | tee "$out/logs/writer-tensorboardX.log")
+    record_writer_rates "$ours" "$theirs" scalar_events_per_s histogram_events_per_s
+    ours=$("$target_dir/release/examples/summary_writer_rate" --repeats "$reps" | tee "$out/logs/api-gradscope.log")
+    theirs=$("$tbx_py" bench/tbx_summary_writer_rate.py --repeats "$reps" | tee "$out/logs/api-tensorboardX.log")
+    record_writer_rates "$ours" "$theirs" api_scalar_calls_per_s api_histogram_calls_per_s api_image_calls_per_s
+    report section writer
+}
+
+# record_writer_rates OURS THEIRS KEY...: checks that both programs logged
+# the same values, then records each KEY=rate line of both as a row
+# writer/<who>-<kind>, kind being KEY less its _events_per_s/_calls_per_s.
+record_writer_rates() {
+    local ours=$1 theirs=$2
+    shift 2
     local sum_ours sum_theirs
     sum_ours=$(sed -n 's/.*checksum //p' <<<"$ours")
     sum_theirs=$(sed -n 's/.*checksum //p' <<<"$theirs")
     [[ -n "$sum_ours" && "$sum_ours" == "$sum_theirs" ]] ||
         die "writer: the two programs logged different values (checksums '$sum_ours' and '$sum_theirs')"
-    local who text kind rate
+    local who text key kind rate
     for who in gradscope tensorboardX; do
         text=$([[ $who == gradscope ]] && echo "$ours" || echo "$theirs")
-        for kind in scalar histogram; do
-            rate=$(sed -n "s/^${kind}_events_per_s=//p" <<<"$text")
-            [[ -n "$rate" ]] || die "writer: no ${kind} rate in $who's output"
+        for key in "$@"; do
+            kind=${key%_events_per_s}
+            kind=${kind%_calls_per_s}
+            rate=$(sed -n "s/^${key}=//p" <<<"$text")
+            [[ -n "$rate" ]] || die "writer: no ${key} in $who's output"
             printf 'writer\t%s-%s\t1\t%s\t0\n' "$who" "$kind" "$rate" >>"$results"
         done
     done
-    report section writer
 }
 
 run_rss() {

@@ -16,8 +16,11 @@ scripts/setup-venv.sh
 scripts/fetch-data.sh mnist
 cargo fmt --all -- --check
 cargo clippy --release --all-targets -- -D warnings
-# The two tests that need the venv and the data fail, rather than skip,
-# when these are set.
-GRADSCOPE_PYTHON="${GRADSCOPE_PYTHON:-${GRADSCOPE_VENV:-$PWD/.venv}/bin/python}" \
+# The tests that need the venv and the data fail, rather than skip, when
+# these are set: TensorBoard's (GRADSCOPE_PYTHON), tensorboardX's
+# (GRADSCOPE_TBX_PYTHON, the same venv) and MNIST's.
+python="${GRADSCOPE_PYTHON:-${GRADSCOPE_VENV:-$PWD/.venv}/bin/python}"
+GRADSCOPE_PYTHON="$python" \
+GRADSCOPE_TBX_PYTHON="${GRADSCOPE_TBX_PYTHON:-$python}" \
 GRADSCOPE_REQUIRE_MNIST=1 \
     cargo test --release "$@"

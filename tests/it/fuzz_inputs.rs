@@ -13,8 +13,11 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Mutated inputs per target.
+/// Mutated inputs per parser target.
 const MUTATIONS: usize = 100_000;
+/// Mutated inputs for the SummaryWriter target, each a writer, a file and
+/// a read back: about a millisecond each.
+const WRITER_MUTATIONS: usize = 2_000;
 
 /// The files in `fuzz/<kind>/<target>/`, if that folder exists.
 fn inputs(kind: &str, target: &str) -> Vec<Vec<u8>> {
@@ -97,7 +100,7 @@ fn run_one(target: &str, what: &str, input: &[u8], check: fn(&[u8])) {
     }
 }
 
-fn exercise(target: &str, check: fn(&[u8])) {
+fn exercise(target: &str, check: fn(&[u8]), mutations: usize) {
     let seeds = inputs("seeds", target);
     assert!(!seeds.is_empty(), "fuzz/seeds/{target}/ is empty");
     for (i, input) in seeds.iter().enumerate() {
@@ -107,7 +110,7 @@ fn exercise(target: &str, check: fn(&[u8])) {
         run_one(target, &format!("regression {i}"), input, check);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(6);
-    for i in 0..MUTATIONS {
+    for i in 0..mutations {
         let seed = &seeds[rng.random_range(0..seeds.len())];
         let other = &seeds[rng.random_range(0..seeds.len())];
         let input = mutate(&mut rng, seed, other);
@@ -117,10 +120,19 @@ fn exercise(target: &str, check: fn(&[u8])) {
 
 #[test]
 fn event_reader_survives_mutated_event_files() {
-    exercise("event_reader", checks::check_event_reader);
+    exercise("event_reader", checks::check_event_reader, MUTATIONS);
 }
 
 #[test]
 fn idx_decoder_survives_mutated_idx_files() {
-    exercise("idx", checks::check_idx);
+    exercise("idx", checks::check_idx, MUTATIONS);
+}
+
+#[test]
+fn summary_writer_survives_arbitrary_calls() {
+    exercise(
+        "summary_writer",
+        checks::check_summary_writer,
+        WRITER_MUTATIONS,
+    );
 }

@@ -36,12 +36,14 @@ pub const PLUGIN_NAME: &str = "audio";
 const HEADER_BYTES: usize = 44;
 
 /// A mono 16-bit PCM WAV file of `samples` (in [-1, 1]; clamped, NaN is
-/// silence; scaled by 32767 and truncated, as tensorboardX does).
+/// silence). Each sample becomes `floor(x * 32768)`, at most 32767: the
+/// integers tensorboardX's `add_audio` writes (through soundfile and
+/// libsndfile), so the two files are the same bytes.
 ///
 /// ```
 /// let wav = gradscope_tensorboard::audio::wav_pcm16(&[0.0, 1.0, -1.0], 16_000);
 /// assert_eq!(wav.len(), 44 + 3 * 2);
-/// assert_eq!(&wav[44..], &[0, 0, 0xff, 0x7f, 0x01, 0x80]);
+/// assert_eq!(&wav[44..], &[0, 0, 0xff, 0x7f, 0x00, 0x80]);
 /// ```
 ///
 /// # Panics
@@ -68,7 +70,10 @@ pub fn wav_pcm16(samples: &[f32], sample_rate: u32) -> Vec<u8> {
     out.extend_from_slice(&data_bytes.to_le_bytes());
     for &x in samples {
         let x = if x.is_nan() { 0.0 } else { x.clamp(-1.0, 1.0) };
-        out.extend_from_slice(&((x * 32767.0) as i16).to_le_bytes());
+        // Exact in f32 (a power of two), then floored: -32768 to 32768,
+        // the top one clipped.
+        let q = (x * 32768.0).floor().min(32767.0);
+        out.extend_from_slice(&(q as i16).to_le_bytes());
     }
     out
 }
@@ -143,9 +148,8 @@ mod tests {
         assert_eq!((u16_at(32), u16_at(34)), (2, 16));
         assert_eq!(&wav[36..40], b"data");
         assert_eq!(u32_at(40), 4);
-        // 0.5 * 32767 = 16383.5, truncated.
-        assert_eq!(i16::from_le_bytes([wav[44], wav[45]]), 16383);
-        assert_eq!(i16::from_le_bytes([wav[46], wav[47]]), -16383);
+        assert_eq!(i16::from_le_bytes([wav[44], wav[45]]), 16384);
+        assert_eq!(i16::from_le_bytes([wav[46], wav[47]]), -16384);
     }
 
     #[test]
@@ -155,7 +159,14 @@ mod tests {
             .chunks(2)
             .map(|b| i16::from_le_bytes([b[0], b[1]]))
             .collect();
-        assert_eq!(s, [0, 32767, -32767]);
+        assert_eq!(s, [0, 32767, -32768]);
+        // Floored, not rounded or truncated: -0.3 * 32768 = -9830.4.
+        let wav = wav_pcm16(&[-0.3, 0.3, 1e-6, -1e-6], 1);
+        let s: Vec<i16> = wav[44..]
+            .chunks(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        assert_eq!(s, [-9831, 9830, 0, -1]);
     }
 
     #[test]

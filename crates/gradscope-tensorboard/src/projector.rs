@@ -74,8 +74,18 @@ pub fn sprite(tag: &str, images: &Image<'_>) -> Result<(Vec<u8>, [usize; 2]), Su
 }
 
 /// The folder name a tag gets: characters other than letters, digits,
-/// `-`, `_` and `.` become `_`.
+/// `-`, `_` and `.` become `_`, and so do the dots of a name of dots only
+/// (`.` and `..` name no new folder).
+///
+/// ```
+/// use gradscope_tensorboard::projector::folder_name;
+/// assert_eq!(folder_name("layer 1/weights.v2"), "layer_1_weights.v2");
+/// assert_eq!(folder_name(".."), "__");
+/// ```
 pub fn folder_name(tag: &str) -> String {
+    if tag.chars().all(|c| c == '.') {
+        return "_".repeat(tag.len());
+    }
     tag.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {

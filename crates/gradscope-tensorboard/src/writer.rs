@@ -351,8 +351,9 @@ impl Drop for EventWriter {
 fn flush_periodically(shared: &Shared) {
     let mut state = shared.lock();
     loop {
-        // `close` may have come before this thread first took the lock: its
-        // wake-up found nobody waiting, so look before every wait.
+        // `close` may have run before this thread first took the lock, or
+        // while it synced without it: its wake-up found nobody waiting, so
+        // look before waiting.
         if state.closed {
             return;
         }
@@ -379,11 +380,6 @@ fn flush_periodically(shared: &Shared) {
                     kind: e.kind(),
                     message: e.to_string(),
                 });
-            }
-            // `close` may have run while the lock was free: its wake-up
-            // found nobody waiting, so look before waiting again.
-            if state.closed {
-                return;
             }
         }
     }
@@ -426,6 +422,29 @@ mod tests {
     use super::*;
     use crate::reader::read_events;
     use crate::summary::{scalar, summary_event};
+
+    #[test]
+    fn close_right_after_create_does_not_wait_for_the_timer() {
+        // The flusher may not have started when `close` wakes it: it must
+        // see `closed` before waiting, not sleep out its interval.
+        let dir = tempfile::tempdir().unwrap();
+        let options = FileOptions {
+            flush_interval: Duration::from_secs(5),
+            ..FileOptions::default()
+        };
+        for _ in 0..20 {
+            let start = std::time::Instant::now();
+            EventWriter::create_with(dir.path(), &options)
+                .unwrap()
+                .close()
+                .unwrap();
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "{:?}",
+                start.elapsed()
+            );
+        }
+    }
 
     #[test]
     fn writes_version_then_events_and_reads_back() {
