@@ -17,43 +17,18 @@ if [ $# -ne 2 ]; then
     echo "usage: $0 LOGDIR OUTDIR" >&2
     exit 2
 fi
-logdir="$1"
 out_dir="$2"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-python="${GRADSCOPE_PYTHON:-$root/.venv/bin/python}"
-chromium="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
-wait_s="${SCREENSHOT_WAIT:-8}"
-
-[ -d "$logdir" ] || { echo "error: LOGDIR $logdir is not a directory" >&2; exit 1; }
 [ -d "$out_dir" ] || { echo "error: OUTDIR $out_dir is not a directory" >&2; exit 1; }
-[ -x "$python" ] || { echo "error: no Python with TensorBoard at $python; set GRADSCOPE_PYTHON" >&2; exit 1; }
-[ -n "$chromium" ] || { echo "error: chromium not found; apt-get install chromium, or set CHROMIUM" >&2; exit 1; }
-command -v curl >/dev/null || { echo "error: curl not found" >&2; exit 1; }
-
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
+wait_s="${SCREENSHOT_WAIT:-8}"
+# shellcheck source=scripts/screenshot-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/screenshot-common.sh"
+screenshot_setup "$1" "$out_dir/tensorboard.png"
+start_tensorboard
+# Ready once the scalars plugin lists a run.
+lists_a_run() {
+    curl -sf "http://127.0.0.1:$port/data/plugin/scalars/tags" | grep -q '{"'
 }
-trap cleanup EXIT
-
-port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$python" -m tensorboard.main --logdir "$logdir" --host 127.0.0.1 --port "$port" \
-    >"$work/tensorboard.log" 2>&1 &
-server_pid=$!
-
-# Ready once the scalars plugin lists a run (bounded: 90 s).
-for _ in $(seq 1 180); do
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/tensorboard.log" >&2; exit 1; }
-    if curl -sf "http://127.0.0.1:$port/data/plugin/scalars/tags" | grep -q '{"'; then
-        break
-    fi
-    sleep 0.5
-done
+wait_for_tensorboard "a run of $logdir" lists_a_run
 
 cat >"$work/shot.py" <<'PY'
 """Headless Chromium over the DevTools protocol on a pipe (fd 3: commands
