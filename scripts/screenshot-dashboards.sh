@@ -48,56 +48,17 @@ filter="$("$python" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.a
 url="http://127.0.0.1:$port/?forceSVG=true&tagFilter=$filter#timeseries"
 
 cat >"$work/shot.py" <<'PY'
-"""Drive headless Chromium over the DevTools protocol on a pipe (fd 3: our
-commands in, fd 4: its replies out, each message JSON ending in a NUL byte)."""
-import base64, json, os, subprocess, sys, time
+"""The Time Series view with TensorBoard's own settings (settings pane
+closed, no smoothing, no step selector, outliers kept), every chart drawn,
+each switched to log scale from its menu, saved as a PNG."""
+import sys, time
 
-chromium, url, out, size, profile, log_y = sys.argv[1:7]
+scripts, chromium, url, out, size, profile, log_y = sys.argv[1:8]
+sys.path.insert(0, scripts)
+from devtools import Page
+
 width, height = (int(x) for x in size.split(","))
 origin = "/".join(url.split("/", 3)[:3]) + "/"
-
-cmd_r, cmd_w = os.pipe()
-reply_r, reply_w = os.pipe()
-proc = subprocess.Popen(
-    [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-     "--no-first-run", "--disable-background-networking", "--disable-component-update",
-     "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-     f"--window-size={width},{height}", "about:blank"],
-    preexec_fn=lambda: (os.dup2(os.dup(cmd_r), 3), os.dup2(os.dup(reply_w), 4)),
-    close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-os.close(cmd_r)
-os.close(reply_w)
-replies = os.fdopen(reply_r, "rb", buffering=0)
-pending = b""
-last_id = 0
-
-
-def send(method, params=None, session=None):
-    global last_id, pending
-    last_id += 1
-    message = {"id": last_id, "method": method, "params": params or {}}
-    if session:
-        message["sessionId"] = session
-    os.write(cmd_w, json.dumps(message).encode() + b"\0")
-    while True:
-        while b"\0" not in pending:
-            chunk = replies.read(1 << 16)
-            if not chunk:
-                sys.exit("error: chromium closed its DevTools pipe")
-            pending += chunk
-        raw, pending = pending.split(b"\0", 1)
-        reply = json.loads(raw)
-        if reply.get("id") == last_id:
-            if "error" in reply:
-                sys.exit(f"error: chromium: {method}: {reply['error']}")
-            return reply["result"]
-
-
-def js(expression):
-    result = send("Runtime.evaluate",
-                  {"expression": expression, "returnByValue": True, "awaitPromise": True}, page)
-    return result["result"].get("value")
-
 
 # Charts on screen, and how many of them have drawn a line.
 CHARTS = """(() => {
@@ -107,10 +68,10 @@ CHARTS = """(() => {
 })()"""
 
 
-def wait_for_charts(what):
+def wait_for_charts(page, what):
     deadline = time.time() + 60
     while True:
-        shown, drawn = js(CHARTS)
+        shown, drawn = page.js(CHARTS)
         if shown and drawn == shown:
             return shown
         if time.time() > deadline:
@@ -118,24 +79,17 @@ def wait_for_charts(what):
         time.sleep(0.5)
 
 
-try:
-    target = next(t for t in send("Target.getTargets")["targetInfos"] if t["type"] == "page")
-    page = send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
-    send("Emulation.setDeviceMetricsOverride",
-         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, page)
+with Page(chromium, profile, width, height) as page:
     # TensorBoard keeps its settings in localStorage: set them on its origin first.
-    send("Page.navigate", {"url": origin}, page)
-    deadline = time.time() + 30
-    while js("document.readyState") != "complete" and time.time() < deadline:
-        time.sleep(0.2)
-    js("localStorage.setItem('_tb_global_settings', JSON.stringify({"
-       "timeSeriesSettingsPaneOpened: false, stepSelectorEnabled: false,"
-       "scalarSmoothing: 0, ignoreOutliers: false}))")
-    send("Page.navigate", {"url": url}, page)
-    charts = wait_for_charts("loading")
+    page.navigate(origin)
+    page.js("localStorage.setItem('_tb_global_settings', JSON.stringify({"
+            "timeSeriesSettingsPaneOpened: false, stepSelectorEnabled: false,"
+            "scalarSmoothing: 0, ignoreOutliers: false}))")
+    page.navigate(url)
+    charts = wait_for_charts(page, "loading")
     if log_y == "1":
         # Each chart's menu has "Toggle Y-axis log scale".
-        toggled = js("""(async () => {
+        toggled = page.js("""(async () => {
           const sleep = ms => new Promise(r => setTimeout(r, ms));
           let n = 0;
           for (const card of document.querySelectorAll('scalar-card')) {
@@ -152,23 +106,13 @@ try:
         })()""")
         if toggled < charts:
             sys.exit(f"error: switched {toggled} of {charts} charts to log scale")
-        wait_for_charts("log scale")
+        wait_for_charts(page, "log scale")
     time.sleep(1.5)  # the last redraw
-    shot = send("Page.captureScreenshot", {"format": "png"}, page)
-    with open(out, "wb") as f:
-        f.write(base64.b64decode(shot["data"]))
-finally:
-    # Browser.close lets Chromium end its own helper processes.
-    try:
-        os.write(cmd_w, json.dumps({"id": last_id + 1, "method": "Browser.close"}).encode() + b"\0")
-        proc.wait(timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        proc.kill()
-        proc.wait()
+    page.screenshot(out)
 PY
 
 log_y=1
 [ "${SCREENSHOT_LINEAR:-}" = 1 ] && log_y=0
-"$python" "$work/shot.py" "$chromium" "$url" "$out" "$size" "$work/profile" "$log_y"
+"$python" "$work/shot.py" "$root/scripts" "$chromium" "$url" "$out" "$size" "$work/profile" "$log_y"
 [ -s "$out" ] || { echo "error: chromium wrote no screenshot to $out" >&2; exit 1; }
 echo "TensorBoard's Time Series view of $logdir (tags $tags) written to $out"
