@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns scripts/bench.sh's measurements into tables, medians, ratios and
-PASS/FAIL against issue 5's targets. Standard library only (it runs on the
+PASS/FAIL against issue 5's targets (1-6) and issue 14's (7). Standard library only (it runs on the
 system python3, outside the venvs).
 
 bench.sh appends one line per measurement to a TSV file:
@@ -11,7 +11,7 @@ where value is whole-process seconds, except in `writer` (events per second)
 and `scale` (labels `<command>@<iterations>`). The step bench's medians are
 read from criterion's own files instead.
 
-    report.py RESULTS.tsv section whole|logging|rss|scale|writer
+    report.py RESULTS.tsv section whole|logging|rss|scale|writer|recurrent
     report.py RESULTS.tsv section step --criterion DIR
     report.py RESULTS.tsv summary [--criterion DIR]   # every target measured
 """
@@ -37,6 +37,9 @@ TARGETS = {
     "rss_mnist": (5, "peak RSS, data/mnist (largest of the default runs)", "<=", 80.0, "MB"),
     "rss_fashion": (5, "peak RSS, full Fashion-MNIST (largest of the runs)", "<=", 150.0, "MB"),
     "scale": (6, "time per step at --hidden 512 --layers 8, gradscope / torch", "<=", 1.5, "x"),
+    # Issue 14: `--scenario rnn,lstm,gru` (rows) against bench/peer_torch_rnn.py.
+    "recurrent": (7, "whole process, rnn,lstm,gru rows, torch / gradscope", ">=", 3.0, "x"),
+    "recurrent_rss": (7, "peak RSS, rnn,lstm,gru rows", "<=", 80.0, "MB"),
 }
 
 STEP_BENCHES = ("sigmoid", "relu", "leaky_relu")
@@ -120,6 +123,20 @@ def whole(rows):
             print(f"  {peer}/gradscope per repetition: "
                   + ", ".join(f"{r:.1f}" for r in ratios))
             print(target_line(key, results[key]))
+    return results
+
+
+def recurrent(rows):
+    s = rows["recurrent"]
+    time_table(s, ["gradscope", "torch"])
+    ratios = paired_ratios(s.get("torch", []), s.get("gradscope", []))
+    if not ratios:
+        return {}
+    print("  torch/gradscope per repetition: " + ", ".join(f"{r:.2f}" for r in ratios))
+    results = {"recurrent": statistics.median(ratios),
+               "recurrent_rss": max(mb(k) for _, _, k in s["gradscope"])}
+    for key, value in results.items():
+        print(target_line(key, value))
     return results
 
 
@@ -233,7 +250,8 @@ def step(criterion_dir):
     return {"step": worst}
 
 
-SECTIONS = {"whole": whole, "logging": logging, "rss": rss, "scale": scale, "writer": writer}
+SECTIONS = {"whole": whole, "logging": logging, "rss": rss, "scale": scale, "writer": writer,
+            "recurrent": recurrent}
 
 
 def run_section(name, rows, criterion_dir):
@@ -244,7 +262,7 @@ def run_section(name, rows, criterion_dir):
 
 def summary(rows, criterion_dir):
     results = {}
-    for name in ("whole", "step", "logging", "writer", "rss", "scale"):
+    for name in ("whole", "step", "logging", "writer", "rss", "scale", "recurrent"):
         if name in ("step", "rss") or rows.get(name):
             with open(os.devnull, "w") as quiet:
                 stdout, sys.stdout = sys.stdout, quiet

@@ -6,7 +6,8 @@
 #   bench/setup-venvs.sh [torch|tf|tbx]...  # default: torch and tf
 #
 # Pinned so a release cannot move the baseline between two benchmark runs:
-#   torch:  PyTorch 2.15.0 + tensorboardX 2.6.5 (+ numpy for the IDX parser)
+#   torch:  PyTorch 2.15.0 + tensorboardX 2.6.5 (+ numpy for the IDX parser,
+#           Pillow for the recurrent peer's profile image)
 #   tf:     tensorflow-cpu 2.21.0 (the newest release for Python 3.11 when
 #           this was written; it brings its own numpy) + tensorboard 2.21.0,
 #           which tf.summary's scalar and histogram ops live in (TensorFlow
@@ -21,7 +22,7 @@ set -euo pipefail
 bench="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${PYTHON:-python3}"
 
-torch_packages=(torch==2.15.0 tensorboardX==2.6.5 numpy)
+torch_packages=(torch==2.15.0 tensorboardX==2.6.5 numpy pillow==13.0.0)
 tf_packages=(tensorflow-cpu==2.21.0 tensorboard==2.21.0)
 tbx_packages=(tensorboardX==2.6.5 numpy pillow==13.0.0)
 

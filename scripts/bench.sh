@@ -23,6 +23,9 @@
 #            Fashion-MNIST, gradscope against the torch peer, from the
 #            whole-process times of two run lengths (start-up, loading and
 #            the final accuracy pass cancel out)
+#   recurrent  target 7: `--scenario rnn,lstm,gru` (MNIST rows, the
+#            recurrent defaults) whole process and peak RSS, against
+#            bench/peer_torch_rnn.py (PyTorch + tensorboardX), alternated
 #
 # Options:
 #   --reps N          repetitions of every timed command (default 5)
@@ -38,7 +41,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 
-all_sections=(whole step logging writer rss scale)
+all_sections=(whole step logging writer rss scale recurrent)
 reps=5
 peer_threads=0
 scale_iters=20,220
@@ -59,7 +62,7 @@ while [[ $# -gt 0 ]]; do
         --scale-iters=*) scale_iters=${1#*=}; shift ;;
         -h | --help) usage; exit 0 ;;
         all) sections+=("${all_sections[@]}"); shift ;;
-        whole | step | logging | writer | rss | scale) sections+=("$1"); shift ;;
+        whole | step | logging | writer | rss | scale | recurrent) sections+=("$1"); shift ;;
         *) usage >&2; die "unknown argument '$1' (sections: all ${all_sections[*]})" ;;
     esac
 done
@@ -71,7 +74,7 @@ scale_a=${BASH_REMATCH[1]}
 scale_b=${BASH_REMATCH[2]}
 
 wants() { [[ " ${sections[*]} " == *" $1 "* ]]; }
-needs_torch() { wants whole || wants scale; }
+needs_torch() { wants whole || wants scale || wants recurrent; }
 needs_tbx() { wants writer; }
 needs_tf() { wants whole; }
 
@@ -86,7 +89,7 @@ need_data() {
             die "$dir/$f (or .gz) is missing; fetch the data with: scripts/fetch-data.sh $1"
     done
 }
-if wants whole || wants logging || wants rss; then need_data mnist; fi
+if wants whole || wants logging || wants rss || wants recurrent; then need_data mnist; fi
 if wants rss || wants scale; then need_data fashion-mnist; fi
 
 venvs=()
@@ -177,6 +180,7 @@ peer_flags=(--threads "$peer_threads")
 gs=("$gradscope" --no-progress)
 torch_peer=("$torch_py" bench/peer_torch.py "${peer_flags[@]}")
 tf_peer=("$tf_py" bench/peer_tf.py "${peer_flags[@]}")
+torch_rnn_peer=("$torch_py" bench/peer_torch_rnn.py "${peer_flags[@]}")
 
 section_header() { printf '\n== %s (load average %s)\n' "$1" "$(load)"; }
 
@@ -271,11 +275,21 @@ run_scale() {
     report section scale
 }
 
+run_recurrent() {
+    section_header "target 7: --scenario rnn,lstm,gru (rows) on data/mnist, whole process"
+    local rep
+    for ((rep = 1; rep <= reps; rep++)); do
+        measure recurrent gradscope "$rep" "${gs[@]}" --scenario rnn,lstm,gru
+        measure recurrent torch "$rep" "${torch_rnn_peer[@]}" --scenario rnn,lstm,gru
+    done
+    report section recurrent
+}
+
 for section in "${sections[@]}"; do
     "run_$section"
 done
 
-printf '\n== targets (issue 5)\n'
+printf '\n== targets (issues 5 and 14)\n'
 if [[ -n "$criterion_dir" ]]; then
     report summary --criterion "$criterion_dir"
 else
