@@ -99,6 +99,17 @@ pub fn hparams(cfg: &TrainConfig) -> Vec<(&'static str, HParam)> {
     ]
 }
 
+/// The HParams session group of a run with `hparams`: every value but the
+/// seed (`activation=relu, residual=false, ...`), so runs that differ only
+/// in their seed (`--seeds`) are one row of the dashboard, a session each.
+pub fn session_group(hparams: &[(&str, HParam)]) -> String {
+    let values: Vec<String> = (hparams.iter())
+        .filter(|(name, _)| *name != "seed")
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    values.join(", ")
+}
+
 /// The configuration table: the hyperparameters, then the other settings
 /// and where the data came from.
 pub fn config_markdown(cfg: &TrainConfig, data: &Dataset, shape: &Shape, run_dir: &Path) -> String {
@@ -152,7 +163,7 @@ pub fn start_events(
             vec![
                 text(tags::CONFIG, &config_markdown(cfg, data, shape, run_dir)),
                 hparams::experiment(DESCRIPTION, &hparams, METRICS),
-                hparams::session_start(&hparams, wall_time),
+                hparams::session_start_in_group(&hparams, &session_group(&hparams), wall_time),
             ],
         ),
     ]

@@ -283,7 +283,10 @@ fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
     } else {
         ProgressDrawTarget::hidden()
     };
-    let bar = ProgressBar::with_draw_target(Some(cfg.iterations as u64), target);
+    let mut bar = ProgressBar::with_draw_target(Some(cfg.iterations as u64), target);
+    if let Some(bars) = cfg.progress_bars.as_ref().filter(|_| cfg.progress) {
+        bar = bars.add(bar);
+    }
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {human_pos}/{human_len} eta {eta}")
             .expect("a valid template")
