@@ -41,6 +41,8 @@ impl Cli {
     }
 }
 
+// One value per process: the training flags' size costs nothing to box away.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Train the scenarios and write their runs (the default).

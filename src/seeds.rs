@@ -55,6 +55,17 @@ pub fn seed_of(run: &str) -> Option<(&str, u64)> {
     (k.to_string() == seed).then_some((group, k))
 }
 
+/// Whether a run's own folder name (its last component) is a seed's,
+/// `seed-<k>`.
+///
+/// ```
+/// assert!(gradscope::seeds::is_seed_folder("seed-3"));
+/// assert!(!gradscope::seeds::is_seed_folder("relu"));
+/// ```
+pub fn is_seed_folder(folder: &str) -> bool {
+    seed_of(&format!("./{folder}")).is_some()
+}
+
 /// The aggregate run of `group`.
 pub fn mean_run(group: &str) -> String {
     format!("{group}/{MEAN_RUN}")

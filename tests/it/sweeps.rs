@@ -322,3 +322,90 @@ fn bad_sweep_input_is_refused_naming_the_flag_before_any_run() {
         assert!(!logs.exists(), "{args:?}: wrote {}", logs.display());
     }
 }
+
+/// TensorBoard's own server, with both loaders: the seeds of a
+/// configuration are one HParams session group of two sessions, the
+/// aggregate run's layout has a margin chart per tag, and the band's edges
+/// it serves are mean ∓ std of the seeds' values.
+#[test]
+fn tensorboard_groups_the_seeds_and_serves_the_mean_with_its_band() {
+    let Some(python) = helpers::python() else {
+        return; // helpers::python said why
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    train(
+        &data(dir.path()),
+        &logs,
+        &["--scenario", "sigmoid,relu", "--seeds", "2"],
+    );
+    let ours = scalars(&logs);
+    for load_fast in [false, true] {
+        let log = dir.path().join(format!("tensorboard-{load_fast}.log"));
+        let mut server = helpers::Server::start(&python, &logs, load_fast, log);
+        server.wait_until_loaded(|tags| {
+            ["relu/mean", "sigmoid/mean", "relu/seed-2", "sigmoid/seed-2"]
+                .iter()
+                .all(|run| tags[run].get("attenuation").is_some())
+        });
+
+        let layout = server.get("/data/plugin/custom_scalars/layout");
+        let category = &layout["category"][0];
+        assert_eq!(category["title"], "mean ± std across seeds", "{layout}");
+        let loss = (category["chart"].as_array().unwrap().iter())
+            .find(|c| c["title"] == "loss")
+            .unwrap_or_else(|| panic!("no loss chart: {layout}"));
+        assert_eq!(
+            loss["margin"]["series"][0],
+            serde_json::json!({"value": "loss", "lower": "loss/lower", "upper": "loss/upper"})
+        );
+
+        let upper = server.get("/data/plugin/scalars/scalars?run=relu/mean&tag=loss/upper");
+        let served: Vec<(i64, f64)> = (upper.as_array().unwrap().iter())
+            .map(|p| (p[1].as_i64().unwrap(), p[2].as_f64().unwrap()))
+            .collect();
+        let seeds = [&ours["relu/seed-1"]["loss"], &ours["relu/seed-2"]["loss"]];
+        assert_eq!(served.len(), seeds[0].len());
+        for (i, &(step, value)) in served.iter().enumerate() {
+            let (a, b) = (seeds[0][i].1, seeds[1][i].1);
+            let (mean, std) = gradscope::stats::mean_std(&[a, b]).unwrap();
+            assert_eq!(step, seeds[0][i].0);
+            assert!(
+                (value - (mean + std)).abs() < 1e-5,
+                "{value} vs {}",
+                mean + std
+            );
+        }
+
+        let groups = server.post(
+            "/data/plugin/hparams/session_groups",
+            &serde_json::json!({
+                "experimentName": "",
+                "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+                "colParams": [{"hparam": "activation", "includeInResult": true},
+                              {"hparam": "seed", "includeInResult": true}],
+                "startIndex": 0,
+                "sliceSize": 100,
+            }),
+        );
+        let groups = groups["sessionGroups"].as_array().unwrap();
+        let mut sessions: Vec<Vec<String>> = (groups.iter())
+            .map(|g| {
+                let mut names: Vec<String> = (g["sessions"].as_array().unwrap().iter())
+                    .map(|s| s["name"].as_str().unwrap().to_string())
+                    .collect();
+                names.sort();
+                names
+            })
+            .collect();
+        sessions.sort();
+        assert_eq!(
+            sessions,
+            [
+                ["relu/seed-1", "relu/seed-2"],
+                ["sigmoid/seed-1", "sigmoid/seed-2"]
+            ],
+            "load_fast={load_fast}: {groups:?}"
+        );
+    }
+}
