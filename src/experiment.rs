@@ -215,31 +215,36 @@ fn train_run(
         let message = format!("stopped by {signal} before run {name} started");
         return Err(Interrupted { signal, message }.into());
     }
+    // Lines printed while other runs' bars are drawn go above them.
+    let say_above = |line: String| match &progress_bars {
+        Some(bars) => bars.suspend(|| say!("{line}")),
+        None => say!("{line}"),
+    };
     let run_dir = logdir.join(name);
     if has_event_files(&run_dir) {
-        say!(
+        say_above(format!(
             "Note: {} already holds event files; this run adds a new file beside them \
              and TensorBoard shows both under one run. Use another log directory to keep them apart.",
             run_dir.display()
-        );
+        ));
     }
-    say!("Running scenario: {name}");
+    say_above(format!("Running scenario: {name}"));
     let config = &run.config;
     let cfg = TrainConfig {
         activation: ActivationFn::new(run.scenario.activation, config.activation.leaky_slope),
         residual: run.scenario.residual,
         save: (config.save.as_deref()).map(|p| save_path(p, name, runs)),
-        progress_bars,
+        progress_bars: progress_bars.clone(),
         ..config.clone()
     };
     let (summary, written) = train(name, data, &cfg, &run_dir)?;
-    say!(
+    say_above(format!(
         "{name}: test accuracy {:.2}%, written to {}",
         summary.test_acc * 100.0,
         run_dir.display()
-    );
+    ));
     if let Some(path) = &cfg.save {
-        say!("{name}: final weights saved to {}", path.display());
+        say_above(format!("{name}: final weights saved to {}", path.display()));
     }
     Ok((summary, written))
 }

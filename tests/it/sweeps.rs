@@ -167,16 +167,28 @@ fn jobs_2_writes_the_same_runs_and_numbers_as_jobs_1() {
     let out = train(&data, &two, &[&args[..], &["--jobs", "2"]].concat());
     assert_eq!(scalars(&one), scalars(&two));
     assert_eq!(scalars(&one).len(), 6);
-    // Lines are printed whole, not cut into by the other job's.
-    for line in out.lines().filter(|l| l.contains("Iteration")) {
+    // Lines are printed whole, not cut into by the other job's, each
+    // saying whose it is.
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains("Iteration")).collect();
+    assert_eq!(lines.len(), 4 * 3, "{out}");
+    let runs = [
+        "sigmoid/seed-1",
+        "sigmoid/seed-2",
+        "relu/seed-1",
+        "relu/seed-2",
+    ];
+    for line in lines {
+        let (run, rest) = line.split_once(": ").unwrap();
         assert!(
-            line.starts_with("Iteration ") && line.matches("Iteration").count() == 1,
+            runs.contains(&run) && rest.starts_with("Iteration "),
             "{line:?}"
         );
+        assert_eq!(line.matches("Iteration").count(), 1, "{line:?}");
+        assert!(line.ends_with('%'), "{line:?}");
     }
 }
 
-/// The grid of the shard test: 2 scenarios x 2 depths x 2 seeds.
+/// The grid of the shard test: 2 scenarios x 2 widths x 2 seeds.
 const GRID: [&str; 6] = [
     "--scenario",
     "sigmoid,relu",
