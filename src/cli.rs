@@ -244,8 +244,8 @@ impl TrainArgs {
             return n;
         }
         if self.hidden.iter().any(|&h| h >= PARALLEL_FROM_HIDDEN) {
-            // Runs training at once share the cores.
-            (cores() / self.jobs()).max(1)
+            // Runs training at once (--jobs) share this one pool.
+            cores()
         } else {
             1
         }

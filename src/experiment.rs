@@ -122,7 +122,8 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
             data.train.rows,
             data.train.cols
         );
-        let bars = (*jobs > 1).then(indicatif::MultiProgress::new);
+        // Runs that train at once share one display, and say whose each line is.
+        let bars = ((*jobs).min(todo.len()) > 1).then(indicatif::MultiProgress::new);
         let train_one = |run: &PlannedRun| {
             let result = train_run(run, &data, logdir, total, bars.clone());
             after_run();
