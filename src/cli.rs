@@ -184,7 +184,7 @@ pub struct TrainArgs {
     /// Run every configuration once per seed, into RUN/seed-K, and write
     /// RUN/mean with the mean and standard deviation across seeds: N (seeds
     /// 1 to N), a range A..B (A to B, both included), or a list 1,2,5.
-    #[arg(long, value_name = "N|A..B|LIST", value_parser = parse_seeds)]
+    #[arg(long, value_name = "N|A..B|LIST", value_parser = parse_seeds, allow_negative_numbers = true)]
     pub seeds: Option<SeedList>,
 
     /// A grid file: lines `flag = value, value, ...` (flags: scenario,
@@ -732,6 +732,72 @@ mod tests {
         let e = args.experiment().unwrap();
         let runs = crate::experiment::plan::plan(&e.scenarios, &e.config, &e.grid).unwrap();
         runs.into_iter().map(|r| r.name).collect()
+    }
+
+    #[test]
+    fn seeds_are_a_count_a_range_or_a_list() {
+        let seeds = |s: &str| parse(&["--seeds", s]).unwrap().seeds.unwrap().0;
+        assert_eq!(seeds("3"), [1, 2, 3]);
+        assert_eq!(seeds("4..6"), [4, 5, 6]);
+        assert_eq!(seeds("5..5"), [5]);
+        assert_eq!(seeds("1, 2,5"), [1, 2, 5]);
+        for bad in ["0", "x", "3..1", "1,1", "-1", "1..x"] {
+            let err = parse(&["--seeds", bad]).unwrap_err().to_string();
+            assert!(err.contains("--seeds"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn shards_and_jobs() {
+        let a = parse(&["--shard", "2/3", "--jobs", "4"]).unwrap();
+        let e = a.experiment().unwrap();
+        assert_eq!((e.shard, e.jobs), (Some(Shard::new(2, 3).unwrap()), 4));
+        assert_eq!(parse(&[]).unwrap().experiment().unwrap().shard, None);
+        for bad in ["3/2", "0/2", "1/0", "x", "1/x", "2"] {
+            let err = parse(&["--shard", bad]).unwrap_err().to_string();
+            assert!(err.contains("--shard"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_grid_file_is_the_same_grid_as_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.txt");
+        std::fs::write(
+            &path,
+            "# the article's two, deeper\nscenario = sigmoid, relu\n\n--layers=6,20 # both\nseeds = 2\n",
+        )
+        .unwrap();
+        let from_file = names(&["--grid", path.to_str().unwrap()]);
+        let from_flags = names(&[
+            "--scenario",
+            "sigmoid,relu",
+            "--layers",
+            "6,20",
+            "--seeds",
+            "2",
+        ]);
+        assert_eq!(from_file, from_flags);
+        assert_eq!(
+            from_file[..3],
+            ["sigmoid/seed-1", "sigmoid/seed-2", "sigmoid-l20/seed-1"]
+        );
+        assert_eq!(from_file.len(), 8);
+
+        std::fs::write(&path, "layers = 3\nsize = 4\n").unwrap();
+        let a = parse(&["--grid", path.to_str().unwrap()]).unwrap();
+        let err = error_message(&a.experiment().unwrap_err());
+        assert!(
+            err.contains(&format!("{}:2", path.display())) && err.contains("`size`"),
+            "{err}"
+        );
+        std::fs::write(&path, "layers 3\n").unwrap();
+        let err = error_message(&a.experiment().unwrap_err());
+        assert!(err.contains(":1: expected `flag = value"), "{err}");
+        let missing = dir.path().join("none.txt");
+        let a = parse(&["--grid", missing.to_str().unwrap()]).unwrap();
+        let err = error_message(&a.experiment().unwrap_err());
+        assert!(err.contains("--grid") && err.contains("none.txt"), "{err}");
     }
 
     #[test]

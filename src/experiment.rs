@@ -159,7 +159,14 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
 /// from the event files on disk and prints the groups' table, then writes
 /// REPORT.md: what training does at its end, for after shards.
 pub fn aggregate(logdir: &Path) -> Result<()> {
-    crate::logdir::Logdir::load_dir(logdir)?;
+    let loaded = crate::logdir::Logdir::load_dir(logdir)?;
+    if seeds::groups(&loaded).is_empty() {
+        say!(
+            "{}: no seed groups (runs in RUN/seed-K folders) to aggregate",
+            logdir.display()
+        );
+    }
+    drop(loaded);
     summarize_seed_groups(logdir, None)?;
     let report = crate::report::markdown::write_report(logdir, Vec::new())?;
     say!("Report and figures: {}", report.display());
