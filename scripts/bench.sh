@@ -32,6 +32,8 @@
 #   --peer-threads N  thread count for PyTorch and TensorFlow (default: theirs,
 #                     all cores); gradscope uses its own setting
 #   --scale-iters A,B the two run lengths of `scale` (default 20,220)
+#   --jobs N          `whole`: gradscope trains N runs at once (--jobs N;
+#                     default: gradscope's own, half the cores)
 #
 # Needs data/mnist (scripts/fetch-data.sh) and, for rss and scale,
 # data/fashion-mnist (scripts/fetch-data.sh fashion-mnist). Creates the
@@ -45,6 +47,7 @@ all_sections=(whole step logging writer rss scale recurrent)
 reps=5
 peer_threads=0
 scale_iters=20,220
+jobs=""
 sections=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -60,6 +63,8 @@ while [[ $# -gt 0 ]]; do
         --peer-threads=*) positive --peer-threads "${1#*=}"; peer_threads=${1#*=}; shift ;;
         --scale-iters) [[ $# -ge 2 ]] || die "--scale-iters needs a value"; scale_iters=$2; shift 2 ;;
         --scale-iters=*) scale_iters=${1#*=}; shift ;;
+        --jobs) [[ $# -ge 2 ]] || die "--jobs needs a value"; positive --jobs "$2"; jobs=$2; shift 2 ;;
+        --jobs=*) positive --jobs "${1#*=}"; jobs=${1#*=}; shift ;;
         -h | --help) usage; exit 0 ;;
         all) sections+=("${all_sections[@]}"); shift ;;
         whole | step | logging | writer | rss | scale | recurrent) sections+=("$1"); shift ;;
@@ -185,10 +190,10 @@ torch_rnn_peer=("$torch_py" bench/peer_torch_rnn.py "${peer_flags[@]}")
 section_header() { printf '\n== %s (load average %s)\n' "$1" "$(load)"; }
 
 run_whole() {
-    section_header "target 1: the whole experiment, --scenario all on data/mnist"
+    section_header "target 1: the whole experiment, --scenario all${jobs:+ --jobs $jobs} on data/mnist"
     local rep
     for ((rep = 1; rep <= reps; rep++)); do
-        measure whole gradscope "$rep" "${gs[@]}" --scenario all
+        measure whole gradscope "$rep" "${gs[@]}" --scenario all ${jobs:+--jobs "$jobs"}
         measure whole torch "$rep" "${torch_peer[@]}" --scenario all
         measure whole tf "$rep" "${tf_peer[@]}" --scenario all
     done

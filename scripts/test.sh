@@ -18,7 +18,8 @@ cargo fmt --all -- --check
 cargo clippy --release --all-targets -- -D warnings
 # The tests that need the venv and the data fail, rather than skip, when
 # these are set: TensorBoard's (GRADSCOPE_PYTHON), tensorboardX's
-# (GRADSCOPE_TBX_PYTHON, the same venv) and MNIST's.
+# (GRADSCOPE_TBX_PYTHON, the same venv) and MNIST's; the last also makes
+# the shard test require GNU parallel (.ci/run installs it).
 python="${GRADSCOPE_PYTHON:-${GRADSCOPE_VENV:-$PWD/.venv}/bin/python}"
 GRADSCOPE_PYTHON="$python" \
 GRADSCOPE_TBX_PYTHON="${GRADSCOPE_TBX_PYTHON:-$python}" \

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::DatasetName;
-use crate::experiment::{Experiment, LogdirError, Scenario};
+use crate::experiment::{Experiment, Grid, LogdirError, PlanError, Scenario, Shard};
 use crate::model::checkpoint::CheckpointError;
 use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
 use crate::table::Format;
@@ -41,6 +41,8 @@ impl Cli {
     }
 }
 
+// One value per process: the training flags' size costs nothing to box away.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Train the scenarios and write their runs (the default).
@@ -53,6 +55,17 @@ pub enum Command {
     Compare(CompareArgs),
     /// Draw PNG figures of a logdir's runs into LOGDIR/plots/.
     Plot(PlotArgs),
+    /// Write each seed group's aggregate run (`<run>/mean`: mean and
+    /// standard deviation across the seeds that finished) from the event
+    /// files on disk, print the groups' table and write REPORT.md: what
+    /// training does at its end, for after `--shard`ed runs.
+    Aggregate(AggregateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AggregateArgs {
+    /// The logdir whose seed groups to aggregate.
+    pub logdir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -100,9 +113,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = DEFAULT_LEAKY_SLOPE, value_parser = finite, allow_negative_numbers = true)]
     pub leaky_slope: f64,
 
-    /// How the kernels are initialised (biases start at zero).
-    #[arg(long, value_enum, default_value_t = Init::GlorotUniform)]
-    pub init: Init,
+    /// How the kernels are initialised (biases start at zero); a list runs
+    /// each.
+    #[arg(long, value_enum, default_values_t = [Init::GlorotUniform], value_delimiter = ',')]
+    pub init: Vec<Init>,
 
     /// Start from these weights (a safetensors file written by --save)
     /// instead of --init.
@@ -136,24 +150,27 @@ pub struct TrainArgs {
     pub logdir: PathBuf,
 
     /// Dense layers, counting the output layer (784 -> hidden x (layers-1) -> 10).
-    #[arg(long, default_value_t = defaults::LAYERS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub layers: u32,
+    /// A comma-separated list (`6,20`) runs each (a grid, see docs/sweeps.md).
+    #[arg(long, default_values_t = [defaults::LAYERS as u32], value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub layers: Vec<u32>,
 
-    /// Units in each hidden layer.
-    #[arg(long, default_value_t = defaults::HIDDEN as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub hidden: u32,
+    /// Units in each hidden layer; a list runs each.
+    #[arg(long, default_values_t = [defaults::HIDDEN as u32], value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub hidden: Vec<u32>,
 
     /// Training steps (batches) per scenario.
     #[arg(long, default_value_t = defaults::ITERATIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub iterations: u64,
 
-    /// Images per batch, drawn without replacement and reshuffled every epoch.
-    #[arg(long, default_value_t = defaults::BATCH_SIZE as u32, value_parser = clap::value_parser!(u32).range(1..))]
-    pub batch_size: u32,
+    /// Images per batch, drawn without replacement and reshuffled every
+    /// epoch; a list runs each.
+    #[arg(long, default_values_t = [defaults::BATCH_SIZE as u32], value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: Vec<u32>,
 
-    /// Adam's learning rate (betas 0.9/0.999, eps 1e-8, no weight decay).
-    #[arg(long, default_value_t = defaults::LR, value_parser = positive_finite, allow_negative_numbers = true)]
-    pub lr: f64,
+    /// Adam's learning rate (betas 0.9/0.999, eps 1e-8, no weight decay);
+    /// a list runs each.
+    #[arg(long, default_values_t = [defaults::LR], value_delimiter = ',', value_parser = positive_finite, allow_negative_numbers = true)]
+    pub lr: Vec<f64>,
 
     /// Write summaries (and print a line) every this many iterations.
     #[arg(long, default_value_t = defaults::LOG_EVERY as u64, value_parser = clap::value_parser!(u64).range(1..))]
@@ -161,8 +178,33 @@ pub struct TrainArgs {
 
     /// Seeds the initial weights and the batch order; every scenario of one
     /// invocation starts from the same seed, so they differ only in activation.
-    #[arg(long, default_value_t = defaults::SEED)]
+    #[arg(long, default_value_t = defaults::SEED, conflicts_with = "seeds")]
     pub seed: u64,
+
+    /// Run every configuration once per seed, into RUN/seed-K, and write
+    /// RUN/mean with the mean and standard deviation across seeds: N (seeds
+    /// 1 to N), a range A..B (A to B, both included), or a list 1,2,5.
+    #[arg(long, value_name = "N|A..B|LIST", value_parser = parse_seeds, allow_negative_numbers = true)]
+    pub seeds: Option<SeedList>,
+
+    /// A grid file: lines `flag = value, value, ...` (flags: scenario,
+    /// layers, hidden, init, lr, batch-size, seeds; `#` starts a comment).
+    /// Its lists replace those flags' values (docs/sweeps.md).
+    #[arg(long, value_name = "FILE")]
+    pub grid: Option<PathBuf>,
+
+    /// Train this many runs at once, each on its own thread. [default: half
+    /// the cores, at least 1: each run keeps a second thread busy writing
+    /// its summaries]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub jobs: Option<u64>,
+
+    /// Run only the I-th of N slices of the experiment's runs (1 <= I <= N;
+    /// run k of the fixed order goes to slice k mod N + 1), skipping runs
+    /// that finished already; then `gradscope aggregate LOGDIR` once every
+    /// slice is done (docs/sweeps.md: Slurm, Kubernetes, GNU parallel).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
 
     /// Don't draw the progress bar.
     #[arg(long)]
@@ -201,15 +243,41 @@ impl TrainArgs {
         if let Some(n) = from_env.and_then(|v| v.parse().ok()).filter(|&n| n > 0) {
             return n;
         }
-        if self.hidden >= PARALLEL_FROM_HIDDEN {
-            std::thread::available_parallelism().map_or(1, usize::from)
+        if self.hidden.iter().any(|&h| h >= PARALLEL_FROM_HIDDEN) {
+            // Runs training at once (--jobs) share this one pool.
+            cores()
         } else {
             1
         }
     }
 
-    /// What these flags ask to run.
-    pub fn experiment(&self) -> Experiment {
+    /// The runs `--jobs` trains at once, resolved.
+    pub fn jobs(&self) -> usize {
+        self.jobs.map_or((cores() / 2).max(1), |j| j as usize)
+    }
+
+    /// What these flags (and the `--grid` file) ask to run; an error
+    /// naming the flag, or the grid file and line, for values that make no
+    /// experiment.
+    pub fn experiment(&self) -> anyhow::Result<Experiment> {
+        let args = match &self.grid {
+            Some(path) => self.with_grid_file(path)?,
+            None => self.clone(),
+        };
+        let experiment = args.experiment_of_flags();
+        // The plan is made again when the experiment runs; made here, a
+        // duplicate is an error before any data is read.
+        let Experiment {
+            scenarios,
+            config,
+            grid,
+            ..
+        } = &experiment;
+        crate::experiment::plan::plan(scenarios, config, grid)?;
+        Ok(experiment)
+    }
+
+    fn experiment_of_flags(&self) -> Experiment {
         let mut scenarios = match self.activation {
             Some(activation) => vec![Scenario::plain(activation)],
             None => self.scenario.0.clone(),
@@ -221,27 +289,92 @@ impl TrainArgs {
             activation: ActivationFn::new(Activation::Sigmoid, self.leaky_slope),
             residual: false,
             dataset: self.dataset.dir_name().to_string(),
-            layers: self.layers as usize,
-            hidden: self.hidden as usize,
-            init: self.init,
+            layers: self.layers[0] as usize,
+            hidden: self.hidden[0] as usize,
+            init: self.init[0],
             init_from: self.init_from.clone(),
             save: self.save.clone(),
             shuffle: !self.no_shuffle,
             iterations: self.iterations as usize,
-            batch_size: self.batch_size as usize,
-            lr: self.lr,
+            batch_size: self.batch_size[0] as usize,
+            lr: self.lr[0],
             log_every: self.log_every as usize,
             seed: self.seed,
             progress: !self.no_progress,
+            progress_bars: None,
             engine: self.engine,
             device: self.device,
+        };
+        let grid = Grid {
+            layers: self.layers.iter().map(|&l| l as usize).collect(),
+            hidden: self.hidden.iter().map(|&h| h as usize).collect(),
+            init: self.init.clone(),
+            lr: self.lr.clone(),
+            batch_size: self.batch_size.iter().map(|&b| b as usize).collect(),
+            seeds: self.seeds.as_ref().map_or_else(Vec::new, |s| s.0.clone()),
         };
         Experiment {
             scenarios,
             config,
+            grid,
+            shard: self.shard,
+            jobs: self.jobs(),
             logdir: self.logdir.clone(),
             data_dir: self.data_dir(),
         }
+    }
+
+    /// These flags with the lists of the grid file at `path` in place of
+    /// theirs. Each line's values are parsed by the flag's own parser.
+    fn with_grid_file(&self, path: &std::path::Path) -> anyhow::Result<TrainArgs> {
+        let at = |line: usize| format!("--grid {}:{line}", path.display());
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("--grid {}: cannot read it: {e}", path.display()))?;
+        let mut args = self.clone();
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Some((flag, values)) = line.split_once('=') else {
+                anyhow::bail!(
+                    "{}: expected `flag = value, value, ...`, got `{line}`",
+                    at(i + 1)
+                );
+            };
+            let flag = flag.trim().trim_start_matches("--");
+            let Some(&known) = GRID_FLAGS.iter().find(|&&f| f == flag) else {
+                anyhow::bail!(
+                    "{}: unknown flag `{flag}`; a grid file sets {}",
+                    at(i + 1),
+                    GRID_FLAGS.join(", ")
+                );
+            };
+            if seen.contains(&known) {
+                anyhow::bail!("{}: `{flag}` is set twice in the file", at(i + 1));
+            }
+            seen.push(known);
+            let values: Vec<&str> = values.split(',').map(str::trim).collect();
+            let parsed =
+                Cli::try_parse_from(["gradscope", &format!("--{known}"), &values.join(",")])
+                    .map_err(|e| {
+                        let rendered = e.render().to_string();
+                        let first = rendered.lines().next().unwrap_or_default();
+                        anyhow::anyhow!("{}: {}", at(i + 1), first.trim_start_matches("error: "))
+                    })?
+                    .train;
+            match known {
+                "scenario" => args.scenario = parsed.scenario,
+                "layers" => args.layers = parsed.layers,
+                "hidden" => args.hidden = parsed.hidden,
+                "init" => args.init = parsed.init,
+                "lr" => args.lr = parsed.lr,
+                "batch-size" => args.batch_size = parsed.batch_size,
+                _ => args.seeds = parsed.seeds,
+            }
+        }
+        Ok(args)
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -307,10 +440,77 @@ fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
             }
         });
     }
+    if let Some(e) = cause.downcast_ref::<PlanError>() {
+        return Some(match e {
+            PlanError::SameRun { .. } => format!(
+                "{e} (in --scenario, --layers, --hidden, --init, --lr, --batch-size, --seeds \
+                 or the --grid file)"
+            ),
+            PlanError::BadShard { .. } => format!("--shard: {e}"),
+            _ => format!("--seeds: {e}"),
+        });
+    }
     if let Some(e) = cause.downcast_ref::<Diverged>() {
         return Some(format!("{e} (try a smaller --lr)"));
     }
     None
+}
+
+/// The flags a `--grid` file may set.
+const GRID_FLAGS: [&str; 7] = [
+    "scenario",
+    "layers",
+    "hidden",
+    "init",
+    "lr",
+    "batch-size",
+    "seeds",
+];
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The parsed `--seeds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedList(pub Vec<u64>);
+
+fn parse_seeds(s: &str) -> Result<SeedList, String> {
+    let number = |t: &str| {
+        t.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("`{t}` is not a seed (a whole number)"))
+    };
+    let seeds: Vec<u64> = if let Some((a, b)) = s.split_once("..") {
+        let (a, b) = (number(a)?, number(b)?);
+        if a > b {
+            return Err(format!("the range {s} is empty: give A..B with A <= B"));
+        }
+        (a..=b).collect()
+    } else if s.contains(',') {
+        s.split(',').map(number).collect::<Result<_, _>>()?
+    } else {
+        match number(s)? {
+            0 => return Err("must be at least 1 (N runs seeds 1 to N)".into()),
+            n => (1..=n).collect(),
+        }
+    };
+    if let Some((_, seed)) = (seeds.iter().enumerate()).find(|(i, s)| seeds[..*i].contains(s)) {
+        return Err(format!("seed {seed} is listed twice"));
+    }
+    Ok(SeedList(seeds))
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("expected I/N (such as 2/8), got `{s}`"))?;
+    let number = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("expected I/N with whole numbers (such as 2/8), got `{s}`"))
+    };
+    Shard::new(number(i)?, number(n)?).map_err(|e| e.to_string())
 }
 
 fn parse_engine(s: &str) -> Result<Engine, String> {
@@ -401,27 +601,42 @@ mod tests {
     fn defaults_reproduce_the_article() {
         let a = parse(&[]).unwrap();
         assert_eq!(
-            (a.layers, a.hidden, a.iterations, a.batch_size, a.log_every),
+            (
+                a.layers[0],
+                a.hidden[0],
+                a.iterations,
+                a.batch_size[0],
+                a.log_every
+            ),
             (6, 10, 2500, 30, 200)
         );
-        assert_eq!(a.lr, 0.001);
-        assert_eq!(a.experiment().scenarios, Scenario::ARTICLE.to_vec());
-        assert_eq!(a.init, Init::GlorotUniform);
+        assert_eq!(a.lr, [0.001]);
+        assert_eq!(
+            a.experiment().unwrap().scenarios,
+            Scenario::ARTICLE.to_vec()
+        );
+        assert_eq!(a.init, [Init::GlorotUniform]);
         assert_eq!(a.leaky_slope, 0.2);
-        assert_eq!(a.experiment().data_dir, PathBuf::from("data/mnist"));
+        assert_eq!(
+            a.experiment().unwrap().data_dir,
+            PathBuf::from("data/mnist")
+        );
     }
 
     #[test]
     fn scenario_names_and_dataset_dir() {
         let a = parse(&["--scenario", "leaky_relu", "--dataset", "fashion-mnist"]).unwrap();
         assert_eq!(
-            a.experiment().scenarios,
+            a.experiment().unwrap().scenarios,
             vec![Scenario {
                 activation: Activation::LeakyRelu,
                 residual: false
             }]
         );
-        assert_eq!(a.experiment().data_dir, PathBuf::from("data/fashion-mnist"));
+        assert_eq!(
+            a.experiment().unwrap().data_dir,
+            PathBuf::from("data/fashion-mnist")
+        );
     }
 
     #[test]
@@ -430,7 +645,7 @@ mod tests {
         let Command::Train(args) = cli.command() else {
             panic!("not train")
         };
-        assert_eq!(args.layers, 3);
+        assert_eq!(args.layers, [3]);
     }
 
     #[test]
@@ -488,7 +703,7 @@ mod tests {
     #[test]
     fn scenario_lists_residual_and_activation() {
         let a = parse(&["--scenario", "sigmoid,sigmoid-residual,relu"]).unwrap();
-        let runs: Vec<(Activation, bool)> = (a.experiment().scenarios.iter())
+        let runs: Vec<(Activation, bool)> = (a.experiment().unwrap().scenarios.iter())
             .map(|r| (r.activation, r.residual))
             .collect();
         assert_eq!(
@@ -501,7 +716,7 @@ mod tests {
         );
         let a = parse(&["--activation", "gelu", "--residual"]).unwrap();
         assert_eq!(
-            a.experiment().scenarios,
+            a.experiment().unwrap().scenarios,
             vec![Scenario {
                 activation: Activation::Gelu,
                 residual: true
@@ -514,10 +729,75 @@ mod tests {
         let Command::Train(args) = cli.unwrap().command() else {
             panic!("not a training command")
         };
-        let experiment = args.experiment();
-        (experiment.scenarios.iter())
-            .map(|s| crate::experiment::run_name(&experiment.config, s))
-            .collect()
+        let e = args.experiment().unwrap();
+        let runs = crate::experiment::plan::plan(&e.scenarios, &e.config, &e.grid).unwrap();
+        runs.into_iter().map(|r| r.name).collect()
+    }
+
+    #[test]
+    fn seeds_are_a_count_a_range_or_a_list() {
+        let seeds = |s: &str| parse(&["--seeds", s]).unwrap().seeds.unwrap().0;
+        assert_eq!(seeds("3"), [1, 2, 3]);
+        assert_eq!(seeds("4..6"), [4, 5, 6]);
+        assert_eq!(seeds("5..5"), [5]);
+        assert_eq!(seeds("1, 2,5"), [1, 2, 5]);
+        for bad in ["0", "x", "3..1", "1,1", "-1", "1..x"] {
+            let err = parse(&["--seeds", bad]).unwrap_err().to_string();
+            assert!(err.contains("--seeds"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn shards_and_jobs() {
+        let a = parse(&["--shard", "2/3", "--jobs", "4"]).unwrap();
+        let e = a.experiment().unwrap();
+        assert_eq!((e.shard, e.jobs), (Some(Shard::new(2, 3).unwrap()), 4));
+        assert_eq!(parse(&[]).unwrap().experiment().unwrap().shard, None);
+        for bad in ["3/2", "0/2", "1/0", "x", "1/x", "2"] {
+            let err = parse(&["--shard", bad]).unwrap_err().to_string();
+            assert!(err.contains("--shard"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_grid_file_is_the_same_grid_as_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.txt");
+        std::fs::write(
+            &path,
+            "# the article's two, deeper\nscenario = sigmoid, relu\n\n--layers=6,20 # both\nseeds = 2\n",
+        )
+        .unwrap();
+        let from_file = names(&["--grid", path.to_str().unwrap()]);
+        let from_flags = names(&[
+            "--scenario",
+            "sigmoid,relu",
+            "--layers",
+            "6,20",
+            "--seeds",
+            "2",
+        ]);
+        assert_eq!(from_file, from_flags);
+        assert_eq!(
+            from_file[..3],
+            ["sigmoid/seed-1", "sigmoid/seed-2", "sigmoid-l20/seed-1"]
+        );
+        assert_eq!(from_file.len(), 8);
+
+        std::fs::write(&path, "layers = 3\nsize = 4\n").unwrap();
+        let a = parse(&["--grid", path.to_str().unwrap()]).unwrap();
+        let err = error_message(&a.experiment().unwrap_err());
+        assert!(
+            err.contains(&format!("{}:2", path.display())) && err.contains("`size`"),
+            "{err}"
+        );
+        std::fs::write(&path, "layers 3\n").unwrap();
+        let err = error_message(&a.experiment().unwrap_err());
+        assert!(err.contains(":1: expected `flag = value"), "{err}");
+        let missing = dir.path().join("none.txt");
+        let a = parse(&["--grid", missing.to_str().unwrap()]).unwrap();
+        let err = error_message(&a.experiment().unwrap_err());
+        assert!(err.contains("--grid") && err.contains("none.txt"), "{err}");
     }
 
     #[test]

@@ -9,12 +9,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+pub mod jobs;
+pub mod plan;
+
 use crate::data::Dataset;
 use crate::interrupt::{self, Interrupted};
+use crate::logdir::Run;
 use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
+use crate::report::seed_groups;
+use crate::seeds;
 use crate::stats::RunSummary;
 use crate::table::vanishing_table;
 use crate::train::{defaults, train, TrainConfig};
+pub use plan::{Grid, PlanError, PlannedRun, Shard};
 
 /// `println!` that drops what a closed stdout cannot take instead of
 /// panicking: the SIGPIPE that comes with it stops training cleanly (see
@@ -56,76 +63,206 @@ pub struct Experiment {
     /// The settings of every run; each scenario sets its activation and
     /// skips. With several scenarios, `save` gets the run's name added.
     pub config: TrainConfig,
+    /// The lists of settings and the seeds each scenario runs with
+    /// ([`plan`]); the default is one run per scenario.
+    pub grid: Grid,
+    /// Only this slice of the plan, skipping its runs that finished;
+    /// `None`: every run, and then the seed groups' aggregates and REPORT.md.
+    pub shard: Option<Shard>,
+    /// How many runs train at once, each on its own thread (at least 1).
+    pub jobs: usize,
     /// Where the runs go, one folder each.
     pub logdir: PathBuf,
     /// The folder of the data set's four IDX files.
     pub data_dir: PathBuf,
 }
 
-/// Runs every scenario of `experiment`; returns their summaries. Calls
-/// `after_run` after each run, once all it held but its summary is freed
-/// (the binary hands that memory back to the OS there).
-pub fn run(experiment: &Experiment, mut after_run: impl FnMut()) -> Result<Vec<RunSummary>> {
+/// Runs the experiment's plan (its shard's slice of it); returns the
+/// summaries of the runs trained, in plan order. Calls `after_run` after
+/// each run, once all it held but its summary is freed (the binary hands
+/// that memory back to the OS there), from the thread that trained it.
+///
+/// Without a shard, then writes each seed group's aggregate run and, after
+/// several runs, REPORT.md; a shard leaves both to `gradscope aggregate`
+/// ([`aggregate`]), run once every shard is done.
+pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<RunSummary>> {
     let Experiment {
         scenarios,
         config,
+        grid,
+        shard,
+        jobs,
         logdir,
         data_dir,
     } = experiment;
-    let names: Vec<String> = scenarios.iter().map(|s| run_name(config, s)).collect();
+    let all = plan::plan(scenarios, config, grid)?;
+    let names: Vec<String> = all.iter().map(|r| r.name.clone()).collect();
     check_logdir(logdir, &names)?;
-    let data = Dataset::load(data_dir)?;
-    say!(
-        "Data: {} ({} training, {} test images of {}x{})",
-        data_dir.display(),
-        data.train.len(),
-        data.test.len(),
-        data.train.rows,
-        data.train.cols
-    );
-
-    let (mut runs, mut written) = (Vec::new(), Vec::new());
-    for (scenario, name) in scenarios.iter().zip(names) {
-        if let Some(signal) = interrupt::requested() {
-            let message = format!("stopped by {signal} before run {name} started");
-            return Err(Interrupted { signal, message }.into());
-        }
-        let run_dir = logdir.join(&name);
-        if has_event_files(&run_dir) {
-            say!(
-                "Note: {} already holds event files; this run adds a new file beside them \
-                 and TensorBoard shows both under one run. Use another log directory to keep them apart.",
-                run_dir.display()
-            );
-        }
-        say!("Running scenario: {name}");
-        let cfg = TrainConfig {
-            activation: ActivationFn::new(scenario.activation, config.activation.leaky_slope),
-            residual: scenario.residual,
-            save: (config.save.as_deref()).map(|p| save_path(p, &name, scenarios.len())),
-            ..config.clone()
-        };
-        let (summary, run) = train(&name, &data, &cfg, &run_dir)?;
-        say!(
-            "{name}: test accuracy {:.2}%, written to {}",
-            summary.test_acc * 100.0,
-            run_dir.display()
-        );
-        if let Some(path) = &cfg.save {
-            say!("{name}: final weights saved to {}", path.display());
-        }
-        runs.push(summary);
-        written.extend(run);
-        after_run();
+    let (total, groups) = (all.len(), seed_groups(&all));
+    let mut todo = plan::slice(all, *shard);
+    if let Some(shard) = shard {
+        say!("Shard {shard}: {} of the plan's {total} runs", todo.len());
+        todo.retain(|run| {
+            let done = run_finished(&logdir.join(&run.name));
+            if done {
+                say!("Skipping {}: it finished already", run.name);
+            }
+            !done
+        });
     }
-    say!("\n{}", vanishing_table(&runs));
-    // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
-    if runs.len() > 1 {
-        let report = crate::report::markdown::write_report(logdir, written)?;
-        say!("Report and figures: {}", report.display());
+    let mut runs = Vec::new();
+    let mut written = Vec::new();
+    if !todo.is_empty() {
+        let data = Dataset::load(data_dir)?;
+        say!(
+            "Data: {} ({} training, {} test images of {}x{})",
+            data_dir.display(),
+            data.train.len(),
+            data.test.len(),
+            data.train.rows,
+            data.train.cols
+        );
+        // Runs that train at once share one display, and say whose each line is.
+        let bars = ((*jobs).min(todo.len()) > 1).then(indicatif::MultiProgress::new);
+        let train_one = |run: &PlannedRun| {
+            let result = train_run(run, &data, logdir, total, bars.clone());
+            after_run();
+            result
+        };
+        for (summary, run) in jobs::run_all(&todo, *jobs, train_one)? {
+            runs.push(summary);
+            written.extend(run);
+        }
+        say!("\n{}", vanishing_table(&runs));
+    } else {
+        say!("Nothing to train: every run of this shard finished already.");
+    }
+    if let Some(shard) = shard {
+        say!(
+            "Shard {shard} done. Once every shard is: gradscope aggregate {} (the seed \
+             groups' mean runs and REPORT.md)",
+            logdir.display()
+        );
+    } else {
+        summarize_seed_groups(logdir, Some(&groups))?;
+        // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
+        if total > 1 {
+            let report = crate::report::markdown::write_report(logdir, written)?;
+            say!("Report and figures: {}", report.display());
+        }
     }
     say!("View the runs: tensorboard --logdir {}", logdir.display());
     Ok(runs)
+}
+
+/// `gradscope aggregate LOGDIR`: writes every seed group's aggregate run
+/// from the event files on disk and prints the groups' table, then writes
+/// REPORT.md: what training does at its end, for after shards.
+pub fn aggregate(logdir: &Path) -> Result<()> {
+    let loaded = crate::logdir::Logdir::load_dir(logdir)?;
+    if seeds::groups(&loaded).is_empty() {
+        say!(
+            "{}: no seed groups (runs in RUN/seed-K folders) to aggregate",
+            logdir.display()
+        );
+    }
+    drop(loaded);
+    summarize_seed_groups(logdir, None)?;
+    let report = crate::report::markdown::write_report(logdir, Vec::new())?;
+    say!("Report and figures: {}", report.display());
+    Ok(())
+}
+
+/// Writes the aggregate runs of the seed groups `only` (all without it)
+/// and prints what each is over and the groups' table.
+fn summarize_seed_groups(logdir: &Path, only: Option<&[String]>) -> Result<()> {
+    if only.is_some_and(|groups| groups.is_empty()) {
+        return Ok(());
+    }
+    let aggregates = seeds::aggregate_logdir(logdir, only)?;
+    if aggregates.is_empty() {
+        return Ok(());
+    }
+    for aggregate in &aggregates {
+        match aggregate.seeds.len() {
+            0 => say!("{}: no seed finished; no mean run written", aggregate.group),
+            _ => say!(
+                "{} -> {}",
+                aggregate.describe(),
+                logdir.join(seeds::mean_run(&aggregate.group)).display()
+            ),
+        }
+    }
+    let loaded = crate::logdir::Logdir::load_dir(logdir)?;
+    say!("\n{}", seed_groups::text(&loaded));
+    Ok(())
+}
+
+/// The seed groups of a plan, in plan order.
+fn seed_groups(runs: &[PlannedRun]) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for group in runs.iter().filter_map(|r| r.group.as_ref()) {
+        if !groups.contains(group) {
+            groups.push(group.clone());
+        }
+    }
+    groups
+}
+
+/// Trains one planned run into its folder under `logdir`; `runs` is the
+/// plan's size (for `--save`'s file names).
+fn train_run(
+    run: &PlannedRun,
+    data: &Dataset,
+    logdir: &Path,
+    runs: usize,
+    progress_bars: Option<indicatif::MultiProgress>,
+) -> Result<(RunSummary, Option<Run>)> {
+    let name = &run.name;
+    if let Some(signal) = interrupt::requested() {
+        let message = format!("stopped by {signal} before run {name} started");
+        return Err(Interrupted { signal, message }.into());
+    }
+    // Lines printed while other runs' bars are drawn go above them.
+    let say_above = |line: String| match &progress_bars {
+        Some(bars) => bars.suspend(|| say!("{line}")),
+        None => say!("{line}"),
+    };
+    let run_dir = logdir.join(name);
+    if has_event_files(&run_dir) {
+        say_above(format!(
+            "Note: {} already holds event files; this run adds a new file beside them \
+             and TensorBoard shows both under one run. Use another log directory to keep them apart.",
+            run_dir.display()
+        ));
+    }
+    say_above(format!("Running scenario: {name}"));
+    let config = &run.config;
+    let cfg = TrainConfig {
+        activation: ActivationFn::new(run.scenario.activation, config.activation.leaky_slope),
+        residual: run.scenario.residual,
+        save: (config.save.as_deref()).map(|p| save_path(p, name, runs)),
+        progress_bars: progress_bars.clone(),
+        ..config.clone()
+    };
+    let (summary, written) = train(name, data, &cfg, &run_dir)?;
+    say_above(format!(
+        "{name}: test accuracy {:.2}%, written to {}",
+        summary.test_acc * 100.0,
+        run_dir.display()
+    ));
+    if let Some(path) = &cfg.save {
+        say_above(format!("{name}: final weights saved to {}", path.display()));
+    }
+    Ok((summary, written))
+}
+
+/// Whether the run in `dir` finished: its files end its HParams session
+/// with success. A run killed mid-way, stopped or diverged did not.
+fn run_finished(dir: &Path) -> bool {
+    has_event_files(dir)
+        && crate::logdir::Logdir::load(dir)
+            .is_ok_and(|l| l.runs.iter().any(|r| r.name == "." && r.finished()))
 }
 
 /// A run's folder name: the scenario, then every setting that differs from
@@ -176,6 +313,8 @@ fn save_path(path: &Path, run: &str, runs: usize) -> PathBuf {
         return path.to_path_buf();
     }
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    // A seed run's name has a folder in it: `relu/seed-2` -> `relu-seed-2`.
+    let run = run.replace('/', "-");
     let name = match path.extension() {
         Some(ext) => format!("{stem}-{run}.{}", ext.to_string_lossy()),
         None => format!("{stem}-{run}"),

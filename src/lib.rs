@@ -17,6 +17,8 @@
 //! - [`data`]: MNIST-style IDX files and seeded batches.
 //! - [`monitor`]: [`monitor::GradMonitor`], the gradient flow of any candle
 //!   model (a `VarMap`) in TensorBoard, in one call per step.
+//! - [`seeds`]: seed groups (`<run>/seed-<k>`) and their aggregate run
+//!   (`<run>/mean`: mean and standard deviation across seeds).
 //! - [`stats`]: the gradient statistics both sides compute (mean |grad|,
 //!   attenuation) and a finished run's [`stats::RunSummary`].
 //! - [`tags`]: every tag name, written by `train` and read by `report`.
@@ -42,6 +44,7 @@ pub mod markdown;
 pub mod model;
 pub mod monitor;
 pub mod report;
+pub mod seeds;
 pub mod stats;
 pub mod table;
 pub mod tags;

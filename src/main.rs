@@ -43,12 +43,16 @@ fn main() -> ExitCode {
             // defaults: Ctrl-C ends them at once, which is right for them.
             interrupt::install()
                 .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C, SIGTERM and SIGPIPE: {e}"))
-                .and_then(|()| gradscope::experiment::run(&args.experiment(), release_freed_memory))
+                .and_then(|()| args.experiment())
+                .and_then(|experiment| {
+                    gradscope::experiment::run(&experiment, release_freed_memory)
+                })
                 .map(drop)
         }
         Command::Inspect(args) => gradscope::report::inspect::run(&args.path),
         Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
         Command::Plot(args) => gradscope::report::plot::run(&args.logdir),
+        Command::Aggregate(args) => gradscope::experiment::aggregate(&args.logdir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -54,6 +54,27 @@ pub fn attenuation(averages: &[f64]) -> f64 {
     }
 }
 
+/// The mean and the sample standard deviation (divided by n - 1) of
+/// `values`, as the seed groups' aggregate runs report them; the deviation
+/// of a single value is 0. `None` for no values.
+///
+/// ```
+/// let (mean, std) = gradscope::stats::mean_std(&[1.0, 3.0]).unwrap();
+/// assert_eq!((mean, std), (2.0, 2f64.sqrt()));
+/// ```
+pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return Some((mean, 0.0));
+    }
+    let squares: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+    Some((mean, (squares / (n - 1) as f64).sqrt()))
+}
+
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct RunSummary {

@@ -86,3 +86,33 @@ pub fn nonfinite(param: &str) -> String {
 pub fn group_grad_mean_abs(group: &str) -> String {
     format!("group_grad_mean_abs/{group}")
 }
+
+/// Scalar, in a seed group's aggregate run (`<run>/mean`, see
+/// [`crate::seeds`]): how many seeds the mean and standard deviation are
+/// over (the seeds whose runs finished).
+pub const SEED_COUNT: &str = "seeds";
+
+/// Text, in an aggregate run: which seeds it is over and which were left
+/// out (not finished).
+pub const SEED_GROUP: &str = "seed_group";
+
+/// Scalar, in an aggregate run: the standard deviation across seeds of
+/// `tag`, whose mean is logged under `tag` itself.
+///
+/// ```
+/// assert_eq!(gradscope::tags::std_of("loss"), "loss/std");
+/// ```
+pub fn std_of(tag: &str) -> String {
+    format!("{tag}/std")
+}
+
+/// Scalar, in an aggregate run: mean minus standard deviation of `tag`
+/// across seeds (the lower edge of the band in the margin charts).
+pub fn lower_of(tag: &str) -> String {
+    format!("{tag}/lower")
+}
+
+/// Scalar, in an aggregate run: mean plus standard deviation of `tag`.
+pub fn upper_of(tag: &str) -> String {
+    format!("{tag}/upper")
+}

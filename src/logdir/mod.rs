@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use gradscope_tensorboard::hparams::SESSION_END_INFO_TAG;
+use gradscope_tensorboard::proto::hparams::{h_params_plugin_data, HParamsPluginData, Status};
 use gradscope_tensorboard::proto::{DataType, TensorProto};
 use gradscope_tensorboard::EventReader;
 
@@ -52,6 +54,10 @@ pub struct Run {
     /// Events that carry no summary, by what they carry ("graph_def", ...),
     /// besides each file's leading `file_version`.
     pub other_events: BTreeMap<&'static str, usize>,
+    /// The status of the last HParams session end the run's files hold:
+    /// `None` for a run that never ended its session (killed, or still
+    /// running, or from a writer without HParams).
+    pub session_end: Option<Status>,
 }
 
 /// What reading one event file gave.
@@ -236,6 +242,13 @@ impl Run {
         by_step.into_iter().collect()
     }
 
+    /// Whether the run ended its HParams session with success: a finished
+    /// training run. A run killed mid-way, stopped by a signal or diverged
+    /// is not finished.
+    pub fn finished(&self) -> bool {
+        self.session_end == Some(Status::Success)
+    }
+
     /// The tag's value at its highest step.
     pub fn last_scalar(&self, tag: &str) -> Option<f64> {
         self.scalars(tag).last().map(|&(_, v)| v)
@@ -395,6 +408,7 @@ impl Run {
             files: Vec::new(),
             tags: BTreeMap::new(),
             other_events: BTreeMap::new(),
+            session_end: None,
         }
     }
 
@@ -413,6 +427,9 @@ impl Run {
             // The first value decides: writers that send plugin metadata
             // only once send it with the first value.
             let name = std::mem::take(&mut value.tag);
+            if name == SESSION_END_INFO_TAG {
+                self.session_end = session_end_status(&value).or(self.session_end);
+            }
             let tag = self.tags.entry(name).or_insert_with(|| Tag {
                 kind: declared_kind(&value),
                 points: Vec::new(),
@@ -431,6 +448,16 @@ impl Run {
 
     fn count_other(&mut self, what: &'static str) {
         *self.other_events.entry(what).or_default() += 1;
+    }
+}
+
+/// The status a session-end record carries in its plugin data.
+fn session_end_status(value: &ValueView) -> Option<Status> {
+    use prost::Message;
+    let content = &value.metadata.as_ref()?.plugin_data.as_ref()?.content;
+    match HParamsPluginData::decode(&content[..]).ok()?.data? {
+        h_params_plugin_data::Data::SessionEndInfo(end) => Status::try_from(end.status).ok(),
+        _ => None,
     }
 }
 

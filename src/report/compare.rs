@@ -12,6 +12,7 @@
 use anyhow::{bail, Result};
 
 use crate::logdir::{Logdir, Run};
+use crate::report::seed_groups;
 use crate::stats::GradStats;
 use crate::table::{legend, render, Format, RunRow};
 use crate::tags;
@@ -72,6 +73,10 @@ pub fn run(path: &std::path::Path, format: Format) -> Result<()> {
     print!("{}", render(&rows(&logdir), format));
     if format == Format::Markdown {
         println!("\n{}", legend(format));
+    }
+    let groups = seed_groups::render(&seed_groups::rows(&logdir), format);
+    if !groups.is_empty() {
+        print!("\n{groups}");
     }
     let failed = logdir.failed_files();
     if failed > 0 {

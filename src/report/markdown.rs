@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use crate::logdir::{Logdir, Run};
 use crate::report::compare::rows;
 use crate::report::plot::{self, PLOTS_DIR};
+use crate::report::seed_groups;
 use crate::table::{legend, render, Format, RunRow};
 
 pub const REPORT_FILE: &str = "REPORT.md";
@@ -41,6 +42,14 @@ pub fn report(logdir: &Logdir, figures: &plot::Figures) -> String {
         render(&rows, Format::Markdown),
         legend(Format::Markdown)
     );
+    let groups = seed_groups::render(&seed_groups::rows(logdir), Format::Markdown);
+    if !groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Seed groups\n\nMean ± standard deviation across each group's finished \
+             seeds; N counts them.\n\n{groups}"
+        );
+    }
     let _ = writeln!(out, "## What it shows\n\n{}\n", interpretation(&rows));
     let _ = writeln!(out, "## Figures\n");
     for path in &figures.written {

@@ -8,6 +8,11 @@
 //!   steps (the table's `|g| Ln`), one bar per run, log scale: the vanishing
 //!   at a glance.
 //!
+//! A seed group with an aggregate run (`RUN/mean`, see [`crate::seeds`])
+//! is drawn as that run: its mean as the line and a band of one standard
+//! deviation around it (`t/lower` to `t/upper`) in the line figures, its
+//! seeds' own runs left out; the legend says how many seeds.
+//!
 //! A run keeps one colour in every figure: its place among the logdir's
 //! runs sorted by name. A figure no run has data for is skipped and named.
 //! Log-scale panels leave out values that are not positive and finite.
@@ -24,8 +29,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::logdir::Logdir;
+use crate::logdir::{Logdir, Run};
 use crate::report::compare::averaged_mean_grad;
+use crate::seeds;
 use crate::tags;
 
 /// Where figures go, under the logdir.
@@ -171,28 +177,95 @@ struct RunSeries {
     first: Vec<(i64, f64)>,
     last: Vec<(i64, f64)>,
     mean_grad: Vec<f64>,
+    /// For a seed group's aggregate run, each line's band: (step, lower,
+    /// upper); empty otherwise.
+    bands: Bands,
+}
+
+#[derive(Default)]
+struct Bands {
+    acc: Vec<(i64, f64, f64)>,
+    first: Vec<(i64, f64, f64)>,
+    last: Vec<(i64, f64, f64)>,
 }
 
 impl Series {
     fn of(logdir: &Logdir) -> Series {
+        // Seed groups drawn through their aggregate run.
+        let aggregated: Vec<&str> = (logdir.runs.iter())
+            .filter_map(|r| r.name.strip_suffix(&format!("/{}", seeds::MEAN_RUN)))
+            .collect();
         let runs = logdir
             .runs
             .iter()
+            .filter(|r| !seeds::seed_of(&r.name).is_some_and(|(g, _)| aggregated.contains(&g)))
             .enumerate()
             .map(|(i, run)| {
                 let mean_grad = averaged_mean_grad(run);
+                let last = tags::mean_grad(mean_grad.len().max(1));
+                let is_mean = run.tags.contains_key(tags::SEED_COUNT);
+                let name = match run.last_scalar(tags::SEED_COUNT).filter(|_| is_mean) {
+                    Some(n) => format!("{} (mean ± std, {n} seeds)", run.name),
+                    None => run.name.clone(),
+                };
+                let band = |tag: &str| {
+                    if is_mean {
+                        thin_band(band(run, tag))
+                    } else {
+                        Vec::new()
+                    }
+                };
                 RunSeries {
-                    name: run.name.clone(),
+                    name,
                     colour: run_colour(i),
                     acc: thin(run.scalars(tags::ACC)),
                     first: thin(run.scalars(&tags::mean_grad(1))),
-                    last: thin(run.scalars(&tags::mean_grad(mean_grad.len().max(1)))),
+                    last: thin(run.scalars(&last)),
                     mean_grad,
+                    bands: Bands {
+                        acc: band(tags::ACC),
+                        first: band(&tags::mean_grad(1)),
+                        last: band(&last),
+                    },
                 }
             })
             .collect();
         Series { runs }
     }
+}
+
+/// The band of `tag` in an aggregate run: (step, lower, upper) where both
+/// edges were logged.
+fn band(run: &Run, tag: &str) -> Vec<(i64, f64, f64)> {
+    let upper = run.scalars(&tags::upper_of(tag));
+    (run.scalars(&tags::lower_of(tag)).into_iter())
+        .filter_map(|(step, lo)| {
+            let i = upper.binary_search_by_key(&step, |p| p.0).ok()?;
+            Some((step, lo, upper[i].1))
+        })
+        .collect()
+}
+
+fn thin_band(points: Vec<(i64, f64, f64)>) -> Vec<(i64, f64, f64)> {
+    let lower = thin(points.iter().map(|p| (p.0, p.1)).collect());
+    (lower.into_iter())
+        .filter_map(|(step, lo)| {
+            let i = points.binary_search_by_key(&step, |p| p.0).ok()?;
+            Some((step, lo, points[i].2))
+        })
+        .collect()
+}
+
+/// The band as a polygon: the upper edge forward, the lower edge back;
+/// `floor` replaces lower edges a log scale cannot show.
+fn band_polygon(band: &[(i64, f64, f64)], floor: Option<f64>) -> Vec<(i64, f64)> {
+    let lower = |v: f64| match floor {
+        Some(floor) if !loggable(v) || v < floor => floor,
+        _ => v,
+    };
+    let upper = band.iter().map(|&(s, _, hi)| (s, hi));
+    let back = band.iter().rev().map(|&(s, lo, _)| (s, lower(lo)));
+    upper.chain(back).collect()
 }
 
 /// A qualitative palette (distinct in hue and lightness); runs past its
@@ -231,6 +304,12 @@ fn accuracy(series: &Series, root: &Area) -> Result<()> {
         .axis_desc_style((FONT, 18))
         .draw()
         .map_err(drawing)?;
+    for run in series.runs.iter().filter(|r| !r.bands.acc.is_empty()) {
+        let band = band_polygon(&run.bands.acc, None);
+        chart
+            .draw_series([Polygon::new(band, run.colour.mix(0.2).filled())])
+            .map_err(drawing)?;
+    }
     for run in series.runs.iter().filter(|r| !r.acc.is_empty()) {
         let style = run.colour.stroke_width(3);
         chart
@@ -256,7 +335,11 @@ fn grad_first_last(series: &Series, root: &Area) -> Result<()> {
         .collect();
     let all = runs.iter().flat_map(|r| r.first.iter().chain(&r.last));
     let steps = step_range(all.clone());
-    let decades = log_range(all.map(|p| p.1));
+    let band_edges = runs
+        .iter()
+        .flat_map(|r| r.bands.first.iter().chain(&r.bands.last))
+        .flat_map(|&(_, lo, hi)| [lo, hi]);
+    let decades = log_range(all.map(|p| p.1).chain(band_edges));
     let width = root.dim_in_pixel().0;
     let (left, right) = root.split_horizontally(width / 2);
     let panels = [
@@ -280,6 +363,19 @@ fn grad_first_last(series: &Series, root: &Area) -> Result<()> {
             .axis_desc_style((FONT, 18))
             .draw()
             .map_err(drawing)?;
+        for run in &runs {
+            let band = if is_first {
+                &run.bands.first
+            } else {
+                &run.bands.last
+            };
+            if !band.is_empty() {
+                let band = band_polygon(band, Some(decades.start));
+                chart
+                    .draw_series([Polygon::new(band, run.colour.mix(0.2).filled())])
+                    .map_err(drawing)?;
+            }
+        }
         for run in &runs {
             let points = if is_first { &run.first } else { &run.last };
             let style = run.colour.stroke_width(3);
@@ -506,6 +602,49 @@ mod tests {
         assert!(r.contains(&5.79e-4) && r.contains(&2.21e-2));
         let one = log_range([1e-3].into_iter());
         assert!(one.end > one.start);
+    }
+
+    #[test]
+    fn seed_groups_are_drawn_as_their_mean_with_a_band() {
+        use gradscope_tensorboard::summary::{scalar, summary_event};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |run: &str, values: Vec<(&str, f32)>| {
+            let mut w = gradscope_tensorboard::EventWriter::create(&dir.path().join(run)).unwrap();
+            let values = values.into_iter().map(|(t, v)| scalar(t, v)).collect();
+            w.write_event(&summary_event(5, 1.0, values)).unwrap();
+            w.close().unwrap();
+        };
+        for seed in ["relu/seed-1", "relu/seed-2", "tanh/seed-1", "sigmoid"] {
+            write(seed, vec![(tags::ACC, 0.5)]);
+        }
+        let (acc, lower, upper) = (
+            tags::ACC,
+            tags::lower_of(tags::ACC),
+            tags::upper_of(tags::ACC),
+        );
+        write(
+            "relu/mean",
+            vec![
+                (acc, 0.5),
+                (&lower, 0.25),
+                (&upper, 0.75),
+                (tags::SEED_COUNT, 2.0),
+            ],
+        );
+        let series = Series::of(&Logdir::load(dir.path()).unwrap());
+        let names: Vec<&str> = series.runs.iter().map(|r| r.name.as_str()).collect();
+        // relu's seeds through relu/mean; tanh has no mean: its seed stays.
+        assert_eq!(
+            names,
+            ["relu/mean (mean ± std, 2 seeds)", "sigmoid", "tanh/seed-1"]
+        );
+        assert_eq!(series.runs[0].bands.acc, [(5, 0.25, 0.75)]);
+        assert!(series.runs[1].bands.acc.is_empty());
+        let band = [(0, -1.0, 2.0), (10, 0.5, 3.0)];
+        assert_eq!(
+            band_polygon(&band, Some(0.1)),
+            [(0, 2.0), (10, 3.0), (10, 0.5), (0, 0.1)]
+        );
     }
 
     #[test]

@@ -99,6 +99,23 @@ pub fn hparams(cfg: &TrainConfig) -> Vec<(&'static str, HParam)> {
     ]
 }
 
+/// The HParams session group of a run with `hparams` in `run_dir`: for a
+/// seed's run (`RUN/seed-K`, see [`crate::seeds`]) every value but the
+/// seed (`activation=relu, residual=false, ...`), so the seeds of one
+/// configuration are one row of the dashboard, a session each; for any
+/// other run none (`""`: the run is its own group, named after its folder).
+pub fn session_group(hparams: &[(&str, HParam)], run_dir: &Path) -> String {
+    let folder = run_dir.file_name().unwrap_or_default().to_string_lossy();
+    if !crate::seeds::is_seed_folder(&folder) {
+        return String::new();
+    }
+    let values: Vec<String> = (hparams.iter())
+        .filter(|(name, _)| *name != "seed")
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    values.join(", ")
+}
+
 /// The configuration table: the hyperparameters, then the other settings
 /// and where the data came from.
 pub fn config_markdown(cfg: &TrainConfig, data: &Dataset, shape: &Shape, run_dir: &Path) -> String {
@@ -152,7 +169,11 @@ pub fn start_events(
             vec![
                 text(tags::CONFIG, &config_markdown(cfg, data, shape, run_dir)),
                 hparams::experiment(DESCRIPTION, &hparams, METRICS),
-                hparams::session_start(&hparams, wall_time),
+                hparams::session_start_in_group(
+                    &hparams,
+                    &session_group(&hparams, run_dir),
+                    wall_time,
+                ),
             ],
         ),
     ]
@@ -319,6 +340,21 @@ mod tests {
         }
         let version = format!(r"| gradscope\_version | {} |", env!("CARGO_PKG_VERSION"));
         assert!(md.lines().any(|l| l == version), "{md}");
+    }
+
+    #[test]
+    fn seeds_share_a_session_group_named_by_all_but_the_seed() {
+        let hparams = hparams(&config(Activation::Relu, 0.1));
+        assert_eq!(session_group(&hparams, Path::new("logs/relu")), "");
+        let group = session_group(&hparams, Path::new("logs/relu/seed-7"));
+        assert!(
+            group.starts_with("activation=relu, residual=false"),
+            "{group}"
+        );
+        assert!(
+            group.contains("lr=0.1") && !group.contains("seed"),
+            "{group}"
+        );
     }
 
     #[test]

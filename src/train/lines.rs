@@ -31,6 +31,9 @@ pub struct Lines {
     out: Option<Box<dyn Write + Send>>,
     /// The bar the lines must not garble.
     progress: ProgressBar,
+    /// Put before each line: the run's name, when several runs print at
+    /// once (`--jobs`).
+    prefix: String,
     gathered: Vec<u8>,
     /// When the oldest gathered line was printed.
     since: Option<Instant>,
@@ -53,20 +56,28 @@ impl Lines {
         Lines {
             out,
             progress,
+            prefix: String::new(),
             gathered: Vec::new(),
             since: None,
         }
     }
 
+    /// These lines, each with `prefix` in front.
+    pub fn prefixed(mut self, prefix: String) -> Lines {
+        self.prefix = prefix;
+        self
+    }
+
     /// Prints one line (a newline is added).
     pub fn print(&mut self, line: fmt::Arguments<'_>) {
+        let prefix = &self.prefix;
         if self.out.is_none() {
-            self.progress.suspend(|| println!("{line}"));
+            self.progress.suspend(|| println!("{prefix}{line}"));
             return;
         }
         let now = Instant::now();
         // Formatting into a Vec cannot fail.
-        let _ = writeln!(self.gathered, "{line}");
+        let _ = writeln!(self.gathered, "{prefix}{line}");
         let since = *self.since.get_or_insert(now);
         if self.gathered.len() >= BLOCK || now.duration_since(since) >= LATENCY {
             self.write_out();

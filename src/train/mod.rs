@@ -76,6 +76,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Draw a progress bar (it hides itself when stderr is not a terminal).
     pub progress: bool,
+    /// The display the bar joins when several runs train at once (one
+    /// combined display); `None`: the bar draws on its own.
+    pub progress_bars: Option<indicatif::MultiProgress>,
     /// Which ops compute the network.
     pub engine: Engine,
     /// Where its tensors live (the fused engine: the CPU only).
@@ -103,6 +106,7 @@ impl TrainConfig {
             log_every: defaults::LOG_EVERY,
             seed: defaults::SEED,
             progress: false,
+            progress_bars: None,
             engine: Engine::Fused,
             device: DeviceChoice::Cpu,
         }

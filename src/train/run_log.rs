@@ -107,7 +107,12 @@ impl RunLog {
             // Every step logged: the summary thread can replay the optimizer.
             replica: replayable.filter(|_| cfg.log_every == 1),
         };
-        let mut summaries = Summarizer::start(writer, setup, Lines::stdout(progress.clone()))?;
+        let mut lines = Lines::stdout(progress.clone());
+        if cfg.progress_bars.is_some() {
+            // Runs training at once print in turn: each line says whose.
+            lines = lines.prefixed(format!("{name}: "));
+        }
+        let mut summaries = Summarizer::start(writer, setup, lines)?;
         let shape = model.arch.shape;
         for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
             summaries.write_event(event)?;
@@ -283,7 +288,10 @@ fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {
     } else {
         ProgressDrawTarget::hidden()
     };
-    let bar = ProgressBar::with_draw_target(Some(cfg.iterations as u64), target);
+    let mut bar = ProgressBar::with_draw_target(Some(cfg.iterations as u64), target);
+    if let Some(bars) = cfg.progress_bars.as_ref().filter(|_| cfg.progress) {
+        bar = bars.add(bar);
+    }
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {human_pos}/{human_len} eta {eta}")
             .expect("a valid template")

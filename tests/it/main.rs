@@ -28,6 +28,8 @@ mod monitor;
 mod pytorch;
 /// `inspect`, `compare`, `plot` and REPORT.md.
 mod report;
+/// Seeds, grids, `--jobs` and `--shard` (through GNU parallel).
+mod sweeps;
 /// TensorBoard's own loader reads what we write.
 mod tensorboard;
 /// TensorBoard's own server serves every dashboard.

@@ -40,7 +40,7 @@ fn sigmoid_vanishes_and_loses_accuracy() {
     let Command::Train(args) = cli.command() else {
         panic!("not a training command")
     };
-    let runs = gradscope::experiment::run(&args.experiment(), || {}).unwrap();
+    let runs = gradscope::experiment::run(&args.experiment().unwrap(), || {}).unwrap();
     let [sigmoid, relu, leaky] = &runs[..] else {
         panic!("expected three runs, got {}", runs.len())
     };

@@ -174,11 +174,30 @@ pub fn experiment(
 /// The session-start record: this run's value of each hyperparameter. An
 /// empty group name makes the run its own group, named after its folder.
 pub fn session_start(hparams: &[(&str, HParam)], start_time_secs: f64) -> summary::Value {
+    session_start_in_group(hparams, "", start_time_secs)
+}
+
+/// [`session_start`] in the session group `group`: the dashboard shows the
+/// runs of one group as one row, its metrics the mean over them (give the
+/// seeds of one configuration the same group).
+///
+/// ```
+/// use gradscope_tensorboard::hparams::{session_start_in_group, HParam};
+///
+/// let start = session_start_in_group(&[("lr", HParam::Real(0.1))], "lr=0.1", 1.7e9);
+/// assert_eq!(start.tag, "_hparams_/session_start_info");
+/// ```
+pub fn session_start_in_group(
+    hparams: &[(&str, HParam)],
+    group: &str,
+    start_time_secs: f64,
+) -> summary::Value {
     let info = SessionStartInfo {
         hparams: hparams
             .iter()
             .map(|(name, h)| (name.to_string(), h.to_proto()))
             .collect(),
+        group_name: group.to_string(),
         start_time_secs,
         ..Default::default()
     };
