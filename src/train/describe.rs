@@ -9,6 +9,8 @@
 //!   session start (this run's values), at the end the session end. The
 //!   metric columns are scalars the training loop logs: `test_acc`, `acc`,
 //!   `loss` and `attenuation`.
+//! - **Custom Scalars**: at step 0 the dashboard's layout
+//!   ([`custom_scalars_layout`]): every layer's gradient on one chart.
 //!
 //! Everything here is pure: it returns events and summary values, and
 //! [`crate::train::train`] writes them. The hyperparameters come from one
@@ -18,6 +20,7 @@
 use std::path::Path;
 
 use clap::ValueEnum;
+use gradscope_tensorboard::custom_scalars::{Category, Layout};
 use gradscope_tensorboard::graph::graph_event;
 use gradscope_tensorboard::hparams::{self, HParam, Metric};
 use gradscope_tensorboard::proto::hparams::{DatasetType, Status};
@@ -153,9 +156,45 @@ pub fn start_events(
                 text(tags::CONFIG, &config_markdown(cfg, data, shape, run_dir)),
                 hparams::experiment(DESCRIPTION, &hparams, METRICS),
                 hparams::session_start(&hparams, wall_time),
+                custom_scalars_layout().to_value(),
             ],
         ),
     ]
+}
+
+/// The Custom Scalars dashboard's charts, the same in every run (the
+/// dashboard merges the runs' layouts, so each run may carry it): all
+/// layers' mean |grad| on one chart, as log10 (the dashboard has no log
+/// scale, and the layers' values span decades) and as is; the per-layer
+/// diagnostics, one chart per kind; the loss and the batch accuracy. Each
+/// chart finds its tags by a regular expression from [`tags`].
+pub fn custom_scalars_layout() -> Layout {
+    let gradients = Category::new("gradient flow: every layer on one chart")
+        .multiline(
+            "log10 mean |grad| per layer",
+            [tags::LOG10_MEAN_GRAD.regex()],
+        )
+        .multiline("mean |grad| per layer", [tags::MEAN_GRAD.regex()])
+        .multiline(
+            "log10 |update| / |weights| per layer",
+            [tags::UPDATE_RATIO.regex()],
+        );
+    let units = Category::new("units: dead and saturated, per layer")
+        .multiline(
+            "dead fraction per layer (ReLU family)",
+            [tags::DEAD_FRACTION.regex()],
+        )
+        .multiline(
+            "saturated fraction per layer (sigmoid, tanh)",
+            [tags::SATURATED_FRACTION.regex()],
+        );
+    let training = Category::new("training batch")
+        .multiline("loss", [tags::exactly(tags::LOSS)])
+        .multiline("accuracy", [tags::exactly(tags::ACC)]);
+    Layout::new()
+        .category(gradients)
+        .category(units)
+        .category(training)
 }
 
 /// What a finished run adds to its last event: its vanishing-gradient
@@ -284,7 +323,8 @@ mod tests {
             [
                 tags::CONFIG,
                 hparams::EXPERIMENT_TAG,
-                hparams::SESSION_START_INFO_TAG
+                hparams::SESSION_START_INFO_TAG,
+                gradscope_tensorboard::custom_scalars::CONFIG_TAG,
             ]
         );
     }

@@ -479,7 +479,7 @@ fn next_job(inbox: &Receiver<Job>, lines: &mut Lines) -> Option<Job> {
 }
 
 /// The summaries of one step: [`tags::LOSS`], [`tags::ACC`], and per layer
-/// its mean |grad| and the histograms of its kernel's gradient and kernel.
+/// its mean |grad| (and its log10) and the histograms of its kernel's gradient and kernel.
 /// Fills `means` with each layer's mean |grad|; returns the event and how
 /// many non-finite values the histograms left out.
 fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -> (Event, usize) {
@@ -492,7 +492,11 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
     for (l, (grad, weights)) in record.grads.iter().zip(weights).enumerate() {
         let mean = mean_abs(grad);
         means.push(mean);
-        values.push(scalar(&tags::mean_grad(l + 1), mean as f32));
+        values.push(scalar(&tags::MEAN_GRAD.tag(l + 1), mean as f32));
+        values.push(scalar(
+            &tags::LOG10_MEAN_GRAD.tag(l + 1),
+            mean.log10() as f32,
+        ));
         let (grad_hist, skipped) = histogram(&tags::grad_histogram(l + 1), grad);
         let (weight_hist, skipped_w) = histogram(&tags::weight_histogram(l + 1), weights);
         values.extend([grad_hist, weight_hist]);
@@ -575,9 +579,11 @@ mod tests {
                 "loss",
                 "acc",
                 "mean_1",
+                "log10_mean_1",
                 "histogram_1",
                 "hist_weights_1",
                 "mean_2",
+                "log10_mean_2",
                 "histogram_2",
                 "hist_weights_2"
             ]

@@ -88,6 +88,7 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
     let layers = 1..=6;
     let mut scalar_tags = set(["loss", "acc", "test_acc", "train_acc", "attenuation"]);
     scalar_tags.extend(layers.clone().map(|l| format!("mean_{l}")));
+    scalar_tags.extend(layers.clone().map(|l| format!("log10_mean_{l}")));
     let histogram_tags: BTreeSet<String> = layers
         .flat_map(|l| [format!("histogram_{l}"), format!("hist_weights_{l}")])
         .collect();

@@ -1,0 +1,142 @@
+//! The views of gradient flow (docs/views.md), as TensorBoard's own server
+//! serves them for a fresh `--scenario all` logdir: the Custom Scalars
+//! layout and its charts' data.
+//!
+//! Needs Python with TensorBoard, and is skipped with a message under the
+//! same rule as the other TensorBoard tests.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::{json, Value as Json};
+
+use gradscope::tags;
+
+use crate::helpers::{self, Server};
+
+const RUNS: [&str; 3] = ["leaky_relu", "relu", "sigmoid"];
+const LAYERS: usize = 6;
+
+/// Every chart of the layout, as (category, chart title, its regexes).
+fn charts(layout: &Json) -> Vec<(String, String, Vec<String>)> {
+    let mut out = Vec::new();
+    for category in layout["category"].as_array().expect("categories") {
+        let title = category["title"].as_str().unwrap().to_string();
+        for chart in category["chart"].as_array().expect("charts") {
+            let tags = chart["multiline"]["tag"]
+                .as_array()
+                .unwrap_or_else(|| panic!("not a multiline chart: {chart}"))
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect();
+            out.push((
+                title.clone(),
+                chart["title"].as_str().unwrap().to_string(),
+                tags,
+            ));
+        }
+    }
+    out
+}
+
+/// The chart's data for `run`: tag -> steps, from the dashboard's own
+/// endpoint, which applies the chart's regular expression.
+fn chart_data(server: &Server, run: &str, regex: &str) -> Json {
+    let path = format!(
+        "/data/plugin/custom_scalars/scalars?run={run}&tag={}",
+        percent_encode(regex)
+    );
+    let data = server.get(&path);
+    assert_eq!(data["regex_valid"], json!(true), "{regex}: {data}");
+    data["tag_to_events"].clone()
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn check_custom_scalars(server: &Server) {
+    let plugins = server.get("/data/plugins_listing");
+    assert_eq!(
+        plugins["custom_scalars"]["enabled"],
+        json!(true),
+        "{plugins}"
+    );
+    let layout = server.get("/data/plugin/custom_scalars/layout");
+    let charts = charts(&layout);
+    let regexes: BTreeSet<&str> = charts
+        .iter()
+        .flat_map(|(_, _, tags)| tags.iter().map(String::as_str))
+        .collect();
+    let gradient_regex = tags::LOG10_MEAN_GRAD.regex();
+    for want in [
+        gradient_regex.as_str(),
+        &tags::MEAN_GRAD.regex(),
+        &tags::exactly(tags::LOSS),
+        &tags::exactly(tags::ACC),
+    ] {
+        assert!(regexes.contains(want), "no chart of {want}: {layout}");
+    }
+    // The runs' identical layouts are merged into one: no chart twice.
+    let titles: BTreeSet<_> = charts.iter().map(|(c, t, _)| (c, t)).collect();
+    assert_eq!(titles.len(), charts.len(), "{layout}");
+
+    // All layers' gradients come back from the one chart, at every logged
+    // step, with the values the Scalars dashboard has for mean_i.
+    let logged: Vec<i64> = (0..=40).step_by(10).collect();
+    for run in RUNS {
+        let data = chart_data(server, run, &gradient_regex);
+        let tags: BTreeSet<String> = data.as_object().unwrap().keys().cloned().collect();
+        let want: BTreeSet<String> = (1..=LAYERS).map(|l| tags::LOG10_MEAN_GRAD.tag(l)).collect();
+        assert_eq!(tags, want, "{run}");
+        for layer in 1..=LAYERS {
+            let events = data[tags::LOG10_MEAN_GRAD.tag(layer)].as_array().unwrap();
+            let steps: Vec<i64> = events.iter().map(|e| e[1].as_i64().unwrap()).collect();
+            assert_eq!(steps, logged, "{run} layer {layer}");
+            let plain = server.get(&format!(
+                "/data/plugin/scalars/scalars?run={run}&tag={}",
+                tags::MEAN_GRAD.tag(layer)
+            ));
+            for (log10, plain) in events.iter().zip(plain.as_array().unwrap()) {
+                let (log10, plain) = (log10[2].as_f64().unwrap(), plain[2].as_f64().unwrap());
+                assert!(
+                    (log10 - plain.log10()).abs() < 1e-4,
+                    "{run} layer {layer}: {log10} vs log10 {plain}"
+                );
+            }
+        }
+        let loss = chart_data(server, run, &tags::exactly(tags::LOSS));
+        assert_eq!(loss.as_object().unwrap().len(), 1, "{run}: {loss}");
+        assert_eq!(loss[tags::LOSS].as_array().unwrap().len(), logged.len());
+    }
+}
+
+fn served(logs: &Path, dir: &Path, load_fast: bool) -> Server {
+    let python = helpers::python().expect("checked by the caller");
+    let log = dir.join(format!("tensorboard-views-{load_fast}.log"));
+    let mut server = Server::start(&python, logs, load_fast, log);
+    server.wait_until_loaded(|tags| {
+        RUNS.iter()
+            .all(|run| tags[run].get(tags::ATTENUATION).is_some())
+    });
+    server
+}
+
+#[test]
+fn tensorboard_serves_the_custom_scalars_layout_and_its_charts() {
+    if helpers::python().is_none() {
+        return; // helpers::python said why
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let logs = helpers::train_all_on_synthetic(dir.path());
+    for load_fast in [false, true] {
+        eprintln!("TensorBoard with --load_fast={load_fast}");
+        let server = served(&logs, dir.path(), load_fast);
+        check_custom_scalars(&server);
+    }
+}
