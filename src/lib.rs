@@ -19,6 +19,9 @@
 //!   model (a `VarMap`) in TensorBoard, in one call per step.
 //! - [`stats`]: the gradient statistics both sides compute (mean |grad|,
 //!   attenuation) and a finished run's [`stats::RunSummary`].
+//! - [`diagnostics`]: per-layer diagnostics of a logged step (dead and
+//!   saturated units, the update ratio, a host forward pass for the
+//!   activations), defined once.
 //! - [`tags`]: every tag name, written by `train` and read by `report`.
 //! - [`table`]: the comparison table, as text, CSV or markdown.
 //! - [`logdir`]: a logdir's runs as the reports read them, and the
@@ -35,6 +38,7 @@
 pub mod cli;
 pub mod cpu;
 pub mod data;
+pub mod diagnostics;
 pub mod experiment;
 pub mod interrupt;
 pub mod logdir;

@@ -32,11 +32,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use candle_core::Tensor;
 
 use crate::logdir::RunWriter;
+use crate::model::Architecture;
 use crate::stats::{mean_abs, GradStats};
 use crate::tags;
 use crate::train::adam::{AdamConfig, Replica};
+use crate::train::diagnoser::Diagnoser;
 use crate::train::lines::Lines;
 use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
@@ -51,6 +54,11 @@ pub trait StepSource {
     /// Each layer's kernel (as the optimizer has not yet stepped it) into
     /// `out[layer]`.
     fn copy_weights(&self, out: &mut [Vec<f32>]) -> Result<()>;
+    /// Each layer's bias into `out[layer]`, for the diagnostics.
+    fn copy_biases(&self, out: &mut [Vec<f32>]) -> Result<()>;
+    /// The step's batch (`batch × inputs`) on the CPU, for the diagnostics'
+    /// forward pass: a handle on the same tensor, not a copy.
+    fn batch(&self) -> Result<Tensor>;
 }
 
 /// One logged training step, as the training thread saw it.
@@ -67,6 +75,9 @@ struct StepRecord {
     /// ([`Summarizer::wants_weights`] said so), the worker's [`Replica`]
     /// of the optimizer has them.
     has_weights: bool,
+    /// With diagnostics: each layer's bias, and the step's batch.
+    biases: Vec<Vec<f32>>,
+    batch: Option<Tensor>,
 }
 
 enum Job {
@@ -74,6 +85,12 @@ enum Job {
     Step(StepRecord),
     /// A step the training thread built itself, the queue being full.
     Built(Box<BuiltStep>),
+    /// The kernels after the optimizer's step that followed logged step
+    /// `step` (sent when no replica has them), for the update ratios.
+    Stepped {
+        step: i64,
+        kernels: Vec<Vec<f32>>,
+    },
 }
 
 /// A step's finished event, with what the worker records of it, and the
@@ -157,6 +174,9 @@ pub struct Setup {
     /// the worker then keeps the kernels with a [`Replica`] of it, and the
     /// training thread sends them only every [`CHECK_EVERY`] steps.
     pub replica: Option<AdamConfig>,
+    /// The network, for the per-layer diagnostics ([`Diagnoser`]); `None`
+    /// logs none.
+    pub diagnosed: Option<Architecture>,
 }
 
 /// At `--log-every 1`, how often the training thread sends the kernels
@@ -175,6 +195,10 @@ pub struct Summarizer {
     layers: usize,
     /// Whether the worker keeps the kernels itself between checks.
     replicated: bool,
+    /// Whether the worker logs the per-layer diagnostics.
+    diagnosed: bool,
+    /// The last step logged.
+    last_logged: Option<i64>,
 }
 
 /// The records' bytes the queue holds before `log_step` builds a step
@@ -206,6 +230,8 @@ impl Summarizer {
             worker: Some(worker),
             layers: setup.layers,
             replicated: setup.replica.is_some(),
+            diagnosed: setup.diagnosed.is_some(),
+            last_logged: None,
         })
     }
 
@@ -226,7 +252,24 @@ impl Summarizer {
             source.copy_weights(&mut record.weights)?;
             record.has_weights = true;
         }
+        if self.diagnosed {
+            source.copy_biases(&mut record.biases)?;
+            record.batch = Some(source.batch()?);
+        }
+        self.last_logged = Some(step);
         self.queue_step(record, source)
+    }
+
+    /// The optimizer has stepped after iteration `step`: if that step was
+    /// logged with diagnostics and no replica follows the kernels, sends
+    /// them (from `source`) for its update ratios.
+    pub fn stepped(&mut self, step: i64, source: &dyn StepSource) -> Result<()> {
+        if !self.diagnosed || self.replicated || self.last_logged != Some(step) {
+            return Ok(());
+        }
+        let mut kernels = vec![Vec::new(); self.layers];
+        source.copy_weights(&mut kernels)?;
+        self.send(Job::Stepped { step, kernels })
     }
 
     /// Whether `step`'s record must carry the kernels: always, unless the
@@ -249,6 +292,8 @@ impl Summarizer {
             grads: vec![Vec::new(); self.layers],
             weights: vec![Vec::new(); self.layers],
             has_weights: false,
+            biases: vec![Vec::new(); self.layers],
+            batch: None,
         });
         (record.step, record.wall_time, record.loss, record.acc) = (step, wall_time, loss, acc);
         record.has_weights = false;
@@ -342,30 +387,66 @@ fn work(
     let mut grad_stats = GradStats::new(setup.layers);
     let mut means = Vec::with_capacity(setup.layers);
     let mut kernels = Kernels::new(setup.replica);
+    let mut diagnoser = setup.diagnosed.map(Diagnoser::new);
+    // Diagnostics events, written after the job's own event.
+    let mut diagnosed = Vec::new();
     while let Some(job) = next_job(inbox, &mut lines) {
         let (event, line, record) = match job {
-            Job::Event(event) => (event, None, None),
+            Job::Event(event) => {
+                // A run's last events: a step still pending gets no update,
+                // and is written before them.
+                if let Some(pending) = diagnoser.as_mut().and_then(Diagnoser::flush) {
+                    writer.write_event(&pending)?;
+                }
+                (Some(event), None, None)
+            }
             Job::Step(record) => {
                 kernels.take_in(&record, &mut lines)?;
                 let (event, non_finite) = step_event(&record, kernels.of(&record)?, &mut means);
                 grad_stats.record(&means);
-                (event, Some(StepLine::of(&record, non_finite)), Some(record))
+                let line = StepLine::of(&record, non_finite);
+                (Some(event), Some(line), Some(record))
             }
             Job::Built(built) => {
                 kernels.take_in(&built.record, &mut lines)?;
                 grad_stats.record(&built.means);
-                (built.event, Some(built.line), Some(built.record))
+                (Some(built.event), Some(built.line), Some(built.record))
+            }
+            Job::Stepped { step, kernels } => {
+                diagnosed.extend(diagnoser.as_mut().and_then(|d| d.stepped(step, &kernels)));
+                (None, None, None)
             }
         };
-        if let Some(record) = record {
+        if let Some(mut record) = record {
+            if let (Some(diagnoser), Some(batch)) = (&mut diagnoser, record.batch.take()) {
+                let weights = kernels.of(&record)?;
+                diagnosed.extend(diagnoser.observe(
+                    record.step,
+                    record.wall_time,
+                    &batch,
+                    weights,
+                    &record.biases,
+                )?);
+            }
             kernels.step(&record)?;
+            if let (Some(diagnoser), Some(after)) = (&mut diagnoser, kernels.replicated()) {
+                diagnosed.extend(diagnoser.stepped(record.step, after));
+            }
             // The training thread may have finished; then nobody reuses it.
             let _ = give_back.send(record);
         }
-        writer.write_event(&event)?;
+        if let Some(event) = event {
+            writer.write_event(&event)?;
+        }
+        for event in diagnosed.drain(..) {
+            writer.write_event(&event)?;
+        }
         if let Some(line) = line {
             line.print(&mut lines, setup.iterations);
         }
+    }
+    if let Some(event) = diagnoser.as_mut().and_then(Diagnoser::flush) {
+        writer.write_event(&event)?;
     }
     Ok(Finished { writer, grad_stats })
 }
@@ -428,6 +509,11 @@ impl Kernels {
                 record.step
             ),
         }
+    }
+
+    /// The replica's kernels, if there is one.
+    fn replicated(&self) -> Option<&[Vec<f32>]> {
+        self.replica.as_ref().map(Replica::weights)
     }
 
     /// Steps the replica with `record`'s gradients, as the optimizer does
@@ -522,6 +608,7 @@ mod tests {
             values_per_step,
             iterations: 100,
             replica: None,
+            diagnosed: None,
         }
     }
 
@@ -545,6 +632,12 @@ mod tests {
         }
         fn copy_weights(&self, _: &mut [Vec<f32>]) -> Result<()> {
             panic!("the record already holds its weights")
+        }
+        fn copy_biases(&self, _: &mut [Vec<f32>]) -> Result<()> {
+            panic!("these tests log no diagnostics")
+        }
+        fn batch(&self) -> Result<Tensor> {
+            panic!("these tests log no diagnostics")
         }
     }
 

@@ -84,8 +84,12 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
     ]
     .map(String::from)
     .to_vec();
+    for l in 1..=5 {
+        expected_tags.push(format!("activations_{l}"));
+    }
     for l in 1..=6 {
         expected_tags.extend([
+            format!("update_ratio_{l}"),
             format!("mean_{l}"),
             format!("log10_mean_{l}"),
             format!("histogram_{l}"),
@@ -98,6 +102,14 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         let ours = written(&logs.join(run));
         let mut seen: Vec<String> = tags.as_object().unwrap().keys().cloned().collect();
         seen.sort();
+        let units = if run == "sigmoid" {
+            "saturated_fraction"
+        } else {
+            "dead_fraction"
+        };
+        let mut expected_tags = expected_tags.clone();
+        expected_tags.extend((1..=5).map(|l| format!("{units}_{l}")));
+        expected_tags.sort();
         assert_eq!(seen, expected_tags, "{run}");
         assert_eq!(tags["__run_graph__"]["plugin"], "graphs", "{run}");
         for (tag, ours) in &ours {

@@ -10,7 +10,9 @@ use std::path::Path;
 
 use serde_json::{json, Value as Json};
 
+use gradscope::model::Activation;
 use gradscope::tags;
+use gradscope::train::{train, TrainConfig};
 
 use crate::helpers::{self, Server};
 
@@ -138,5 +140,57 @@ fn tensorboard_serves_the_custom_scalars_layout_and_its_charts() {
         eprintln!("TensorBoard with --load_fast={load_fast}");
         let server = served(&logs, dir.path(), load_fast);
         check_custom_scalars(&server);
+    }
+}
+
+/// The update ratio is the optimizer's actual step either way the summary
+/// thread learns it: from its replica of Adam (every step logged) or from
+/// the kernels the training thread sends after stepping (every 10th
+/// logged): both give the same values at the steps both log; and the
+/// per-layer diagnostics are logged at every logged step.
+#[test]
+fn update_ratios_agree_with_and_without_the_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
+    let ratios = |log_every: usize, activation: Activation| {
+        let cfg = TrainConfig {
+            log_every,
+            ..helpers::small_config(activation)
+        };
+        let run_dir = dir.path().join(format!("{activation}-{log_every}"));
+        train("run", &data, &cfg, &run_dir).unwrap();
+        helpers::scalars(&helpers::only_event_file(&run_dir))
+    };
+    for activation in [Activation::Relu, Activation::Tanh] {
+        let every = ratios(1, activation);
+        let tenth = ratios(10, activation);
+        let units = match activation {
+            Activation::Relu => tags::DEAD_FRACTION,
+            _ => tags::SATURATED_FRACTION,
+        };
+        for layer in 1..=LAYERS {
+            let tag = tags::UPDATE_RATIO.tag(layer);
+            assert_eq!(every.steps(&tag), (0..40).collect::<Vec<_>>(), "{tag}");
+            let sampled: Vec<(i64, f32)> = every
+                .get(&tag)
+                .iter()
+                .copied()
+                .filter(|(step, _)| step % 10 == 0)
+                .collect();
+            assert_eq!(sampled, tenth.get(&tag), "{activation} {tag}");
+            // Adam's first step moves each weight by about lr: a ratio far
+            // below 1 and far above nothing.
+            let (_, first) = tenth.get(&tag)[0];
+            assert!((-5.0..-1.0).contains(&first), "{activation} {tag}: {first}");
+            if layer < LAYERS {
+                let fractions = tenth.get(&units.tag(layer));
+                assert_eq!(fractions.len(), 4, "{activation} layer {layer}");
+                assert!(fractions.iter().all(|(_, f)| (0.0..=1.0).contains(f)));
+            }
+        }
+        assert!(
+            tenth.get(&units.tag(LAYERS)).is_empty(),
+            "the output layer has no activation"
+        );
     }
 }
