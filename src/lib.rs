@@ -27,6 +27,8 @@
 //! - [`logdir`]: a logdir's runs as the reports read them, and the
 //!   [`logdir::RunWriter`] that records a run while writing it, so the
 //!   report need not read back what was just written.
+//! - [`figure`]: drawing figures into memory (the font, log ranges, the
+//!   gradient-flow bar chart), for the report's PNGs and a run's images.
 //! - [`markdown`]: markdown tables, for the Text dashboard and the reports.
 //! - [`cpu`]: tensor data borrowed on the CPU, for the fused ops.
 //! - [`interrupt`]: Ctrl-C, SIGTERM and SIGPIPE, checked once per iteration.
@@ -40,6 +42,7 @@ pub mod cpu;
 pub mod data;
 pub mod diagnostics;
 pub mod experiment;
+pub mod figure;
 pub mod interrupt;
 pub mod logdir;
 pub mod markdown;

@@ -26,6 +26,7 @@ use crate::model::Mlp;
 use crate::stats::RunSummary;
 use crate::tags;
 use crate::train::adam::AdamConfig;
+use crate::train::diagnoser::Diagnosed;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
 use crate::train::summarizer::{Setup, StepSource, Summarizer};
@@ -107,7 +108,10 @@ impl RunLog {
             iterations: cfg.iterations,
             // Every step logged: the summary thread can replay the optimizer.
             replica: replayable.filter(|_| cfg.log_every == 1),
-            diagnosed: Some(model.arch),
+            diagnosed: Some(Diagnosed {
+                arch: model.arch,
+                image: (data.train.rows, data.train.cols),
+            }),
         };
         let mut summaries = Summarizer::start(writer, setup, Lines::stdout(progress.clone()))?;
         let shape = model.arch.shape;

@@ -35,11 +35,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use candle_core::Tensor;
 
 use crate::logdir::RunWriter;
-use crate::model::Architecture;
 use crate::stats::{mean_abs, GradStats};
 use crate::tags;
 use crate::train::adam::{AdamConfig, Replica};
-use crate::train::diagnoser::Diagnoser;
+use crate::train::diagnoser::{Diagnosed, Diagnoser};
 use crate::train::lines::Lines;
 use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
@@ -176,7 +175,7 @@ pub struct Setup {
     pub replica: Option<AdamConfig>,
     /// The network, for the per-layer diagnostics ([`Diagnoser`]); `None`
     /// logs none.
-    pub diagnosed: Option<Architecture>,
+    pub diagnosed: Option<Diagnosed>,
 }
 
 /// At `--log-every 1`, how often the training thread sends the kernels
@@ -393,10 +392,10 @@ fn work(
     while let Some(job) = next_job(inbox, &mut lines) {
         let (event, line, record) = match job {
             Job::Event(event) => {
-                // A run's last events: a step still pending gets no update,
-                // and is written before them.
-                if let Some(pending) = diagnoser.as_mut().and_then(Diagnoser::flush) {
-                    writer.write_event(&pending)?;
+                // A run's last events: the diagnostics' last (a step still
+                // pending gets no update) are written before them.
+                for last in diagnoser.as_mut().map(Diagnoser::end).unwrap_or_default() {
+                    writer.write_event(&last)?;
                 }
                 (Some(event), None, None)
             }
@@ -410,6 +409,7 @@ fn work(
             Job::Built(built) => {
                 kernels.take_in(&built.record, &mut lines)?;
                 grad_stats.record(&built.means);
+                means.clone_from(&built.means);
                 (Some(built.event), Some(built.line), Some(built.record))
             }
             Job::Stepped { step, kernels } => {
@@ -426,6 +426,7 @@ fn work(
                     &batch,
                     weights,
                     &record.biases,
+                    &means,
                 )?);
             }
             kernels.step(&record)?;
@@ -445,7 +446,7 @@ fn work(
             line.print(&mut lines, setup.iterations);
         }
     }
-    if let Some(event) = diagnoser.as_mut().and_then(Diagnoser::flush) {
+    for event in diagnoser.as_mut().map(Diagnoser::end).unwrap_or_default() {
         writer.write_event(&event)?;
     }
     Ok(Finished { writer, grad_stats })

@@ -79,6 +79,8 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         "_hparams_/session_start_info",
         "_hparams_/session_end_info",
         custom_scalars::CONFIG_TAG,
+        "first_layer_kernels",
+        "gradient_flow",
         // The event's graph_def, as TensorBoard files it.
         "__run_graph__",
     ]
