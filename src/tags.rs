@@ -83,6 +83,10 @@ pub const MEAN_GRAD: PerLayer = PerLayer::new("mean_");
 /// Custom Scalars dashboard has none, and the layers' values span decades).
 pub const LOG10_MEAN_GRAD: PerLayer = PerLayer::new("log10_mean_");
 
+// The per-layer diagnostics below are logged at the diagnosed steps: the
+// logged steps, at most one per 10 iterations (`train::diagnoser`), so at
+// every logged step from `--log-every 10` up. docs/views.md defines them.
+
 /// Scalar, hidden layers of the ReLU family (ReLU, leaky ReLU, ELU, SELU,
 /// GELU, softplus): the fraction of the layer's units that are dead on the
 /// logged batch, those whose pre-activation is at most 0 for every example
@@ -100,10 +104,10 @@ pub const UPDATE_RATIO: PerLayer = PerLayer::new("update_ratio_");
 pub const ACTIVATIONS: PerLayer = PerLayer::new("activations_");
 
 /// Image: the first layer's kernel, one picture per unit (its weights over
-/// the input image), tiled; at the first and the last logged step.
+/// the input image), tiled; at the first and the last diagnosed step.
 pub const FIRST_LAYER_KERNELS: &str = "first_layer_kernels";
 /// Image: the bar chart of every layer's mean |grad| (log scale) at a
-/// logged step.
+/// logged step, at most one per 200 iterations.
 pub const GRADIENT_FLOW: &str = "gradient_flow";
 /// Text: the run's diagnosis in words (vanishing, exploding, dead and
 /// saturated layers), at the end.

@@ -38,7 +38,7 @@ use crate::logdir::RunWriter;
 use crate::stats::{mean_abs, GradStats};
 use crate::tags;
 use crate::train::adam::{AdamConfig, Replica};
-use crate::train::diagnoser::{Diagnosed, Diagnoser};
+use crate::train::diagnoser::{Diagnosed, Diagnoser, DIAGNOSE_EVERY};
 use crate::train::lines::Lines;
 use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
@@ -196,8 +196,10 @@ pub struct Summarizer {
     replicated: bool,
     /// Whether the worker logs the per-layer diagnostics.
     diagnosed: bool,
-    /// The last step logged.
-    last_logged: Option<i64>,
+    /// The next step from which a logged step is diagnosed
+    /// ([`DIAGNOSE_EVERY`]), and the last one that was.
+    next_diagnosed: i64,
+    last_diagnosed: Option<i64>,
 }
 
 /// The records' bytes the queue holds before `log_step` builds a step
@@ -230,7 +232,8 @@ impl Summarizer {
             layers: setup.layers,
             replicated: setup.replica.is_some(),
             diagnosed: setup.diagnosed.is_some(),
-            last_logged: None,
+            next_diagnosed: 0,
+            last_diagnosed: None,
         })
     }
 
@@ -251,11 +254,12 @@ impl Summarizer {
             source.copy_weights(&mut record.weights)?;
             record.has_weights = true;
         }
-        if self.diagnosed {
+        if self.diagnosed && step >= self.next_diagnosed {
             source.copy_biases(&mut record.biases)?;
             record.batch = Some(source.batch()?);
+            self.next_diagnosed = (step / DIAGNOSE_EVERY + 1) * DIAGNOSE_EVERY;
+            self.last_diagnosed = Some(step);
         }
-        self.last_logged = Some(step);
         self.queue_step(record, source)
     }
 
@@ -263,7 +267,7 @@ impl Summarizer {
     /// logged with diagnostics and no replica follows the kernels, sends
     /// them (from `source`) for its update ratios.
     pub fn stepped(&mut self, step: i64, source: &dyn StepSource) -> Result<()> {
-        if !self.diagnosed || self.replicated || self.last_logged != Some(step) {
+        if self.replicated || self.last_diagnosed != Some(step) {
             return Ok(());
         }
         let mut kernels = vec![Vec::new(); self.layers];

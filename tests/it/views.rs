@@ -146,8 +146,8 @@ fn tensorboard_serves_the_custom_scalars_layout_and_its_charts() {
 /// The update ratio is the optimizer's actual step either way the summary
 /// thread learns it: from its replica of Adam (every step logged) or from
 /// the kernels the training thread sends after stepping (every 10th
-/// logged): both give the same values at the steps both log; and the
-/// per-layer diagnostics are logged at every logged step.
+/// logged): both give the same values; and the per-layer diagnostics are
+/// logged once per 10 iterations either way.
 #[test]
 fn update_ratios_agree_with_and_without_the_replica() {
     let dir = tempfile::tempdir().unwrap();
@@ -170,14 +170,9 @@ fn update_ratios_agree_with_and_without_the_replica() {
         };
         for layer in 1..=LAYERS {
             let tag = tags::UPDATE_RATIO.tag(layer);
-            assert_eq!(every.steps(&tag), (0..40).collect::<Vec<_>>(), "{tag}");
-            let sampled: Vec<(i64, f32)> = every
-                .get(&tag)
-                .iter()
-                .copied()
-                .filter(|(step, _)| step % 10 == 0)
-                .collect();
-            assert_eq!(sampled, tenth.get(&tag), "{activation} {tag}");
+            // Every step logged: diagnosed once per 10 iterations.
+            assert_eq!(every.steps(&tag), [0, 10, 20, 30], "{tag}");
+            assert_eq!(every.get(&tag), tenth.get(&tag), "{activation} {tag}");
             // Adam's first step moves each weight by about lr: a ratio far
             // below 1 and far above nothing.
             let (_, first) = tenth.get(&tag)[0];
