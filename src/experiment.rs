@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::data::Dataset;
+use crate::diagnosis::diagnosis_text;
 use crate::interrupt::{self, Interrupted};
 use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
 use crate::stats::RunSummary;
@@ -119,6 +120,7 @@ pub fn run(experiment: &Experiment, mut after_run: impl FnMut()) -> Result<Vec<R
         after_run();
     }
     say!("\n{}", vanishing_table(&runs));
+    say!("{}", diagnosis_text(&runs));
     // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
     if runs.len() > 1 {
         let report = crate::report::markdown::write_report(logdir, written)?;

@@ -22,6 +22,8 @@
 //! - [`diagnostics`]: per-layer diagnostics of a logged step (dead and
 //!   saturated units, the update ratio, a host forward pass for the
 //!   activations), defined once.
+//! - [`diagnosis`]: a run's gradient flow in words (vanishing, exploding,
+//!   dead or saturated layers), with its thresholds.
 //! - [`tags`]: every tag name, written by `train` and read by `report`.
 //! - [`table`]: the comparison table, as text, CSV or markdown.
 //! - [`logdir`]: a logdir's runs as the reports read them, and the
@@ -40,6 +42,7 @@
 pub mod cli;
 pub mod cpu;
 pub mod data;
+pub mod diagnosis;
 pub mod diagnostics;
 pub mod experiment;
 pub mod figure;

@@ -28,6 +28,7 @@ use gradscope_tensorboard::proto::{summary, Event};
 use gradscope_tensorboard::summary::{summary_event, text};
 
 use crate::data::{Dataset, DatasetName};
+use crate::diagnosis::diagnosis_markdown;
 use crate::model::graph::mlp_graph;
 use crate::model::{Activation, Init, Shape};
 use crate::stats::RunSummary;
@@ -198,13 +199,14 @@ pub fn custom_scalars_layout() -> Layout {
 }
 
 /// What a finished run adds to its last event: its vanishing-gradient
-/// table and the session end.
+/// table, its diagnosis and the session end.
 pub fn finish_values(summary: &RunSummary, wall_time: f64) -> Vec<summary::Value> {
     vec![
         text(
             tags::VANISHING,
             &vanishing_markdown(std::slice::from_ref(summary)),
         ),
+        text(tags::DIAGNOSIS, &diagnosis_markdown(summary)),
         hparams::session_end(Status::Success, wall_time),
     ]
 }
@@ -362,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn finish_is_the_vanishing_table_then_success() {
+    fn finish_is_the_vanishing_table_the_diagnosis_then_success() {
         let run = RunSummary {
             name: "relu".into(),
             mean_grad: vec![0.01, 0.04],
@@ -370,6 +372,7 @@ mod tests {
             final_batch_acc: 0.9,
             train_acc: 0.9,
             test_acc: 0.8,
+            units: None,
         };
         let values = finish_values(&run, 2.0);
         assert_eq!(values[0].tag, tags::VANISHING);
@@ -381,7 +384,16 @@ mod tests {
             md.contains("| relu | 1.00e-2 | 4.00e-2 | 4.0x | 0.300 | 90.00% | 90.00% | 80.00% |"),
             "{md}"
         );
-        assert_eq!(values[1].tag, hparams::SESSION_END_INFO_TAG);
+        assert_eq!(values[1].tag, tags::DIAGNOSIS);
+        let Some(Value::Tensor(t)) = &values[1].value else {
+            panic!("not text")
+        };
+        let md = String::from_utf8(t.string_val[0].clone()).unwrap();
+        assert!(
+            md.starts_with("- relu: no layer's gradient vanishes"),
+            "{md}"
+        );
+        assert_eq!(values[2].tag, hparams::SESSION_END_INFO_TAG);
         assert_eq!(failure_values(2.0)[0].tag, hparams::SESSION_END_INFO_TAG);
     }
 }

@@ -30,6 +30,7 @@ use plotters::style::RGBColor;
 use crate::diagnostics::{forward_hidden, update_ratio, UnitMeasure};
 use crate::figure::{gradient_flow, render, unit_tiles, Bars};
 use crate::model::Architecture;
+use crate::stats::UnitFractions;
 use crate::tags;
 
 /// Logged steps are diagnosed at most once per this many iterations: the
@@ -71,6 +72,8 @@ pub struct Diagnoser {
     last: Option<(i64, f64)>,
     /// The next step from which a gradient-flow image is due.
     next_flow_image: i64,
+    /// The hidden layers' unit fractions at the last diagnosed step.
+    units: Vec<f64>,
 }
 
 struct Pending {
@@ -91,6 +94,7 @@ impl Diagnoser {
             first: None,
             last: None,
             next_flow_image: 0,
+            units: Vec::new(),
         }
     }
 
@@ -114,26 +118,18 @@ impl Diagnoser {
         })?
         .with_context(|| format!("step {step}: the diagnostics' forward pass"))?;
         let mut values = Vec::with_capacity(2 * layers.len() + kernels.len());
+        self.units.clear();
         for (l, layer) in layers.iter().enumerate() {
             values.push(histogram(&tags::ACTIVATIONS.tag(l + 1), &layer.outputs).0);
-            match self.measure {
-                Some(UnitMeasure::Dead) => values.push(scalar(
-                    &tags::DEAD_FRACTION.tag(l + 1),
-                    UnitMeasure::Dead.fraction(
-                        &layer.pre_activations,
-                        layer.units,
-                        self.arch.activation,
-                    ) as f32,
-                )),
-                Some(UnitMeasure::Saturated) => values.push(scalar(
-                    &tags::SATURATED_FRACTION.tag(l + 1),
-                    UnitMeasure::Saturated.fraction(
-                        &layer.pre_activations,
-                        layer.units,
-                        self.arch.activation,
-                    ) as f32,
-                )),
-                None => {}
+            if let Some(measure) = self.measure {
+                let tag = match measure {
+                    UnitMeasure::Dead => tags::DEAD_FRACTION,
+                    UnitMeasure::Saturated => tags::SATURATED_FRACTION,
+                };
+                let fraction =
+                    measure.fraction(&layer.pre_activations, layer.units, self.arch.activation);
+                values.push(scalar(&tag.tag(l + 1), fraction as f32));
+                self.units.push(fraction);
             }
         }
         if self.first.is_none() {
@@ -168,6 +164,16 @@ impl Diagnoser {
             ));
         }
         Some(pending.event())
+    }
+
+    /// The hidden layers' dead or saturated fractions at the last
+    /// diagnosed step, if any was and the activation has the measure.
+    pub fn units(&self) -> Option<UnitFractions> {
+        let measure = self.measure.filter(|_| self.first.is_some())?;
+        Some(UnitFractions {
+            measure,
+            per_layer: self.units.clone(),
+        })
     }
 
     /// The event of the step still pending, without its update ratios.

@@ -240,7 +240,7 @@ impl RunLog {
         }
         // The summary thread holds the gradient statistics of every logged
         // step: the finished run's figures wait for it.
-        let (mut writer, grad_stats) = summaries.finish()?;
+        let (mut writer, grad_stats, units) = summaries.finish_diagnosed()?;
         let summary = RunSummary {
             name,
             mean_grad: grad_stats.averages(),
@@ -248,6 +248,7 @@ impl RunLog {
             final_batch_acc,
             train_acc,
             test_acc,
+            units,
         };
         if let Ending::Finished { .. } = ending {
             let mut values = vec![

@@ -35,7 +35,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use candle_core::Tensor;
 
 use crate::logdir::RunWriter;
-use crate::stats::{mean_abs, GradStats};
+use crate::stats::{mean_abs, GradStats, UnitFractions};
 use crate::tags;
 use crate::train::adam::{AdamConfig, Replica};
 use crate::train::diagnoser::{Diagnosed, Diagnoser, DIAGNOSE_EVERY};
@@ -158,6 +158,7 @@ impl StepLine {
 struct Finished {
     writer: RunWriter,
     grad_stats: GradStats,
+    units: Option<UnitFractions>,
 }
 
 /// What the summary thread needs to know of the run.
@@ -330,10 +331,17 @@ impl Summarizer {
 
     /// Waits for every queued event to be written; hands back the writer
     /// (to close) and the per-layer gradient statistics of the logged steps.
-    pub fn finish(mut self) -> Result<(RunWriter, GradStats)> {
+    pub fn finish(self) -> Result<(RunWriter, GradStats)> {
+        let (writer, grad_stats, _) = self.finish_diagnosed()?;
+        Ok((writer, grad_stats))
+    }
+
+    /// [`finish`](Self::finish), with the hidden layers' dead or saturated
+    /// fractions at the last diagnosed step.
+    pub fn finish_diagnosed(mut self) -> Result<(RunWriter, GradStats, Option<UnitFractions>)> {
         self.hang_up();
         let finished = self.join()?;
-        Ok((finished.writer, finished.grad_stats))
+        Ok((finished.writer, finished.grad_stats, finished.units))
     }
 
     fn send(&mut self, job: Job) -> Result<()> {
@@ -453,7 +461,12 @@ fn work(
     for event in diagnoser.as_mut().map(Diagnoser::end).unwrap_or_default() {
         writer.write_event(&event)?;
     }
-    Ok(Finished { writer, grad_stats })
+    let units = diagnoser.as_ref().and_then(Diagnoser::units);
+    Ok(Finished {
+        writer,
+        grad_stats,
+        units,
+    })
 }
 
 /// The kernels the worker logs: those a record carries, else those of its

@@ -75,6 +75,7 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         "attenuation",
         "config",
         "vanishing_gradient",
+        "diagnosis",
         "_hparams_/experiment",
         "_hparams_/session_start_info",
         "_hparams_/session_end_info",

@@ -117,7 +117,7 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
         assert_eq!(keys(&distributions[run]), histogram_tags, "{run}");
         assert_eq!(
             strings(&text[run]),
-            set(["config", "vanishing_gradient"]),
+            set(["config", "vanishing_gradient", "diagnosis"]),
             "{run}"
         );
         assert_eq!(graphs[run]["run_graph"], json!(true), "{run}: {graphs}");

@@ -97,6 +97,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
         ("_hparams_/session_start_info", 0),
         ("custom_scalars__config__", 0),
         ("vanishing_gradient", 301),
+        ("diagnosis", 301),
         ("_hparams_/session_end_info", 301),
     ]
     .into_iter()
