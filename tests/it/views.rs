@@ -1,6 +1,7 @@
 //! The views of gradient flow (docs/views.md), as TensorBoard's own server
 //! serves them for a fresh `--scenario all` logdir: the Custom Scalars
-//! layout and its charts' data.
+//! layout and its charts' data, the images, the per-layer diagnostics and
+//! the diagnosis.
 //!
 //! Needs Python with TensorBoard, and is skipped with a message under the
 //! same rule as the other TensorBoard tests.
@@ -118,6 +119,78 @@ fn check_custom_scalars(server: &Server) {
     }
 }
 
+/// The Images dashboard lists the kernels (first and last diagnosed step)
+/// and the gradient flow (the first logged step from each multiple of 200:
+/// step 0 of these 41-iteration runs); the per-layer diagnostics are
+/// scalars and histograms; the diagnosis is text.
+fn check_images_and_diagnostics(server: &Server) {
+    let plugins = server.get("/data/plugins_listing");
+    assert_eq!(plugins["images"]["enabled"], json!(true), "{plugins}");
+    let images = server.get("/data/plugin/images/tags");
+    let scalars = server.get("/data/plugin/scalars/tags");
+    let histograms = server.get("/data/plugin/histograms/tags");
+    for run in RUNS {
+        let listed: BTreeSet<String> = images[run].as_object().unwrap().keys().cloned().collect();
+        let want: BTreeSet<String> = [tags::FIRST_LAYER_KERNELS, tags::GRADIENT_FLOW]
+            .map(String::from)
+            .into();
+        assert_eq!(listed, want, "{run}: {images}");
+        for (tag, steps) in [
+            (tags::FIRST_LAYER_KERNELS, vec![0, 40]),
+            (tags::GRADIENT_FLOW, vec![0]),
+        ] {
+            let list = server.get(&format!(
+                "/data/plugin/images/images?run={run}&tag={tag}&sample=0"
+            ));
+            let got: Vec<i64> = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["step"].as_i64().unwrap())
+                .collect();
+            assert_eq!(got, steps, "{run}/{tag}: {list}");
+            // The picture itself is served as a PNG.
+            let query = list[0]["query"].as_str().unwrap();
+            let png = server.get_text(&format!("/data/plugin/images/individualImage?{query}"));
+            assert!(png.contains("PNG") && png.contains("IHDR"), "{run}/{tag}");
+        }
+        let units = if run == "sigmoid" {
+            tags::SATURATED_FRACTION
+        } else {
+            tags::DEAD_FRACTION
+        };
+        for layer in 1..=LAYERS {
+            let mut want = vec![tags::UPDATE_RATIO.tag(layer)];
+            if layer < LAYERS {
+                want.push(units.tag(layer));
+                assert!(
+                    histograms[run].get(tags::ACTIVATIONS.tag(layer)).is_some(),
+                    "{run}: no activations_{layer}: {histograms}"
+                );
+            }
+            for tag in want {
+                let points =
+                    server.get(&format!("/data/plugin/scalars/scalars?run={run}&tag={tag}"));
+                let steps: Vec<i64> = points
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p[1].as_i64().unwrap())
+                    .collect();
+                assert_eq!(steps, [0, 10, 20, 30, 40], "{run}/{tag}");
+                assert!(scalars[run].get(&tag).is_some());
+            }
+        }
+        let diagnosis = server.get(&format!(
+            "/data/plugin/text/text?run={run}&tag={}",
+            tags::DIAGNOSIS
+        ));
+        let html = diagnosis[0]["text"].as_str().unwrap();
+        assert!(html.contains(&format!("{run}: ")), "{html}");
+        assert!(html.contains("<li>"), "a list: {html}");
+    }
+}
+
 fn served(logs: &Path, dir: &Path, load_fast: bool) -> Server {
     let python = helpers::python().expect("checked by the caller");
     let log = dir.join(format!("tensorboard-views-{load_fast}.log"));
@@ -130,7 +203,7 @@ fn served(logs: &Path, dir: &Path, load_fast: bool) -> Server {
 }
 
 #[test]
-fn tensorboard_serves_the_custom_scalars_layout_and_its_charts() {
+fn tensorboard_serves_the_views_of_gradient_flow() {
     if helpers::python().is_none() {
         return; // helpers::python said why
     }
@@ -140,6 +213,7 @@ fn tensorboard_serves_the_custom_scalars_layout_and_its_charts() {
         eprintln!("TensorBoard with --load_fast={load_fast}");
         let server = served(&logs, dir.path(), load_fast);
         check_custom_scalars(&server);
+        check_images_and_diagnostics(&server);
     }
 }
 
