@@ -9,6 +9,12 @@
 //! [`CONFIG`] text. At its end: [`TEST_ACC`], [`TRAIN_ACC`],
 //! [`ATTENUATION`] and the [`VANISHING`] text.
 //!
+//! The views of gradient flow (docs/views.md): per layer the scalar
+//! [`LOG10_MEAN_GRAD`]; at the diagnosed steps [`UPDATE_RATIO`],
+//! [`DEAD_FRACTION`] or [`SATURATED_FRACTION`], the [`ACTIVATIONS`]
+//! histograms and the [`FIRST_LAYER_KERNELS`] and [`GRADIENT_FLOW`] images;
+//! at the end the [`DIAGNOSIS`] text.
+//!
 //! The Custom Scalars dashboard's layout, written with every run, finds
 //! these tags by the regular expressions of [`PerLayer::regex`] and
 //! [`exactly`].

@@ -26,6 +26,9 @@
 //! channel to one [`RunWriter`]. Each logged step's terminal line is printed
 //! here too, once its event is written: formatting it cost the training
 //! thread about 1 µs a step at `--log-every 1`.
+//!
+//! The per-layer diagnostics and images of a logged step ([`Diagnoser`])
+//! are built here as well, into an event of their own after the step's.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
