@@ -47,7 +47,7 @@ pub const IMAGE_EVERY: i64 = crate::train::defaults::LOG_EVERY as i64;
 /// small on a screen).
 const KERNEL_ZOOM: usize = 4;
 /// The gradient-flow image's size in pixels (width, height).
-const FLOW_SIZE: (u32, u32) = (640, 400);
+const FLOW_SIZE: (u32, u32) = (480, 300);
 const FLOW_COLOUR: RGBColor = RGBColor(31, 119, 180);
 
 /// What the diagnostics need to know of the run.
@@ -215,7 +215,7 @@ fn flow_image(step: i64, means: &[f64]) -> Result<summary::Value> {
         colour: FLOW_COLOUR,
         values: means,
     }];
-    let caption = "Mean |gradient| per layer at a logged step";
+    let caption = "Mean |gradient| per layer";
     let pixels = render(FLOW_SIZE, |area| gradient_flow(area, caption, &bars))?;
     let (width, height) = (FLOW_SIZE.0 as usize, FLOW_SIZE.1 as usize);
     Ok(image(
