@@ -37,8 +37,9 @@ pub struct Bars<'a> {
 }
 
 /// The gradient-flow bar chart: each layer's mean |grad|, one bar per run
-/// in each layer's slot, on a log scale of whole decades; values that are
-/// not positive and finite are left out.
+/// in each layer's slot, on a log scale of whole decades, with a legend of
+/// the runs when there are several; values that are not positive and
+/// finite are left out.
 pub fn gradient_flow(root: &Area, caption: &str, runs: &[Bars]) -> Result<()> {
     let layers = runs.iter().map(|r| r.values.len()).max().unwrap_or(1);
     let decades = log_range(runs.iter().flat_map(|r| r.values.iter().copied()));
@@ -89,7 +90,11 @@ pub fn gradient_flow(root: &Area, caption: &str, runs: &[Bars]) -> Result<()> {
             .label(run.name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.filled()));
     }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    // One run's chart says what it is in its caption.
+    if runs.len() > 1 {
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    }
+    Ok(())
 }
 
 /// Draws the chart's legend at `position`, in the figures' style.

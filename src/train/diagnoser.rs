@@ -209,14 +209,13 @@ impl Diagnoser {
 /// The gradient-flow bar chart of `step`, whose layers' mean |grad| are
 /// `means`.
 fn flow_image(step: i64, means: &[f64]) -> Result<summary::Value> {
-    let name = format!("step {step}");
     let bars = [Bars {
-        name: &name,
+        name: "",
         colour: FLOW_COLOUR,
         values: means,
     }];
-    let caption = "Mean |gradient| per layer";
-    let pixels = render(FLOW_SIZE, |area| gradient_flow(area, caption, &bars))?;
+    let caption = format!("Mean |gradient| per layer, step {step}");
+    let pixels = render(FLOW_SIZE, |area| gradient_flow(area, &caption, &bars))?;
     let (width, height) = (FLOW_SIZE.0 as usize, FLOW_SIZE.1 as usize);
     Ok(image(
         tags::GRADIENT_FLOW,
