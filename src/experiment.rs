@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod plan;
 
 use crate::data::Dataset;
+use crate::diagnosis::diagnosis_text;
 use crate::interrupt::{self, Interrupted};
 use crate::logdir::Run;
 use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
@@ -134,6 +135,7 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
             written.extend(run);
         }
         say!("\n{}", vanishing_table(&runs));
+        say!("{}", diagnosis_text(&runs));
     } else {
         say!("Nothing to train: every run of this shard finished already.");
     }

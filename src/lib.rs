@@ -21,11 +21,18 @@
 //!   (`<run>/mean`: mean and standard deviation across seeds).
 //! - [`stats`]: the gradient statistics both sides compute (mean |grad|,
 //!   attenuation) and a finished run's [`stats::RunSummary`].
+//! - [`diagnostics`]: per-layer diagnostics of a logged step (dead and
+//!   saturated units, the update ratio, a host forward pass for the
+//!   activations), defined once.
+//! - [`diagnosis`]: a run's gradient flow in words (vanishing, exploding,
+//!   dead or saturated layers), with its thresholds.
 //! - [`tags`]: every tag name, written by `train` and read by `report`.
 //! - [`table`]: the comparison table, as text, CSV or markdown.
 //! - [`logdir`]: a logdir's runs as the reports read them, and the
 //!   [`logdir::RunWriter`] that records a run while writing it, so the
 //!   report need not read back what was just written.
+//! - [`figure`]: drawing figures into memory (the font, log ranges, the
+//!   gradient-flow bar chart), for the report's PNGs and a run's images.
 //! - [`markdown`]: markdown tables, for the Text dashboard and the reports.
 //! - [`cpu`]: tensor data borrowed on the CPU, for the fused ops.
 //! - [`interrupt`]: Ctrl-C, SIGTERM and SIGPIPE, checked once per iteration.
@@ -37,7 +44,10 @@
 pub mod cli;
 pub mod cpu;
 pub mod data;
+pub mod diagnosis;
+pub mod diagnostics;
 pub mod experiment;
+pub mod figure;
 pub mod interrupt;
 pub mod logdir;
 pub mod markdown;

@@ -25,7 +25,7 @@ fn push_row<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
 /// (`<` becomes an entity: Markdown has no escape for it, and TensorBoard
 /// strips what looks like an HTML tag); a line break would end the row, so
 /// it becomes a space.
-fn escape(cell: &str) -> String {
+pub fn escape(cell: &str) -> String {
     let mut out = String::with_capacity(cell.len());
     for c in cell.chars() {
         match c {

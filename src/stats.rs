@@ -4,6 +4,8 @@
 
 use gradscope_tensorboard::histogram::sum_of;
 
+use crate::diagnostics::UnitMeasure;
+
 /// Mean absolute value, the article's measure of how much gradient a layer
 /// receives. A non-finite value makes the result non-finite, on purpose:
 /// a NaN gradient must show, not be averaged away.
@@ -87,6 +89,18 @@ pub struct RunSummary {
     /// Accuracy on the whole training and test splits after training.
     pub train_acc: f32,
     pub test_acc: f32,
+    /// The hidden layers' dead or saturated fractions at the last
+    /// diagnosed step, for [`crate::diagnosis`]; `None` when none was
+    /// diagnosed or the activation has no such measure.
+    pub units: Option<UnitFractions>,
+}
+
+/// Each hidden layer's fraction of dead or saturated units (input first),
+/// as [`crate::diagnostics`] defines them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitFractions {
+    pub measure: UnitMeasure,
+    pub per_layer: Vec<f64>,
 }
 
 impl RunSummary {

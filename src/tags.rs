@@ -9,10 +9,22 @@
 //! [`CONFIG`] text. At its end: [`TEST_ACC`], [`TRAIN_ACC`],
 //! [`ATTENUATION`] and the [`VANISHING`] text.
 //!
+//! The views of gradient flow (docs/views.md): per layer the scalar
+//! [`LOG10_MEAN_GRAD`]; at the diagnosed steps [`UPDATE_RATIO`],
+//! [`DEAD_FRACTION`] or [`SATURATED_FRACTION`], the [`ACTIVATIONS`]
+//! histograms and the [`FIRST_LAYER_KERNELS`] and [`GRADIENT_FLOW`] images;
+//! at the end the [`DIAGNOSIS`] text.
+//!
+//! The Custom Scalars dashboard's layout, written with every run, finds
+//! these tags by the regular expressions of [`PerLayer::regex`] and
+//! [`exactly`].
+//!
 //! ```
 //! assert_eq!(gradscope::tags::mean_grad(1), "mean_1");
 //! assert_eq!(gradscope::tags::grad_histogram(6), "histogram_6");
 //! ```
+
+use gradscope_tensorboard::custom_scalars::layout::escape;
 
 /// Cross-entropy of the logged step's training batch.
 pub const LOSS: &str = "loss";
@@ -29,10 +41,88 @@ pub const CONFIG: &str = "config";
 /// Text: the run's row of the vanishing-gradient table, at the end.
 pub const VANISHING: &str = "vanishing_gradient";
 
+/// A regular expression matching the tag `tag` and nothing else.
+///
+/// ```
+/// assert_eq!(gradscope::tags::exactly(gradscope::tags::LOSS), "^loss$");
+/// ```
+pub fn exactly(tag: &str) -> String {
+    format!("^{}$", escape(tag))
+}
+
+/// A family of per-layer tags: a prefix followed by the layer's number
+/// (from 1, nearest the input). The tags and the regular expression that
+/// matches all of them (for the Custom Scalars dashboard's charts) come
+/// from the one prefix.
+///
+/// ```
+/// use gradscope::tags::MEAN_GRAD;
+/// assert_eq!(MEAN_GRAD.tag(3), "mean_3");
+/// assert_eq!(MEAN_GRAD.regex(), r"^mean_\d+$");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerLayer {
+    prefix: &'static str,
+}
+
+impl PerLayer {
+    /// The family of tags `<prefix><layer>`.
+    pub const fn new(prefix: &'static str) -> PerLayer {
+        PerLayer { prefix }
+    }
+
+    /// The tag of layer `layer`.
+    pub fn tag(self, layer: usize) -> String {
+        format!("{}{layer}", self.prefix)
+    }
+
+    /// A regular expression matching every layer's tag and nothing else of
+    /// ours.
+    pub fn regex(self) -> String {
+        format!(r"^{}\d+$", escape(self.prefix))
+    }
+}
+
+/// Scalar: layer `i`'s mean |dLoss/dW| over its kernel ([`mean_grad`]).
+pub const MEAN_GRAD: PerLayer = PerLayer::new("mean_");
+/// Scalar: log10 of [`MEAN_GRAD`], for charts without a log scale (the
+/// Custom Scalars dashboard has none, and the layers' values span decades).
+pub const LOG10_MEAN_GRAD: PerLayer = PerLayer::new("log10_mean_");
+
+// The per-layer diagnostics below are logged at the diagnosed steps: the
+// logged steps, at most one per 10 iterations (`train::diagnoser`), so at
+// every logged step from `--log-every 10` up. docs/views.md defines them.
+
+/// Scalar, hidden layers of the ReLU family (ReLU, leaky ReLU, ELU, SELU,
+/// GELU, softplus): the fraction of the layer's units that are dead on the
+/// logged batch, those whose pre-activation is at most 0 for every example
+/// (see `gradscope::diagnostics`).
+pub const DEAD_FRACTION: PerLayer = PerLayer::new("dead_fraction_");
+/// Scalar, hidden layers of sigmoid or tanh: the fraction of the layer's
+/// units saturated on the logged batch, those whose derivative is below 1%
+/// of its maximum for every example.
+pub const SATURATED_FRACTION: PerLayer = PerLayer::new("saturated_fraction_");
+/// Scalar, every layer: log10(‖ΔW‖ / ‖W‖) of the optimizer's step of the
+/// layer's kernel at the logged step (Frobenius norms, W before the step).
+pub const UPDATE_RATIO: PerLayer = PerLayer::new("update_ratio_");
+/// Histogram, hidden layers: the activation's outputs f(x·W + b) on the
+/// logged batch (before a skip connection adds the layer's input back).
+pub const ACTIVATIONS: PerLayer = PerLayer::new("activations_");
+
+/// Image: the first layer's kernel, one picture per unit (its weights over
+/// the input image), tiled; at the first and the last diagnosed step.
+pub const FIRST_LAYER_KERNELS: &str = "first_layer_kernels";
+/// Image: the bar chart of every layer's mean |grad| (log scale) at a
+/// logged step, at most one per 200 iterations.
+pub const GRADIENT_FLOW: &str = "gradient_flow";
+/// Text: the run's diagnosis in words (vanishing, exploding, dead and
+/// saturated layers), at the end.
+pub const DIAGNOSIS: &str = "diagnosis";
+
 /// Scalar: layer `layer`'s mean |dLoss/dW| over its kernel (layers count
 /// from 1, nearest the input).
 pub fn mean_grad(layer: usize) -> String {
-    format!("mean_{layer}")
+    MEAN_GRAD.tag(layer)
 }
 
 /// Histogram: layer `layer`'s kernel gradient.

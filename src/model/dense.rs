@@ -98,6 +98,31 @@ impl<'a> Matrix<'a> {
     }
 }
 
+/// `lhs · rhs` of row-major matrices on the host, `rows × inner` times
+/// `inner × cols`, by the same gemm as the layer's op (the summary thread's
+/// forward pass at logged steps uses it). `None` if the slices' lengths do
+/// not match the sizes.
+///
+/// ```
+/// let product = gradscope::model::dense::host_product(&[1.0, 2.0], &[3.0, 4.0], 1, 2, 1);
+/// assert_eq!(product, Some(vec![11.0]));
+/// ```
+pub fn host_product(
+    lhs: &[f32],
+    rhs: &[f32],
+    rows: usize,
+    inner: usize,
+    cols: usize,
+) -> Option<Vec<f32>> {
+    if lhs.len() != rows.checked_mul(inner)? || rhs.len() != inner.checked_mul(cols)? {
+        return None;
+    }
+    Some(product(
+        Matrix::new(lhs, rows, inner),
+        Matrix::new(rhs, inner, cols),
+    ))
+}
+
 /// Products of at least this many multiply-adds are split across rayon's
 /// threads. Measured on 2 cores: a training step's products at batch 30
 /// (8-12 M multiply-adds through 512-wide layers) gained nothing from a

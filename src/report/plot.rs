@@ -18,16 +18,18 @@
 //! Log-scale panels leave out values that are not positive and finite.
 //!
 //! Drawing is plotters' bitmap backend into memory with the DejaVu Sans font
-//! compiled in (no system fonts needed); [`write_png`] encodes the pixels.
+//! compiled in (no system fonts needed, see [`crate::figure`]); [`write_png`]
+//! encodes the pixels.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use anyhow::{anyhow, bail, Context, Result};
-use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
+
+use crate::figure::{
+    drawing, gradient_flow, legend, log_range, loggable, render, Area, Bars, FONT,
+};
 
 use crate::logdir::{Logdir, Run};
 use crate::report::compare::averaged_mean_grad;
@@ -39,8 +41,6 @@ pub const PLOTS_DIR: &str = "plots";
 pub const ACCURACY: &str = "accuracy.png";
 pub const GRAD_FIRST_LAST: &str = "grad_first_last.png";
 pub const GRAD_PER_LAYER: &str = "grad_per_layer.png";
-
-const FONT: &str = "sans-serif";
 
 /// What `plot` made, and which figures had no data.
 #[derive(Debug, Default)]
@@ -128,8 +128,6 @@ pub fn plot(logdir: &Logdir, out_dir: &Path) -> Result<Figures> {
     }
     Ok(figures)
 }
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// One figure: its file, the data it needs, how to draw it, its size.
 struct Figure {
@@ -394,87 +392,21 @@ fn grad_first_last(series: &Series, root: &Area) -> Result<()> {
 }
 
 fn grad_per_layer(series: &Series, root: &Area) -> Result<()> {
-    let runs: Vec<&RunSeries> = series
+    let bars: Vec<Bars> = series
         .runs
         .iter()
         .filter(|r| !r.mean_grad.is_empty())
-        .collect();
-    let layers = runs.iter().map(|r| r.mean_grad.len()).max().unwrap_or(1);
-    let decades = log_range(runs.iter().flat_map(|r| r.mean_grad.iter().copied()));
-    let x = 0.5..layers as f64 + 0.5;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            "Mean |gradient| per layer, averaged over the logged steps",
-            (FONT, 26),
-        )
-        .margin(20)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x, decades.clone().log_scale())
-        .map_err(drawing)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_desc("layer (1 = nearest the input)")
-        .y_desc("mean |gradient| (log scale)")
-        // One label per layer; plotters picks the positions, so any that
-        // fall between layers stay blank.
-        .x_labels(layers)
-        .x_label_formatter(&|v| {
-            if (v - v.round()).abs() < 1e-6 {
-                format!("{}", v.round())
-            } else {
-                String::new()
-            }
+        .map(|r| Bars {
+            name: &r.name,
+            colour: r.colour,
+            values: &r.mean_grad,
         })
-        .y_label_formatter(&|v| format!("{v:.0e}"))
-        .label_style((FONT, 16))
-        .axis_desc_style((FONT, 18))
-        .draw()
-        .map_err(drawing)?;
-    // Each layer's slot (width 1) holds one bar per run, with a gap either side.
-    let bar = 0.8 / runs.len() as f64;
-    for (i, run) in runs.iter().enumerate() {
-        let colour = run.colour;
-        let bars = run
-            .mean_grad
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| loggable(**g))
-            .map(move |(l, &g)| {
-                let left = (l + 1) as f64 - 0.4 + bar * i as f64;
-                Rectangle::new([(left, decades.start), (left + bar, g)], colour.filled())
-            });
-        chart
-            .draw_series(bars)
-            .map_err(drawing)?
-            .label(&run.name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.filled()));
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)
-}
-
-fn legend<'a, X, Y>(
-    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
-    position: SeriesLabelPosition,
-) -> Result<()>
-where
-    X: plotters::coord::ranged1d::Ranged,
-    Y: plotters::coord::ranged1d::Ranged,
-{
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font((FONT, 18))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .margin(12)
-        .draw()
-        .map_err(drawing)
-}
-
-fn loggable(v: f64) -> bool {
-    v.is_finite() && v > 0.0
+        .collect();
+    gradient_flow(
+        root,
+        "Mean |gradient| per layer, averaged over the logged steps",
+        &bars,
+    )
 }
 
 /// More points than a panel is pixels wide only cost drawing time (a
@@ -505,52 +437,6 @@ fn step_range<'a>(points: impl Iterator<Item = &'a (i64, f64)>) -> Range<i64> {
     } else {
         lo..hi.max(lo + 1)
     }
-}
-
-/// Whole decades around the positive, finite values.
-fn log_range(values: impl Iterator<Item = f64>) -> Range<f64> {
-    let (lo, hi) = values
-        .filter(|&v| loggable(v))
-        .fold((f64::INFINITY, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if lo > hi {
-        return 0.1..1.0;
-    }
-    let lo = 10f64.powf(lo.log10().floor());
-    let hi = 10f64.powf(hi.log10().ceil()).max(lo * 10.0);
-    // A hair wider, so rounding in plotters' tick search cannot drop the
-    // end decades' labels.
-    lo * (1.0 - 1e-9)..hi * (1.0 + 1e-9)
-}
-
-/// Draws into an RGB buffer of `size` with the embedded font registered.
-fn render(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Vec<u8>> {
-    register_font()?;
-    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
-        root.fill(&WHITE).map_err(drawing)?;
-        draw(&root)?;
-        root.present().map_err(drawing)?;
-    }
-    Ok(pixels)
-}
-
-fn register_font() -> Result<()> {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED.get_or_init(|| {
-        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(anyhow!(
-            "the compiled-in DejaVu Sans font could not be loaded"
-        ))
-    }
-}
-
-fn drawing<E: std::fmt::Display>(e: E) -> anyhow::Error {
-    anyhow!("drawing a figure: {e}")
 }
 
 /// Writes 8-bit RGB `pixels` as a PNG at `path`, through a temporary file

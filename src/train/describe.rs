@@ -9,6 +9,8 @@
 //!   session start (this run's values), at the end the session end. The
 //!   metric columns are scalars the training loop logs: `test_acc`, `acc`,
 //!   `loss` and `attenuation`.
+//! - **Custom Scalars**: at step 0 the dashboard's layout
+//!   ([`custom_scalars_layout`]): every layer's gradient on one chart.
 //!
 //! Everything here is pure: it returns events and summary values, and
 //! [`crate::train::train`] writes them. The hyperparameters come from one
@@ -18,6 +20,7 @@
 use std::path::Path;
 
 use clap::ValueEnum;
+use gradscope_tensorboard::custom_scalars::{Category, Layout};
 use gradscope_tensorboard::graph::graph_event;
 use gradscope_tensorboard::hparams::{self, HParam, Metric};
 use gradscope_tensorboard::proto::hparams::{DatasetType, Status};
@@ -25,6 +28,7 @@ use gradscope_tensorboard::proto::{summary, Event};
 use gradscope_tensorboard::summary::{summary_event, text};
 
 use crate::data::{Dataset, DatasetName};
+use crate::diagnosis::diagnosis_markdown;
 use crate::model::graph::mlp_graph;
 use crate::model::{Activation, Init, Shape};
 use crate::stats::RunSummary;
@@ -174,19 +178,56 @@ pub fn start_events(
                     &session_group(&hparams, run_dir),
                     wall_time,
                 ),
+                custom_scalars_layout().to_value(),
             ],
         ),
     ]
 }
 
+/// The Custom Scalars dashboard's charts, the same in every run (the
+/// dashboard merges the runs' layouts, so each run may carry it): all
+/// layers' mean |grad| on one chart, as log10 (the dashboard has no log
+/// scale, and the layers' values span decades) and as is; the per-layer
+/// diagnostics, one chart per kind; the loss and the batch accuracy. Each
+/// chart finds its tags by a regular expression from [`tags`].
+pub fn custom_scalars_layout() -> Layout {
+    let gradients = Category::new("gradient flow: every layer on one chart")
+        .multiline(
+            "log10 mean |grad| per layer",
+            [tags::LOG10_MEAN_GRAD.regex()],
+        )
+        .multiline("mean |grad| per layer", [tags::MEAN_GRAD.regex()])
+        .multiline(
+            "log10 |update| / |weights| per layer",
+            [tags::UPDATE_RATIO.regex()],
+        );
+    let units = Category::new("units: dead and saturated, per layer")
+        .multiline(
+            "dead fraction per layer (ReLU family)",
+            [tags::DEAD_FRACTION.regex()],
+        )
+        .multiline(
+            "saturated fraction per layer (sigmoid, tanh)",
+            [tags::SATURATED_FRACTION.regex()],
+        );
+    let training = Category::new("training batch")
+        .multiline("loss", [tags::exactly(tags::LOSS)])
+        .multiline("accuracy", [tags::exactly(tags::ACC)]);
+    Layout::new()
+        .category(gradients)
+        .category(units)
+        .category(training)
+}
+
 /// What a finished run adds to its last event: its vanishing-gradient
-/// table and the session end.
+/// table, its diagnosis and the session end.
 pub fn finish_values(summary: &RunSummary, wall_time: f64) -> Vec<summary::Value> {
     vec![
         text(
             tags::VANISHING,
             &vanishing_markdown(std::slice::from_ref(summary)),
         ),
+        text(tags::DIAGNOSIS, &diagnosis_markdown(summary)),
         hparams::session_end(Status::Success, wall_time),
     ]
 }
@@ -305,7 +346,8 @@ mod tests {
             [
                 tags::CONFIG,
                 hparams::EXPERIMENT_TAG,
-                hparams::SESSION_START_INFO_TAG
+                hparams::SESSION_START_INFO_TAG,
+                gradscope_tensorboard::custom_scalars::CONFIG_TAG,
             ]
         );
     }
@@ -358,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn finish_is_the_vanishing_table_then_success() {
+    fn finish_is_the_vanishing_table_the_diagnosis_then_success() {
         let run = RunSummary {
             name: "relu".into(),
             mean_grad: vec![0.01, 0.04],
@@ -366,6 +408,7 @@ mod tests {
             final_batch_acc: 0.9,
             train_acc: 0.9,
             test_acc: 0.8,
+            units: None,
         };
         let values = finish_values(&run, 2.0);
         assert_eq!(values[0].tag, tags::VANISHING);
@@ -377,7 +420,16 @@ mod tests {
             md.contains("| relu | 1.00e-2 | 4.00e-2 | 4.0x | 0.300 | 90.00% | 90.00% | 80.00% |"),
             "{md}"
         );
-        assert_eq!(values[1].tag, hparams::SESSION_END_INFO_TAG);
+        assert_eq!(values[1].tag, tags::DIAGNOSIS);
+        let Some(Value::Tensor(t)) = &values[1].value else {
+            panic!("not text")
+        };
+        let md = String::from_utf8(t.string_val[0].clone()).unwrap();
+        assert!(
+            md.starts_with("- relu: no layer's gradient vanishes"),
+            "{md}"
+        );
+        assert_eq!(values[2].tag, hparams::SESSION_END_INFO_TAG);
         assert_eq!(failure_values(2.0)[0].tag, hparams::SESSION_END_INFO_TAG);
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Each iteration draws a batch, runs forward, loss, one backward pass and
 //! one Adam step with those same gradients. Every `log_every` iterations the
-//! run's [`RunLog`] writes the loss, batch accuracy and per-layer gradient
-//! and weight statistics to its event file. What the run records about
+//! run's [`RunLog`] writes the loss, batch accuracy, per-layer gradient
+//! and weight statistics and the per-layer diagnostics ([`diagnoser`]) to
+//! its event file. What the run records about
 //! itself for the Text, HParams and Graphs dashboards comes from
 //! [`describe`].
 //!
@@ -13,6 +14,7 @@
 
 pub mod adam;
 pub mod describe;
+pub mod diagnoser;
 pub mod divergence;
 pub mod engine;
 pub mod lines;
@@ -167,13 +169,13 @@ pub fn train(
         let diverged = divergence::check(loss, &model, &grads)?;
         if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
-            log.step(i, loss, acc, &model, &grads)?;
+            log.step(i, &x, loss, acc, &model, &grads)?;
         }
         if let Some(divergence) = diverged {
             return log.end(i, Ending::Diverged(divergence));
         }
         optimizer.step(&grads)?;
-        log.tick();
+        log.stepped(i, &model)?;
     }
 
     let train_acc = accuracy(cfg.engine, &model, &data.train, &device)?;

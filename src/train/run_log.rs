@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
+use candle_core::{Device, Tensor};
 use gradscope_tensorboard::summary::{scalar, summary_event, wall_time_now};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -25,6 +26,7 @@ use crate::model::Mlp;
 use crate::stats::RunSummary;
 use crate::tags;
 use crate::train::adam::AdamConfig;
+use crate::train::diagnoser::Diagnosed;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
 use crate::train::summarizer::{Setup, StepSource, Summarizer};
@@ -106,6 +108,10 @@ impl RunLog {
             iterations: cfg.iterations,
             // Every step logged: the summary thread can replay the optimizer.
             replica: replayable.filter(|_| cfg.log_every == 1),
+            diagnosed: Some(Diagnosed {
+                arch: model.arch,
+                image: (data.train.rows, data.train.cols),
+            }),
         };
         let mut lines = Lines::stdout(progress.clone());
         if cfg.progress_bars.is_some() {
@@ -126,18 +132,24 @@ impl RunLog {
         })
     }
 
-    /// Logs iteration `i`: the batch's `loss` and accuracy `acc`, and per
+    /// Logs iteration `i`: the batch's `loss` and accuracy `acc`, per
     /// layer the gradients in `grads` and the kernels of `model` (before
-    /// the optimizer steps them).
+    /// the optimizer steps them), and the per-layer diagnostics of the
+    /// batch `x`.
     pub fn step(
         &mut self,
         i: usize,
+        x: &Tensor,
         loss: f32,
         acc: f32,
         model: &Mlp,
         grads: &GradStore,
     ) -> Result<()> {
-        let source = Snapshot { model, grads };
+        let source = Snapshot {
+            model,
+            grads: Some(grads),
+            x: Some(x),
+        };
         self.summaries
             .log_step(i as i64, wall_time_now(), loss, acc, &source)
             .with_context(|| format!("{}: logging iteration {i}", self.name))?;
@@ -145,9 +157,20 @@ impl RunLog {
         Ok(())
     }
 
-    /// Counts one iteration done, for the progress bar.
-    pub fn tick(&self) {
+    /// Counts iteration `i` done, the optimizer having stepped `model`:
+    /// for the progress bar, and, after a logged step, for its update ratios
+    /// (the summary thread then takes the stepped kernels, unless it
+    /// replays the optimizer itself).
+    pub fn stepped(&mut self, i: usize, model: &Mlp) -> Result<()> {
         self.progress.inc(1);
+        let source = Snapshot {
+            model,
+            grads: None,
+            x: None,
+        };
+        self.summaries
+            .stepped(i as i64, &source)
+            .with_context(|| format!("{}: logging iteration {i}'s update", self.name))
     }
 
     /// Ends the run at iteration `at`, closing its event file complete. A
@@ -222,7 +245,7 @@ impl RunLog {
         }
         // The summary thread holds the gradient statistics of every logged
         // step: the finished run's figures wait for it.
-        let (mut writer, grad_stats) = summaries.finish()?;
+        let (mut writer, grad_stats, units) = summaries.finish_diagnosed()?;
         let summary = RunSummary {
             name,
             mean_grad: grad_stats.averages(),
@@ -230,6 +253,7 @@ impl RunLog {
             final_batch_acc,
             train_acc,
             test_acc,
+            units,
         };
         if let Ending::Finished { .. } = ending {
             let mut values = vec![
@@ -256,17 +280,20 @@ struct Closed {
 }
 
 /// A step's numbers as the summarizer copies them: the model's kernels and
-/// their gradients.
+/// biases, their gradients and the batch (these two at a logged step only).
 struct Snapshot<'a> {
     model: &'a Mlp,
-    grads: &'a GradStore,
+    grads: Option<&'a GradStore>,
+    x: Option<&'a Tensor>,
 }
 
 impl StepSource for Snapshot<'_> {
     fn copy_grads(&self, out: &mut [Vec<f32>]) -> Result<()> {
+        let grads = self
+            .grads
+            .context("no gradients after the optimizer's step")?;
         for (layer, out) in self.model.layers.iter().zip(out) {
-            let grad = self
-                .grads
+            let grad = grads
                 .get(layer.kernel.as_tensor())
                 .context("the loss does not depend on a layer's kernel")?;
             crate::cpu::copy_f32(grad, out)?;
@@ -279,6 +306,23 @@ impl StepSource for Snapshot<'_> {
             crate::cpu::copy_f32(layer.kernel.as_tensor(), out)?;
         }
         Ok(())
+    }
+
+    fn copy_biases(&self, out: &mut [Vec<f32>]) -> Result<()> {
+        for (layer, out) in self.model.layers.iter().zip(out) {
+            crate::cpu::copy_f32(layer.bias.as_tensor(), out)?;
+        }
+        Ok(())
+    }
+
+    fn batch(&self) -> Result<Tensor> {
+        let x = self.x.context("no batch after the optimizer's step")?;
+        // A handle on the CPU tensor; a device's batch is copied here, on
+        // the training thread that owns the device.
+        Ok(match x.device() {
+            Device::Cpu => x.clone(),
+            _ => x.to_device(&Device::Cpu)?,
+        })
     }
 }
 

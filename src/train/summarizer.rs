@@ -26,17 +26,22 @@
 //! channel to one [`RunWriter`]. Each logged step's terminal line is printed
 //! here too, once its event is written: formatting it cost the training
 //! thread about 1 µs a step at `--log-every 1`.
+//!
+//! The per-layer diagnostics and images of a logged step ([`Diagnoser`])
+//! are built here as well, into an event of their own after the step's.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use candle_core::Tensor;
 
 use crate::logdir::RunWriter;
-use crate::stats::{mean_abs, GradStats};
+use crate::stats::{mean_abs, GradStats, UnitFractions};
 use crate::tags;
 use crate::train::adam::{AdamConfig, Replica};
+use crate::train::diagnoser::{Diagnosed, Diagnoser, DIAGNOSE_EVERY};
 use crate::train::lines::Lines;
 use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
@@ -51,6 +56,11 @@ pub trait StepSource {
     /// Each layer's kernel (as the optimizer has not yet stepped it) into
     /// `out[layer]`.
     fn copy_weights(&self, out: &mut [Vec<f32>]) -> Result<()>;
+    /// Each layer's bias into `out[layer]`, for the diagnostics.
+    fn copy_biases(&self, out: &mut [Vec<f32>]) -> Result<()>;
+    /// The step's batch (`batch × inputs`) on the CPU, for the diagnostics'
+    /// forward pass: a handle on the same tensor, not a copy.
+    fn batch(&self) -> Result<Tensor>;
 }
 
 /// One logged training step, as the training thread saw it.
@@ -67,6 +77,9 @@ struct StepRecord {
     /// ([`Summarizer::wants_weights`] said so), the worker's [`Replica`]
     /// of the optimizer has them.
     has_weights: bool,
+    /// With diagnostics: each layer's bias, and the step's batch.
+    biases: Vec<Vec<f32>>,
+    batch: Option<Tensor>,
 }
 
 enum Job {
@@ -74,6 +87,12 @@ enum Job {
     Step(StepRecord),
     /// A step the training thread built itself, the queue being full.
     Built(Box<BuiltStep>),
+    /// The kernels after the optimizer's step that followed logged step
+    /// `step` (sent when no replica has them), for the update ratios.
+    Stepped {
+        step: i64,
+        kernels: Vec<Vec<f32>>,
+    },
 }
 
 /// A step's finished event, with what the worker records of it, and the
@@ -142,6 +161,7 @@ impl StepLine {
 struct Finished {
     writer: RunWriter,
     grad_stats: GradStats,
+    units: Option<UnitFractions>,
 }
 
 /// What the summary thread needs to know of the run.
@@ -157,6 +177,9 @@ pub struct Setup {
     /// the worker then keeps the kernels with a [`Replica`] of it, and the
     /// training thread sends them only every [`CHECK_EVERY`] steps.
     pub replica: Option<AdamConfig>,
+    /// The network, for the per-layer diagnostics ([`Diagnoser`]); `None`
+    /// logs none.
+    pub diagnosed: Option<Diagnosed>,
 }
 
 /// At `--log-every 1`, how often the training thread sends the kernels
@@ -175,6 +198,12 @@ pub struct Summarizer {
     layers: usize,
     /// Whether the worker keeps the kernels itself between checks.
     replicated: bool,
+    /// Whether the worker logs the per-layer diagnostics.
+    diagnosed: bool,
+    /// The next step from which a logged step is diagnosed
+    /// ([`DIAGNOSE_EVERY`]), and the last one that was.
+    next_diagnosed: i64,
+    last_diagnosed: Option<i64>,
 }
 
 /// The records' bytes the queue holds before `log_step` builds a step
@@ -206,6 +235,9 @@ impl Summarizer {
             worker: Some(worker),
             layers: setup.layers,
             replicated: setup.replica.is_some(),
+            diagnosed: setup.diagnosed.is_some(),
+            next_diagnosed: 0,
+            last_diagnosed: None,
         })
     }
 
@@ -226,7 +258,25 @@ impl Summarizer {
             source.copy_weights(&mut record.weights)?;
             record.has_weights = true;
         }
+        if self.diagnosed && step >= self.next_diagnosed {
+            source.copy_biases(&mut record.biases)?;
+            record.batch = Some(source.batch()?);
+            self.next_diagnosed = (step / DIAGNOSE_EVERY + 1) * DIAGNOSE_EVERY;
+            self.last_diagnosed = Some(step);
+        }
         self.queue_step(record, source)
+    }
+
+    /// The optimizer has stepped after iteration `step`: if that step was
+    /// logged with diagnostics and no replica follows the kernels, sends
+    /// them (from `source`) for its update ratios.
+    pub fn stepped(&mut self, step: i64, source: &dyn StepSource) -> Result<()> {
+        if self.replicated || self.last_diagnosed != Some(step) {
+            return Ok(());
+        }
+        let mut kernels = vec![Vec::new(); self.layers];
+        source.copy_weights(&mut kernels)?;
+        self.send(Job::Stepped { step, kernels })
     }
 
     /// Whether `step`'s record must carry the kernels: always, unless the
@@ -249,6 +299,8 @@ impl Summarizer {
             grads: vec![Vec::new(); self.layers],
             weights: vec![Vec::new(); self.layers],
             has_weights: false,
+            biases: vec![Vec::new(); self.layers],
+            batch: None,
         });
         (record.step, record.wall_time, record.loss, record.acc) = (step, wall_time, loss, acc);
         record.has_weights = false;
@@ -282,10 +334,17 @@ impl Summarizer {
 
     /// Waits for every queued event to be written; hands back the writer
     /// (to close) and the per-layer gradient statistics of the logged steps.
-    pub fn finish(mut self) -> Result<(RunWriter, GradStats)> {
+    pub fn finish(self) -> Result<(RunWriter, GradStats)> {
+        let (writer, grad_stats, _) = self.finish_diagnosed()?;
+        Ok((writer, grad_stats))
+    }
+
+    /// [`finish`](Self::finish), with the hidden layers' dead or saturated
+    /// fractions at the last diagnosed step.
+    pub fn finish_diagnosed(mut self) -> Result<(RunWriter, GradStats, Option<UnitFractions>)> {
         self.hang_up();
         let finished = self.join()?;
-        Ok((finished.writer, finished.grad_stats))
+        Ok((finished.writer, finished.grad_stats, finished.units))
     }
 
     fn send(&mut self, job: Job) -> Result<()> {
@@ -342,32 +401,75 @@ fn work(
     let mut grad_stats = GradStats::new(setup.layers);
     let mut means = Vec::with_capacity(setup.layers);
     let mut kernels = Kernels::new(setup.replica);
+    let mut diagnoser = setup.diagnosed.map(Diagnoser::new);
+    // Diagnostics events, written after the job's own event.
+    let mut diagnosed = Vec::new();
     while let Some(job) = next_job(inbox, &mut lines) {
         let (event, line, record) = match job {
-            Job::Event(event) => (event, None, None),
+            Job::Event(event) => {
+                // A run's last events: the diagnostics' last (a step still
+                // pending gets no update) are written before them.
+                for last in diagnoser.as_mut().map(Diagnoser::end).unwrap_or_default() {
+                    writer.write_event(&last)?;
+                }
+                (Some(event), None, None)
+            }
             Job::Step(record) => {
                 kernels.take_in(&record, &mut lines)?;
                 let (event, non_finite) = step_event(&record, kernels.of(&record)?, &mut means);
                 grad_stats.record(&means);
-                (event, Some(StepLine::of(&record, non_finite)), Some(record))
+                let line = StepLine::of(&record, non_finite);
+                (Some(event), Some(line), Some(record))
             }
             Job::Built(built) => {
                 kernels.take_in(&built.record, &mut lines)?;
                 grad_stats.record(&built.means);
-                (built.event, Some(built.line), Some(built.record))
+                means.clone_from(&built.means);
+                (Some(built.event), Some(built.line), Some(built.record))
+            }
+            Job::Stepped { step, kernels } => {
+                diagnosed.extend(diagnoser.as_mut().and_then(|d| d.stepped(step, &kernels)));
+                (None, None, None)
             }
         };
-        if let Some(record) = record {
+        if let Some(mut record) = record {
+            if let (Some(diagnoser), Some(batch)) = (&mut diagnoser, record.batch.take()) {
+                let weights = kernels.of(&record)?;
+                diagnosed.extend(diagnoser.observe(
+                    record.step,
+                    record.wall_time,
+                    &batch,
+                    weights,
+                    &record.biases,
+                    &means,
+                )?);
+            }
             kernels.step(&record)?;
+            if let (Some(diagnoser), Some(after)) = (&mut diagnoser, kernels.replicated()) {
+                diagnosed.extend(diagnoser.stepped(record.step, after));
+            }
             // The training thread may have finished; then nobody reuses it.
             let _ = give_back.send(record);
         }
-        writer.write_event(&event)?;
+        if let Some(event) = event {
+            writer.write_event(&event)?;
+        }
+        for event in diagnosed.drain(..) {
+            writer.write_event(&event)?;
+        }
         if let Some(line) = line {
             line.print(&mut lines, setup.iterations);
         }
     }
-    Ok(Finished { writer, grad_stats })
+    for event in diagnoser.as_mut().map(Diagnoser::end).unwrap_or_default() {
+        writer.write_event(&event)?;
+    }
+    let units = diagnoser.as_ref().and_then(Diagnoser::units);
+    Ok(Finished {
+        writer,
+        grad_stats,
+        units,
+    })
 }
 
 /// The kernels the worker logs: those a record carries, else those of its
@@ -430,6 +532,11 @@ impl Kernels {
         }
     }
 
+    /// The replica's kernels, if there is one.
+    fn replicated(&self) -> Option<&[Vec<f32>]> {
+        self.replica.as_ref().map(Replica::weights)
+    }
+
     /// Steps the replica with `record`'s gradients, as the optimizer does
     /// after the step is logged.
     fn step(&mut self, record: &StepRecord) -> Result<()> {
@@ -479,7 +586,7 @@ fn next_job(inbox: &Receiver<Job>, lines: &mut Lines) -> Option<Job> {
 }
 
 /// The summaries of one step: [`tags::LOSS`], [`tags::ACC`], and per layer
-/// its mean |grad| and the histograms of its kernel's gradient and kernel.
+/// its mean |grad| (and its log10) and the histograms of its kernel's gradient and kernel.
 /// Fills `means` with each layer's mean |grad|; returns the event and how
 /// many non-finite values the histograms left out.
 fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -> (Event, usize) {
@@ -492,7 +599,11 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
     for (l, (grad, weights)) in record.grads.iter().zip(weights).enumerate() {
         let mean = mean_abs(grad);
         means.push(mean);
-        values.push(scalar(&tags::mean_grad(l + 1), mean as f32));
+        values.push(scalar(&tags::MEAN_GRAD.tag(l + 1), mean as f32));
+        values.push(scalar(
+            &tags::LOG10_MEAN_GRAD.tag(l + 1),
+            mean.log10() as f32,
+        ));
         let (grad_hist, skipped) = histogram(&tags::grad_histogram(l + 1), grad);
         let (weight_hist, skipped_w) = histogram(&tags::weight_histogram(l + 1), weights);
         values.extend([grad_hist, weight_hist]);
@@ -518,6 +629,7 @@ mod tests {
             values_per_step,
             iterations: 100,
             replica: None,
+            diagnosed: None,
         }
     }
 
@@ -541,6 +653,12 @@ mod tests {
         }
         fn copy_weights(&self, _: &mut [Vec<f32>]) -> Result<()> {
             panic!("the record already holds its weights")
+        }
+        fn copy_biases(&self, _: &mut [Vec<f32>]) -> Result<()> {
+            panic!("these tests log no diagnostics")
+        }
+        fn batch(&self) -> Result<Tensor> {
+            panic!("these tests log no diagnostics")
         }
     }
 
@@ -575,9 +693,11 @@ mod tests {
                 "loss",
                 "acc",
                 "mean_1",
+                "log10_mean_1",
                 "histogram_1",
                 "hist_weights_1",
                 "mean_2",
+                "log10_mean_2",
                 "histogram_2",
                 "hist_weights_2"
             ]

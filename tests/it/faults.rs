@@ -149,14 +149,18 @@ fn sigkill_loses_at_most_the_last_two_seconds() {
     }
 
     // A kill rarely lands inside a write, so make sure of the case where it
-    // does: the same file cut in the middle of its last record.
+    // does: the same file cut in the middle of its last step's record (the
+    // one with the loss; the step's diagnostics follow it).
     let bytes = std::fs::read(&file).unwrap();
     let cut_dir = dir.path().join("cut").join(&run);
     std::fs::create_dir_all(&cut_dir).unwrap();
     let cut_file = cut_dir.join(file.file_name().unwrap());
+    let has_loss = |e: &gradscope_tensorboard::proto::Event| matches!(&e.what, Some(event::What::Summary(s)) if s.value.iter().any(|v| v.tag == "loss"));
     let last_start = EventReader::open(&file)
         .unwrap()
-        .map(|r| r.unwrap().0)
+        .map(Result::unwrap)
+        .filter(|(_, e)| has_loss(e))
+        .map(|(at, _)| at)
         .last()
         .unwrap();
     std::fs::write(&cut_file, &bytes[..last_start as usize + 20]).unwrap();

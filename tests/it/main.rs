@@ -36,3 +36,5 @@ mod tensorboard;
 mod tensorboard_server;
 /// Training runs through the library: loss, tags, determinism.
 mod training;
+/// The views of gradient flow: Custom Scalars, per-layer diagnostics, images.
+mod views;

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use gradscope_tensorboard::custom_scalars;
 use gradscope_tensorboard::proto::{event, summary::value::Value, HistogramProto};
 use serde_json::Value as Json;
 
@@ -21,6 +22,9 @@ enum Written {
     Text(String),
     /// An hparams record: everything is in its metadata.
     HParams,
+    /// Something only its plugin reads (the Custom Scalars layout, images):
+    /// the plugin TensorBoard files it under.
+    Plugin(&'static str),
 }
 
 /// tag -> [(step, value)] as our own reader sees the run's event file.
@@ -34,6 +38,8 @@ fn written(run_dir: &Path) -> BTreeMap<String, Vec<(i64, Written)>> {
             let w = match v.value {
                 Some(Value::SimpleValue(x)) => Written::Scalar(x),
                 Some(Value::Histo(h)) => Written::Histogram(h),
+                _ if v.tag == custom_scalars::CONFIG_TAG => Written::Plugin("custom_scalars"),
+                Some(Value::Image(_)) => Written::Plugin("images"),
                 Some(Value::Tensor(t)) if !t.string_val.is_empty() => {
                     Written::Text(String::from_utf8(t.string_val[0].clone()).unwrap())
                 }
@@ -69,17 +75,26 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         "attenuation",
         "config",
         "vanishing_gradient",
+        "diagnosis",
         "_hparams_/experiment",
         "_hparams_/session_start_info",
         "_hparams_/session_end_info",
+        custom_scalars::CONFIG_TAG,
+        "first_layer_kernels",
+        "gradient_flow",
         // The event's graph_def, as TensorBoard files it.
         "__run_graph__",
     ]
     .map(String::from)
     .to_vec();
+    for l in 1..=5 {
+        expected_tags.push(format!("activations_{l}"));
+    }
     for l in 1..=6 {
         expected_tags.extend([
+            format!("update_ratio_{l}"),
             format!("mean_{l}"),
+            format!("log10_mean_{l}"),
             format!("histogram_{l}"),
             format!("hist_weights_{l}"),
         ]);
@@ -90,6 +105,14 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
         let ours = written(&logs.join(run));
         let mut seen: Vec<String> = tags.as_object().unwrap().keys().cloned().collect();
         seen.sort();
+        let units = if run == "sigmoid" {
+            "saturated_fraction"
+        } else {
+            "dead_fraction"
+        };
+        let mut expected_tags = expected_tags.clone();
+        expected_tags.extend((1..=5).map(|l| format!("{units}_{l}")));
+        expected_tags.sort();
         assert_eq!(seen, expected_tags, "{run}");
         assert_eq!(tags["__run_graph__"]["plugin"], "graphs", "{run}");
         for (tag, ours) in &ours {
@@ -108,6 +131,7 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
                         assert_eq!(p[1].as_str(), Some(text.as_str()), "{run}/{tag}");
                     }
                     Written::HParams => assert_eq!(tb["plugin"], "hparams", "{run}/{tag}"),
+                    Written::Plugin(plugin) => assert_eq!(tb["plugin"], *plugin, "{run}/{tag}"),
                     Written::Histogram(h) => {
                         // TensorBoard's data_compat drops the empty buckets at
                         // both ends, uses min and max as the outer edges and

@@ -88,9 +88,12 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
     let layers = 1..=6;
     let mut scalar_tags = set(["loss", "acc", "test_acc", "train_acc", "attenuation"]);
     scalar_tags.extend(layers.clone().map(|l| format!("mean_{l}")));
-    let histogram_tags: BTreeSet<String> = layers
+    scalar_tags.extend(layers.clone().map(|l| format!("log10_mean_{l}")));
+    scalar_tags.extend(layers.clone().map(|l| format!("update_ratio_{l}")));
+    let mut histogram_tags: BTreeSet<String> = layers
         .flat_map(|l| [format!("histogram_{l}"), format!("hist_weights_{l}")])
         .collect();
+    histogram_tags.extend((1..=5).map(|l| format!("activations_{l}")));
     let scalars = server.get("/data/plugin/scalars/tags");
     let histograms = server.get("/data/plugin/histograms/tags");
     let distributions = server.get("/data/plugin/distributions/tags");
@@ -100,12 +103,21 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
         assert_eq!(keys(tags), set(RUNS), "{tags}");
     }
     for run in RUNS {
+        // The hidden layers' unit diagnostic: dead units for the ReLU
+        // family, saturated ones for sigmoid.
+        let units = if run == "sigmoid" {
+            "saturated_fraction"
+        } else {
+            "dead_fraction"
+        };
+        let mut scalar_tags = scalar_tags.clone();
+        scalar_tags.extend((1..=5).map(|l| format!("{units}_{l}")));
         assert_eq!(keys(&scalars[run]), scalar_tags, "{run}");
         assert_eq!(keys(&histograms[run]), histogram_tags, "{run}");
         assert_eq!(keys(&distributions[run]), histogram_tags, "{run}");
         assert_eq!(
             strings(&text[run]),
-            set(["config", "vanishing_gradient"]),
+            set(["config", "vanishing_gradient", "diagnosis"]),
             "{run}"
         );
         assert_eq!(graphs[run]["run_graph"], json!(true), "{run}: {graphs}");

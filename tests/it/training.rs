@@ -65,7 +65,9 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
             match &v.value {
                 // In `scalars` and `histograms`.
                 Some(Value::SimpleValue(_) | Value::Histo(_)) => {}
-                Some(Value::Tensor(_)) => records.entry(v.tag.clone()).or_default().push(e.step),
+                Some(Value::Tensor(_) | Value::Image(_)) => {
+                    records.entry(v.tag.clone()).or_default().push(e.step)
+                }
                 other => panic!("unexpected value {other:?}"),
             }
         }
@@ -93,11 +95,19 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
         ("config", 0),
         ("_hparams_/experiment", 0),
         ("_hparams_/session_start_info", 0),
+        ("custom_scalars__config__", 0),
         ("vanishing_gradient", 301),
+        ("diagnosis", 301),
         ("_hparams_/session_end_info", 301),
     ]
     .into_iter()
     .map(|(tag, step)| (tag.to_string(), vec![step]))
+    .chain([
+        // The kernels at the first and last logged step; the gradient flow
+        // at the first logged step from each multiple of 200 on.
+        ("first_layer_kernels".to_string(), vec![0, 300]),
+        ("gradient_flow".to_string(), vec![0, 200]),
+    ])
     .collect();
     assert_eq!(records, expected_records);
     let loss = scalars.get("loss");

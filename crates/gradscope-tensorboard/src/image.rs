@@ -285,6 +285,10 @@ pub fn encode_png(pixels: &[u8], height: usize, width: usize, channels: usize) -
     let mut encoder = png::Encoder::new(&mut out, width as u32, height as u32);
     encoder.set_color(color);
     encoder.set_depth(png::BitDepth::Eight);
+    // The fast level: on a 640x400 chart (gradscope's gradient-flow image)
+    // the default level took 5.3 ms a picture, most of the cost of drawing
+    // it, for a file about a third smaller.
+    encoder.set_compression(png::Compression::Fast);
     // Writing into a Vec fails only on a size PNG cannot hold, which the
     // callers' checks rule out (u32 dimensions).
     let mut writer = encoder.write_header().expect("a valid PNG header");
