@@ -20,6 +20,8 @@
 //! - [`stats`]: the gradient statistics both sides compute (mean |grad|,
 //!   attenuation) and a finished run's [`stats::RunSummary`].
 //! - [`tags`]: every tag name, written by `train` and read by `report`.
+//! - [`time_profile`]: a recurrent run's gradient through time: what is
+//!   logged of it, and its figure.
 //! - [`table`]: the comparison table, as text, CSV or markdown.
 //! - [`logdir`]: a logdir's runs as the reports read them, and the
 //!   [`logdir::RunWriter`] that records a run while writing it, so the
@@ -45,4 +47,5 @@ pub mod report;
 pub mod stats;
 pub mod table;
 pub mod tags;
+pub mod time_profile;
 pub mod train;

@@ -54,6 +54,19 @@ pub fn attenuation(averages: &[f64]) -> f64 {
     }
 }
 
+/// How many times weaker the gradient with respect to the first hidden
+/// state of a recurrent run is than at the last: the mean of ||dL/dh_T||
+/// over the logged steps, over the mean of ||dL/dh_1|| (averaged as
+/// [`attenuation`] averages layers). 1 means nothing is lost through time.
+///
+/// ```
+/// assert_eq!(gradscope::stats::time_attenuation(&[1.0, 3.0], &[40.0, 40.0]), 20.0);
+/// ```
+pub fn time_attenuation(first: &[f64], last: &[f64]) -> f64 {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    mean(last) / mean(first)
+}
+
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -66,6 +79,8 @@ pub struct RunSummary {
     /// Accuracy on the whole training and test splits after training.
     pub train_acc: f32,
     pub test_acc: f32,
+    /// A recurrent run's [`time_attenuation`]; `None` for the MLP.
+    pub time_attenuation: Option<f64>,
 }
 
 impl RunSummary {

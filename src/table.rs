@@ -247,6 +247,7 @@ mod tests {
             final_batch_acc: 0.5,
             train_acc: 0.5,
             test_acc: 0.25,
+            time_attenuation: None,
         };
         let table = vanishing_table(&[run]);
         let row = table.lines().nth(1).unwrap();

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
+use candle_core::Var;
+use gradscope_tensorboard::image::{image, Image};
+use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{scalar, summary_event, wall_time_now};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -22,8 +25,9 @@ use crate::data::Dataset;
 use crate::interrupt::{Interrupted, Signal};
 use crate::logdir::{Run, RunWriter};
 use crate::model::Mlp;
-use crate::stats::RunSummary;
+use crate::stats::{self, RunSummary};
 use crate::tags;
+use crate::time_profile::{self, Curve};
 use crate::train::adam::AdamConfig;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
@@ -78,6 +82,8 @@ pub struct RunLog {
     progress: ProgressBar,
     /// The last logged step, its loss and its batch accuracy.
     last_logged: Option<(usize, f32, f32)>,
+    /// A recurrent run's gradient through time at each logged step.
+    through_time: Vec<Curve>,
 }
 
 impl RunLog {
@@ -94,22 +100,33 @@ impl RunLog {
         model: &Mlp,
         replayable: Option<AdamConfig>,
     ) -> Result<RunLog> {
+        let shape = model.arch.shape;
+        let events = describe::start_events(cfg, data, &shape, run_dir, wall_time_now());
+        RunLog::start_with(name, run_dir, cfg, &kernels(model), events, replayable)
+    }
+
+    /// [`RunLog::start`] for any model: `kernels` are the matrices whose
+    /// gradients and values it logs at each step (as layers 1, 2, ...),
+    /// `start_events` what the run says of itself first.
+    pub fn start_with(
+        name: &str,
+        run_dir: &Path,
+        cfg: &TrainConfig,
+        kernels: &[Var],
+        start_events: Vec<Event>,
+        replayable: Option<AdamConfig>,
+    ) -> Result<RunLog> {
         let writer = RunWriter::create(run_dir, name)?;
         let progress = progress_bar(name, cfg);
         let setup = Setup {
-            layers: model.layers.len(),
-            values_per_step: 2 * model
-                .layers
-                .iter()
-                .map(|layer| layer.kernel.elem_count())
-                .sum::<usize>(),
+            layers: kernels.len(),
+            values_per_step: 2 * kernels.iter().map(|k| k.elem_count()).sum::<usize>(),
             iterations: cfg.iterations,
             // Every step logged: the summary thread can replay the optimizer.
             replica: replayable.filter(|_| cfg.log_every == 1),
         };
         let mut summaries = Summarizer::start(writer, setup, Lines::stdout(progress.clone()))?;
-        let shape = model.arch.shape;
-        for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
+        for event in start_events {
             summaries.write_event(event)?;
         }
         Ok(RunLog {
@@ -118,6 +135,7 @@ impl RunLog {
             summaries,
             progress,
             last_logged: None,
+            through_time: Vec::new(),
         })
     }
 
@@ -132,12 +150,40 @@ impl RunLog {
         model: &Mlp,
         grads: &GradStore,
     ) -> Result<()> {
-        let source = Snapshot { model, grads };
+        self.step_kernels(i, loss, acc, &kernels(model), grads)
+    }
+
+    /// [`RunLog::step`] for any model: `kernels` as given to
+    /// [`RunLog::start_with`].
+    pub fn step_kernels(
+        &mut self,
+        i: usize,
+        loss: f32,
+        acc: f32,
+        kernels: &[Var],
+        grads: &GradStore,
+    ) -> Result<()> {
+        let source = Snapshot { kernels, grads };
         self.summaries
             .log_step(i as i64, wall_time_now(), loss, acc, &source)
             .with_context(|| format!("{}: logging iteration {i}", self.name))?;
         self.last_logged = Some((i, loss, acc));
         Ok(())
+    }
+
+    /// Logs a recurrent run's gradient through time at iteration `i`,
+    /// `norms[t - 1]` being ||dL/dh_t|| ([`time_profile`]): its scalars, and
+    /// the figure of every profile logged so far.
+    pub fn through_time(&mut self, i: usize, norms: &[f64]) -> Result<()> {
+        self.through_time.push(time_profile::curve(i as i64, norms));
+        let rgb = time_profile::draw(&self.name, &self.through_time)?;
+        let (width, height) = time_profile::SIZE;
+        let figure = Image::hwc(rgb.as_slice(), height as usize, width as usize, 3);
+        let mut values = time_profile::scalars(norms);
+        values.push(image(tags::TIME_GRAD_PROFILE, &figure)?);
+        self.summaries
+            .write_event(summary_event(i as i64, wall_time_now(), values))
+            .with_context(|| format!("{}: logging the gradient through time", self.name))
     }
 
     /// Counts one iteration done, for the progress bar.
@@ -195,6 +241,7 @@ impl RunLog {
             mut summaries,
             progress,
             last_logged,
+            through_time,
             ..
         } = self;
         progress.finish_and_clear();
@@ -225,6 +272,7 @@ impl RunLog {
             final_batch_acc,
             train_acc,
             test_acc,
+            time_attenuation: time_attenuation(&through_time),
         };
         if let Ending::Finished { .. } = ending {
             let mut values = vec![
@@ -250,19 +298,39 @@ struct Closed {
     run: Option<Run>,
 }
 
+/// The MLP's kernels, input first.
+fn kernels(model: &Mlp) -> Vec<Var> {
+    model.layers.iter().map(|l| l.kernel.clone()).collect()
+}
+
+/// [`stats::time_attenuation`] of the logged profiles; `None` without any.
+fn time_attenuation(curves: &[Curve]) -> Option<f64> {
+    if curves.is_empty() {
+        return None;
+    }
+    let end = |first: bool| -> Vec<f64> {
+        curves
+            .iter()
+            .filter_map(|(_, c)| if first { c.first() } else { c.last() })
+            .map(|p| p.1)
+            .collect()
+    };
+    Some(stats::time_attenuation(&end(true), &end(false)))
+}
+
 /// A step's numbers as the summarizer copies them: the model's kernels and
 /// their gradients.
 struct Snapshot<'a> {
-    model: &'a Mlp,
+    kernels: &'a [Var],
     grads: &'a GradStore,
 }
 
 impl StepSource for Snapshot<'_> {
     fn copy_grads(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        for (layer, out) in self.model.layers.iter().zip(out) {
+        for (kernel, out) in self.kernels.iter().zip(out) {
             let grad = self
                 .grads
-                .get(layer.kernel.as_tensor())
+                .get(kernel.as_tensor())
                 .context("the loss does not depend on a layer's kernel")?;
             crate::cpu::copy_f32(grad, out)?;
         }
@@ -270,8 +338,8 @@ impl StepSource for Snapshot<'_> {
     }
 
     fn copy_weights(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        for (layer, out) in self.model.layers.iter().zip(out) {
-            crate::cpu::copy_f32(layer.kernel.as_tensor(), out)?;
+        for (kernel, out) in self.kernels.iter().zip(out) {
+            crate::cpu::copy_f32(kernel.as_tensor(), out)?;
         }
         Ok(())
     }
