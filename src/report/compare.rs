@@ -30,7 +30,17 @@ pub fn row(run: &Run) -> RunRow {
         train_acc: run.last_scalar(tags::TRAIN_ACC),
         test_acc: run.last_scalar(tags::TEST_ACC),
         mean_grad: averaged_mean_grad(run),
+        through_time: through_time(run),
     }
+}
+
+/// A recurrent run's [`crate::stats::time_attenuation`] from its logged
+/// `time_grad_first` and `time_grad_last`; `None` for other runs.
+pub fn through_time(run: &Run) -> Option<f64> {
+    let values = |tag| -> Vec<f64> { run.scalars(tag).into_iter().map(|p| p.1).collect() };
+    let (first, last) = (values(tags::TIME_GRAD_FIRST), values(tags::TIME_GRAD_LAST));
+    (!first.is_empty() && first.len() == last.len())
+        .then(|| crate::stats::time_attenuation(&first, &last))
 }
 
 /// Each layer's `mean_i` averaged over the logged steps, input first.

@@ -152,6 +152,7 @@ mod tests {
             train_acc: None,
             test_acc: Some(test_acc),
             mean_grad: grads.to_vec(),
+            through_time: None,
         }
     }
 
