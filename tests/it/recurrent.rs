@@ -97,7 +97,14 @@ fn each_cell_trains_and_tensorboard_lists_every_tag_and_the_figure() {
         let row = table.iter().find(|l| l.starts_with(run)).unwrap();
         assert!(row.matches('x').count() >= 2, "{row}");
     }
-    assert!(logs.join("REPORT.md").is_file());
+    // REPORT.md shows the through-time figure of each recurrent run, as `plot` draws it.
+    let report = std::fs::read_to_string(logs.join("REPORT.md")).unwrap();
+    for run in runs {
+        let figure = format!("plots/time_grad_{run}.png");
+        assert!(logs.join(&figure).is_file(), "{figure}");
+        assert!(report.contains(&figure), "{report}");
+    }
+    assert!(report.contains("through time"), "{report}");
 
     let Some(python) = helpers::python() else {
         return; // helpers::python said why
