@@ -67,7 +67,7 @@ fn sizes(x: &[usize], w: &[usize], b: &[usize]) -> Result<(usize, usize, usize)>
 /// A row-major or transposed view of a matrix's data: element `(r, c)` is
 /// `data[r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy)]
-struct Matrix<'a> {
+pub(crate) struct Matrix<'a> {
     data: &'a [f32],
     rows: usize,
     cols: usize,
@@ -77,7 +77,7 @@ struct Matrix<'a> {
 
 impl<'a> Matrix<'a> {
     /// `data` as a row-major `rows × cols` matrix.
-    fn new(data: &'a [f32], rows: usize, cols: usize) -> Matrix<'a> {
+    pub(crate) fn new(data: &'a [f32], rows: usize, cols: usize) -> Matrix<'a> {
         Matrix {
             data,
             rows,
@@ -87,7 +87,7 @@ impl<'a> Matrix<'a> {
         }
     }
 
-    fn t(self) -> Matrix<'a> {
+    pub(crate) fn t(self) -> Matrix<'a> {
         Matrix {
             rows: self.cols,
             cols: self.rows,
@@ -107,7 +107,7 @@ const PARALLEL_MACS: usize = 1 << 24;
 
 /// `lhs · rhs` as a new row-major vector, by candle's gemm, on rayon's
 /// threads (`--threads`, see `main`) when the product is large enough.
-fn product(lhs: Matrix, rhs: Matrix) -> Vec<f32> {
+pub(crate) fn product(lhs: Matrix, rhs: Matrix) -> Vec<f32> {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     // What makes the unsafe call below sound: every element the strides
     // reach lies in the slices (checked for real, not only in debug builds,

@@ -12,6 +12,7 @@
 //! - [`checkpoint`]: saving and loading weights as safetensors.
 //! - [`dense`]: a layer's product, bias add and activation as one op.
 //! - [`recurrent`]: the tanh RNN, LSTM and GRU with a linear head.
+//! - [`sequence_op`]: the recurrent layer over a whole sequence as one op.
 
 pub mod activation;
 pub mod checkpoint;
@@ -19,6 +20,7 @@ pub mod dense;
 pub mod graph;
 pub mod init;
 pub mod recurrent;
+pub mod sequence_op;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::SeedableRng;

@@ -41,13 +41,21 @@
 //! `bias_hh_l0` = 0, after the initialisation above; the other gates keep
 //! their initial biases. The PyTorch peer does the same.
 //!
-//! **dL/dh_t**: candle keeps gradients only for variables, so
-//! [`Recurrent::forward_probed`] adds a zero [`Var`] (a probe) to every
-//! hidden state, `h_t + p_t`, and uses that sum as `h_t` from then on:
-//! the numbers are unchanged (adding zero is exact), and the probe's
-//! gradient is the total derivative of the loss with respect to `h_t`,
-//! through every later step and the head. [`Recurrent::forward`] skips the
-//! probes.
+//! **Two implementations, the same numbers.** [`Module::forward`] (and
+//! [`Recurrent::forward_recorded`]) run the recurrence as one fused CPU op
+//! ([`super::sequence_op`]): what training uses. [`Recurrent::forward_standard`]
+//! (and [`Recurrent::forward_probed`]) write it with candle's standard ops,
+//! step by step, as the reference the fused op is tested against (and
+//! checked against PyTorch too).
+//!
+//! **dL/dh_t**: the gradient of the loss with respect to every hidden
+//! state, through every later step and the head. The fused op's backward
+//! pass computes it anyway and [`Recurrent::forward_recorded`] keeps it
+//! ([`TimeGrads`]). With candle's standard ops, which keep gradients only
+//! for variables, [`Recurrent::forward_probed`] adds a zero [`Var`] (a
+//! probe) to every hidden state, `h_t + p_t`, and uses that sum as `h_t`
+//! from then on: the numbers are unchanged (adding zero is exact), and the
+//! probe's gradient is dL/dh_t.
 
 use std::fmt;
 
@@ -56,6 +64,7 @@ use rand::distr::{Distribution, Uniform};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::model::sequence_op::{self, TimeGrads};
 use crate::model::Init;
 
 /// The recurrent cell.
@@ -235,11 +244,51 @@ impl Recurrent {
             .collect()
     }
 
-    /// The logits for `x` of shape `(batch, steps, inputs)`, with
-    /// `probes[t]` added to `h_{t+1}` (the module doc says why). `probes`
-    /// must hold one `(batch, hidden)` zero variable per step.
+    /// The logits for `x` of shape `(batch, steps, inputs)`, by the fused
+    /// op; the backward pass through them leaves dL/dh_t in `time_grads`.
+    pub fn forward_recorded(&self, x: &Tensor, time_grads: &TimeGrads) -> Result<Tensor> {
+        let (batch, steps, inputs) = x.dims3()?;
+        let gh = self.shape.cell.gates() * self.shape.hidden;
+        // Time-major, and the input projections of every step in one product.
+        let x = x
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((steps * batch, inputs))?;
+        let (b_ih, b_hh) = (self.bias_ih.as_tensor(), self.bias_hh.as_tensor());
+        let bias = match self.shape.cell {
+            Cell::Gru => b_ih.clone(),
+            Cell::Rnn | Cell::Lstm => (b_ih + b_hh)?,
+        };
+        let xp = x
+            .matmul(&self.weight_ih.t()?.contiguous()?)?
+            .broadcast_add(&bias)?
+            .reshape((steps, batch, gh))?;
+        let h = sequence_op::forward(
+            self.shape.cell,
+            &xp,
+            self.weight_hh.as_tensor(),
+            b_hh,
+            time_grads.clone(),
+        )?;
+        self.head(&h.get(steps - 1)?)
+    }
+
+    /// The logits by candle's standard ops, step by step: the reference
+    /// for the fused op.
+    pub fn forward_standard(&self, x: &Tensor) -> Result<Tensor> {
+        self.run(x, None)
+    }
+
+    /// [`Recurrent::forward_standard`] with `probes[t]` added to `h_{t+1}`
+    /// (the module doc says why). `probes` must hold one `(batch, hidden)`
+    /// zero variable per step.
     pub fn forward_probed(&self, x: &Tensor, probes: &[Var]) -> Result<Tensor> {
         self.run(x, Some(probes))
+    }
+
+    fn head(&self, h: &Tensor) -> Result<Tensor> {
+        h.matmul(&self.head_weight.t()?)?
+            .broadcast_add(self.head_bias.as_tensor())
     }
 
     fn run(&self, x: &Tensor, probes: Option<&[Var]>) -> Result<Tensor> {
@@ -296,15 +345,14 @@ impl Recurrent {
                 h = (h + p[t].as_tensor())?;
             }
         }
-        h.matmul(&self.head_weight.t()?)?
-            .broadcast_add(self.head_bias.as_tensor())
+        self.head(&h)
     }
 }
 
 impl Module for Recurrent {
-    /// The logits for `x` of shape `(batch, steps, inputs)`.
+    /// The logits for `x` of shape `(batch, steps, inputs)`, by the fused op.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.run(x, None)
+        self.forward_recorded(x, &TimeGrads::default())
     }
 }
 
@@ -357,7 +405,7 @@ mod tests {
         for cell in Cell::ALL {
             let m = Recurrent::new(shape(cell), Init::TorchUniform, 2, &d).unwrap();
             let x = Tensor::rand(0f32, 1.0, (4, 6, 3), &d).unwrap();
-            let plain = m.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            let plain = m.forward_standard(&x).unwrap().to_vec2::<f32>().unwrap();
             let probes = m.probes(4, 6).unwrap();
             let logits = m.forward_probed(&x, &probes).unwrap();
             assert_eq!(logits.to_vec2::<f32>().unwrap(), plain, "{cell}");
@@ -366,6 +414,44 @@ mod tests {
                 let g = grads.get(p.as_tensor()).expect("a probe gradient");
                 assert_eq!(g.dims(), &[4, 5]);
             }
+        }
+    }
+
+    #[test]
+    fn the_fused_op_matches_candles_standard_ops() {
+        let d = Device::Cpu;
+        for cell in Cell::ALL {
+            let m = Recurrent::new(shape(cell), Init::TorchUniform, 6, &d).unwrap();
+            m.set_forget_bias(1.0).unwrap();
+            let x = Tensor::rand(0f32, 1.0, (4, 9, 3), &d).unwrap();
+            let probes = m.probes(4, 9).unwrap();
+            let standard = m.forward_probed(&x, &probes).unwrap();
+            let recorded = TimeGrads::default();
+            let fused = m.forward_recorded(&x, &recorded).unwrap();
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                let diff: f32 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+                let norm: f32 = b.iter().map(|y| y * y).sum();
+                assert!(
+                    diff.sqrt() <= 1e-5 * norm.sqrt().max(1e-6),
+                    "{cell}: {what}"
+                );
+            };
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            close(&flat(&fused), &flat(&standard), "logits");
+            // A loss that weighs every logit differently.
+            let weights = Tensor::rand(0f32, 1.0, (4, 10), &d).unwrap();
+            let loss = |l: &Tensor| (l * &weights).unwrap().sum_all().unwrap();
+            let g_std = loss(&standard).backward().unwrap();
+            let g_fused = loss(&fused).backward().unwrap();
+            for v in m.vars() {
+                let (a, b) = (g_fused.get(&v).unwrap(), g_std.get(&v).unwrap());
+                close(&flat(a), &flat(b), "a parameter's gradient");
+            }
+            let dh: Vec<f32> = probes
+                .iter()
+                .flat_map(|p| flat(g_std.get(p.as_tensor()).unwrap()))
+                .collect();
+            close(&recorded.values().unwrap(), &dh, "dL/dh_t");
         }
     }
 

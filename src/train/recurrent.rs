@@ -5,13 +5,13 @@
 //! Each iteration draws a batch, runs the sequence through the network,
 //! takes the mean cross-entropy of the head's logits, one backward pass,
 //! optionally clips the gradients' global norm ([`clip`]) and takes one
-//! Adam step ([`Adam`], PyTorch's arithmetic). At a logged step the forward
-//! pass carries the probes of [`Recurrent::forward_probed`], so the same
-//! backward pass also gives ||dL/dh_t|| for every t, which the run's
-//! [`RunLog`] writes with the loss, the batch accuracy and the kernels'
-//! statistics (layer 1 `weight_ih_l0`, 2 `weight_hh_l0`, 3 `head.weight`);
-//! other steps skip the probes. The gradients logged and the weights'
-//! updates are those after clipping; dL/dh_t is never clipped.
+//! Adam step ([`Adam`], PyTorch's arithmetic). The network's fused op
+//! ([`crate::model::sequence_op`]) leaves dL/dh_t for every t after the
+//! backward pass ([`Recurrent::forward_recorded`]); at a logged step the
+//! run's [`RunLog`] writes its norms with the loss, the batch accuracy and
+//! the kernels' statistics (layer 1 `weight_ih_l0`, 2 `weight_hh_l0`, 3
+//! `head.weight`). The gradients logged and the weights' updates are those
+//! after clipping; dL/dh_t is never clipped.
 
 use std::path::Path;
 
@@ -22,6 +22,7 @@ use candle_core::{Device, Module, Tensor, Var};
 use crate::data::{Batcher, Dataset, Split, CLASSES};
 use crate::interrupt;
 use crate::logdir::Run;
+use crate::model::sequence_op::TimeGrads;
 use crate::model::{Cell, Recurrent, RecurrentShape};
 use crate::stats::RunSummary;
 use crate::train::adam::{Adam, AdamConfig};
@@ -68,14 +69,9 @@ pub fn train(
         labels.extend(indices.iter().map(|&i| u32::from(data.train.labels[i])));
         let x = Tensor::from_slice(&pixels, (cfg.batch_size, steps, inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
-        // The probes only where the step is logged (they cost a tenth more).
         let logged = i % cfg.log_every == 0;
-        let probes = if logged {
-            Some(model.probes(cfg.batch_size, steps)?)
-        } else {
-            None
-        };
-        let (logits, loss, mut grads) = forward_backward(&model, &x, &y, probes.as_deref())?;
+        let time_grads = TimeGrads::default();
+        let (logits, loss, mut grads) = forward_backward(&model, &x, &y, &time_grads)?;
         let loss = loss.to_scalar::<f32>()?;
         let diverged = divergence::check_params(loss, parameters(&model), &grads)?;
         if let Some(max_norm) = cfg.clip_norm {
@@ -84,8 +80,8 @@ pub fn train(
         if logged || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
             log.step_kernels(i, loss, acc, &kernels, &grads)?;
-            if let Some(probes) = &probes {
-                log.through_time(i, &time_norms(&grads, probes)?)?;
+            if let Some(norms) = time_grads.norms(steps) {
+                log.through_time(i, &norms)?;
             }
         }
         if let Some(divergence) = diverged {
@@ -155,24 +151,21 @@ pub fn build_model(cfg: &TrainConfig, data: &Dataset, device: &Device) -> Result
 }
 
 /// The logits, the mean cross-entropy against `y` and the gradients of one
-/// backward pass; with `probes`, the gradients hold dL/dh_t as each
-/// probe's ([`Recurrent::forward_probed`]).
+/// backward pass, which leaves dL/dh_t in `time_grads`.
 pub fn forward_backward(
     model: &Recurrent,
     x: &Tensor,
     y: &Tensor,
-    probes: Option<&[Var]>,
+    time_grads: &TimeGrads,
 ) -> Result<(Tensor, Tensor, GradStore)> {
-    let logits = match probes {
-        Some(probes) => model.forward_probed(x, probes)?,
-        None => model.forward(x)?,
-    };
+    let logits = model.forward_recorded(x, time_grads)?;
     let loss = loss::cross_entropy(&logits, y)?;
     let grads = loss.backward()?;
     Ok((logits, loss, grads))
 }
 
-/// ||dL/dh_t|| for t = 1..T: each probe's gradient's L2 norm.
+/// ||dL/dh_t|| for t = 1..T from the probes of
+/// [`Recurrent::forward_probed`]: each probe's gradient's L2 norm.
 pub fn time_norms(grads: &GradStore, probes: &[Var]) -> Result<Vec<f64>> {
     probes
         .iter()

@@ -26,6 +26,7 @@ use std::process::Command;
 
 use candle_core::{Device, Tensor};
 use gradscope::data::{Batcher, Dataset};
+use gradscope::model::sequence_op::TimeGrads;
 use gradscope::model::{checkpoint, Activation, Cell};
 use gradscope::monitor::GradMonitor;
 use gradscope::train::{
@@ -391,9 +392,9 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
         label: label.to_string(),
         worst: 0.0,
     };
-    let probes = model.probes(BATCH, steps).unwrap();
-    let (logits, loss, mut grads) =
-        recurrent::forward_backward(&model, &x, &y, Some(&probes)).unwrap();
+    // What training runs: the fused op, recording dL/dh_t.
+    let recorded = TimeGrads::default();
+    let (logits, loss, mut grads) = recurrent::forward_backward(&model, &x, &y, &recorded).unwrap();
     errors.check("logits", &flat(&logits), &flat(&torch["logits"]));
     errors.check(
         "loss",
@@ -408,15 +409,32 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
             &flat(&torch[&format!("grad.{name}")]),
         );
     }
-    // dL/dh_t, whole and as the norms the run logs.
+    // dL/dh_t, whole and as the norms the run logs; and by the probes of
+    // candle's standard ops, the fused op's reference.
     let hgrad = &torch["hgrad"];
-    let norms = recurrent::time_norms(&grads, &probes).unwrap();
+    let norms = recorded.norms(steps).unwrap();
+    let fused = recorded.values().unwrap();
+    let probes = model.probes(BATCH, steps).unwrap();
+    let standard = model.forward_probed(&x, &probes).unwrap();
+    let probe_grads = gradscope::train::loss::cross_entropy(&standard, &y)
+        .unwrap()
+        .backward()
+        .unwrap();
+    let probe_norms = recurrent::time_norms(&probe_grads, &probes).unwrap();
+    let per_step = BATCH * RECURRENT_HIDDEN;
     for (t, probe) in probes.iter().enumerate() {
         let theirs = flat(&hgrad.get(t).unwrap());
-        let ours = flat(grads.get(probe.as_tensor()).unwrap());
-        errors.check(&format!("dL/dh_{}", t + 1), &ours, &theirs);
+        let ours = &fused[t * per_step..(t + 1) * per_step];
+        errors.check(&format!("dL/dh_{}", t + 1), ours, &theirs);
+        let probed = flat(probe_grads.get(probe.as_tensor()).unwrap());
+        errors.check(&format!("dL/dh_{} by the probes", t + 1), &probed, &theirs);
         let norm = theirs.iter().map(|g| g * g).sum::<f32>().sqrt();
         errors.check(&format!("||dL/dh_{}||", t + 1), &[norms[t] as f32], &[norm]);
+        errors.check(
+            &format!("||dL/dh_{}|| by the probes", t + 1),
+            &[probe_norms[t] as f32],
+            &[norm],
+        );
     }
     // Clipping as torch.nn.utils.clip_grad_norm_.
     let total = clip::clip_grad_norm(&mut grads, &model.vars(), MAX_NORM).unwrap();
