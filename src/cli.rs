@@ -44,6 +44,8 @@ impl Cli {
     }
 }
 
+// Parsed once per process: the size of the training flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Train the scenarios and write their runs (the default).

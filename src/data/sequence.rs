@@ -68,7 +68,9 @@ impl Sequence {
         match self {
             Sequence::Rows => Ok((rows, cols)),
             Sequence::Pixels => Ok((rows * cols, 1)),
-            Sequence::Pixels14 if rows % 2 == 0 && cols % 2 == 0 => Ok((rows * cols / 4, 1)),
+            Sequence::Pixels14 if rows.is_multiple_of(2) && cols.is_multiple_of(2) => {
+                Ok((rows * cols / 4, 1))
+            }
             Sequence::Pixels14 => Err(SequenceError {
                 sequence: self,
                 rows,
