@@ -87,6 +87,17 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// The elements as a new row-major vector.
+    pub(crate) fn to_row_major(self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.rows * self.cols);
+        for r in 0..self.rows {
+            out.extend(
+                (0..self.cols).map(|c| self.data[r * self.row_stride + c * self.col_stride]),
+            );
+        }
+        out
+    }
+
     pub(crate) fn t(self) -> Matrix<'a> {
         Matrix {
             rows: self.cols,

@@ -213,7 +213,9 @@ impl CustomOp3 for SequenceOp {
         } else {
             Vec::new()
         };
-        let w_t = Matrix::new(w, gh_width, hidden).t();
+        // W_hhᵀ row-major: gemm reads it faster than a transposed view.
+        let w_t_data = Matrix::new(w, gh_width, hidden).t().to_row_major();
+        let w_t = Matrix::new(&w_t_data, hidden, gh_width);
         let mut tanh_c = if lstm {
             vec![0f32; steps * state]
         } else {
@@ -349,42 +351,54 @@ impl CustomOp3 for SequenceOp {
                     &mut dg_t[row..row + gh_width],
                 );
                 let k = n * hidden;
-                for j in 0..hidden {
-                    let d = dh[k + j];
-                    match self.cell {
-                        Cell::Rnn => {
-                            let y = h_t[k + j];
-                            dx[j] = d * (1.0 - y * y);
+                let d = &dh[k..k + hidden];
+                match self.cell {
+                    Cell::Rnn => {
+                        let y = &h_t[k..k + hidden];
+                        for j in 0..hidden {
+                            dx[j] = d[j] * (1.0 - y[j] * y[j]);
                             dg[j] = dx[j];
                         }
-                        Cell::Lstm => {
-                            let (i, f, g, o) =
-                                (a[j], a[hidden + j], a[2 * hidden + j], a[3 * hidden + j]);
-                            let c_prev = c[t * state + k + j];
-                            let tc = tanh_c[t * state + k + j];
-                            let dc = dc_next[k + j] + d * o * (1.0 - tc * tc);
-                            dc_next[k + j] = dc * f;
-                            dx[j] = dc * g * i * (1.0 - i);
-                            dx[hidden + j] = dc * c_prev * f * (1.0 - f);
-                            dx[2 * hidden + j] = dc * i * (1.0 - g * g);
-                            dx[3 * hidden + j] = d * tc * o * (1.0 - o);
-                            for q in 0..4 {
-                                dg[q * hidden + j] = dx[q * hidden + j];
-                            }
+                    }
+                    Cell::Lstm => {
+                        let (i, f, g, o) = (
+                            &a[..hidden],
+                            &a[hidden..2 * hidden],
+                            &a[2 * hidden..3 * hidden],
+                            &a[3 * hidden..],
+                        );
+                        let c_prev = &c[t * state + k..t * state + k + hidden];
+                        let tc = &tanh_c[t * state + k..t * state + k + hidden];
+                        let dc_carry = &mut dc_next[k..k + hidden];
+                        let (dx_i, rest) = dx.split_at_mut(hidden);
+                        let (dx_f, rest) = rest.split_at_mut(hidden);
+                        let (dx_g, dx_o) = rest.split_at_mut(hidden);
+                        for j in 0..hidden {
+                            let dc = dc_carry[j] + d[j] * o[j] * (1.0 - tc[j] * tc[j]);
+                            dc_carry[j] = dc * f[j];
+                            dx_i[j] = dc * g[j] * i[j] * (1.0 - i[j]);
+                            dx_f[j] = dc * c_prev[j] * f[j] * (1.0 - f[j]);
+                            dx_g[j] = dc * i[j] * (1.0 - g[j] * g[j]);
+                            dx_o[j] = d[j] * tc[j] * o[j] * (1.0 - o[j]);
                         }
-                        Cell::Gru => {
-                            let (r, z, nn) = (a[j], a[hidden + j], a[2 * hidden + j]);
-                            let ghn = gh_n[t * state + k + j];
-                            let dn_pre = d * (1.0 - z) * (1.0 - nn * nn);
-                            let dz_pre = d * (h_prev[k + j] - nn) * z * (1.0 - z);
-                            let dr_pre = dn_pre * ghn * r * (1.0 - r);
-                            dh_direct[k + j] = d * z;
+                        dg.copy_from_slice(dx);
+                    }
+                    Cell::Gru => {
+                        let (r, z, nn) = (&a[..hidden], &a[hidden..2 * hidden], &a[2 * hidden..]);
+                        let ghn = &gh_n[t * state + k..t * state + k + hidden];
+                        let hp = &h_prev[k..k + hidden];
+                        let direct = &mut dh_direct[k..k + hidden];
+                        for j in 0..hidden {
+                            let dn_pre = d[j] * (1.0 - z[j]) * (1.0 - nn[j] * nn[j]);
+                            let dz_pre = d[j] * (hp[j] - nn[j]) * z[j] * (1.0 - z[j]);
+                            let dr_pre = dn_pre * ghn[j] * r[j] * (1.0 - r[j]);
+                            direct[j] = d[j] * z[j];
                             dx[j] = dr_pre;
                             dx[hidden + j] = dz_pre;
                             dx[2 * hidden + j] = dn_pre;
                             dg[j] = dr_pre;
                             dg[hidden + j] = dz_pre;
-                            dg[2 * hidden + j] = dn_pre * r;
+                            dg[2 * hidden + j] = dn_pre * r[j];
                         }
                     }
                 }
