@@ -54,17 +54,30 @@ pub fn attenuation(averages: &[f64]) -> f64 {
     }
 }
 
-/// How many times weaker the gradient with respect to the first hidden
-/// state of a recurrent run is than at the last: the mean of ||dL/dh_T||
-/// over the logged steps, over the mean of ||dL/dh_1|| (averaged as
-/// [`attenuation`] averages layers). 1 means nothing is lost through time.
+/// How many times weaker a recurrent run's gradient with respect to its
+/// first hidden state is than at its last: the median over the logged
+/// steps of ||dL/dh_T|| / ||dL/dh_1|| (`per_step`, NaN values left out;
+/// NaN when none is left). The median, not a ratio of averages as
+/// [`attenuation`] takes across layers: through hundreds of steps the ratio
+/// spans dozens of orders of magnitude from one step to the next, and one
+/// step's outlier would otherwise stand for the run. 1 means nothing is
+/// lost through time.
 ///
 /// ```
-/// assert_eq!(gradscope::stats::time_attenuation(&[1.0, 3.0], &[40.0, 40.0]), 20.0);
+/// use gradscope::stats::time_attenuation;
+/// assert_eq!(time_attenuation(&[1e30, 3.0, 2.0, f64::NAN]), 3.0);
+/// assert_eq!(time_attenuation(&[1.0, 4.0]), 2.5);
+/// assert!(time_attenuation(&[]).is_nan());
 /// ```
-pub fn time_attenuation(first: &[f64], last: &[f64]) -> f64 {
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    mean(last) / mean(first)
+pub fn time_attenuation(per_step: &[f64]) -> f64 {
+    let mut values: Vec<f64> = per_step.iter().copied().filter(|v| !v.is_nan()).collect();
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 /// What a finished run reports.

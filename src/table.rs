@@ -96,8 +96,8 @@ loss, batch acc: the last logged training batch; train acc, test acc: the whole 
 test sets after training.";
 
 /// What the `through time` column means, under tables that have it.
-pub const THROUGH_TIME_LEGEND: &str = "through time (recurrent runs): ||dL/dh_T|| / ||dL/dh_1||, \
-each averaged over the logged steps: how much weaker the gradient is at the first time step.";
+pub const THROUGH_TIME_LEGEND: &str = "through time (recurrent runs): the median over the logged \
+steps of ||dL/dh_T|| / ||dL/dh_1||: how much weaker the gradient is at the first time step.";
 
 /// [`LEGEND`] as `format` needs it (pipes escaped for markdown; CSV has
 /// no room for one).

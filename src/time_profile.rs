@@ -65,7 +65,7 @@ pub fn scalars(norms: &[f64]) -> Vec<summary::Value> {
     let mut values = vec![
         scalar(tags::TIME_GRAD_FIRST, first as f32),
         scalar(tags::TIME_GRAD_LAST, last as f32),
-        scalar(tags::TIME_ATTENUATION, (last / first) as f32),
+        scalar(tags::TIME_ATTENUATION, attenuation(first, last) as f32),
     ];
     for fraction in FRACTIONS {
         let t = at_fraction(norms.len(), fraction);
@@ -78,6 +78,12 @@ pub fn scalars(norms: &[f64]) -> Vec<summary::Value> {
         values.push(scalar(&tags::time_grad(t), norms[t - 1] as f32));
     }
     values
+}
+
+/// A logged step's [`tags::TIME_ATTENUATION`], `last / first`, as the
+/// scalar holds it (an f32: infinite where ||dL/dh_1|| underflowed to 0).
+pub fn attenuation(first: f64, last: f64) -> f64 {
+    f64::from((last / first) as f32)
 }
 
 /// One curve of the figure: the logged step and its `(t, ||dL/dh_t||)`.

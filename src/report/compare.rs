@@ -35,12 +35,14 @@ pub fn row(run: &Run) -> RunRow {
 }
 
 /// A recurrent run's [`crate::stats::time_attenuation`] from its logged
-/// `time_grad_first` and `time_grad_last`; `None` for other runs.
+/// `time_attenuation` scalars; `None` for other runs.
 pub fn through_time(run: &Run) -> Option<f64> {
-    let values = |tag| -> Vec<f64> { run.scalars(tag).into_iter().map(|p| p.1).collect() };
-    let (first, last) = (values(tags::TIME_GRAD_FIRST), values(tags::TIME_GRAD_LAST));
-    (!first.is_empty() && first.len() == last.len())
-        .then(|| crate::stats::time_attenuation(&first, &last))
+    let ratios: Vec<f64> = run
+        .scalars(tags::TIME_ATTENUATION)
+        .into_iter()
+        .map(|p| p.1)
+        .collect();
+    (!ratios.is_empty()).then(|| crate::stats::time_attenuation(&ratios))
 }
 
 /// Each layer's `mean_i` averaged over the logged steps, input first.

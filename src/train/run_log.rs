@@ -303,19 +303,14 @@ fn kernels(model: &Mlp) -> Vec<Var> {
     model.layers.iter().map(|l| l.kernel.clone()).collect()
 }
 
-/// [`stats::time_attenuation`] of the logged profiles; `None` without any.
+/// [`stats::time_attenuation`] of the logged profiles, from each step's
+/// ratio as logged (an f32); `None` without any.
 fn time_attenuation(curves: &[Curve]) -> Option<f64> {
-    if curves.is_empty() {
-        return None;
-    }
-    let end = |first: bool| -> Vec<f64> {
-        curves
-            .iter()
-            .filter_map(|(_, c)| if first { c.first() } else { c.last() })
-            .map(|p| p.1)
-            .collect()
-    };
-    Some(stats::time_attenuation(&end(true), &end(false)))
+    let ratios: Vec<f64> = curves
+        .iter()
+        .filter_map(|(_, c)| Some(time_profile::attenuation(c.first()?.1, c.last()?.1)))
+        .collect();
+    (!ratios.is_empty()).then(|| stats::time_attenuation(&ratios))
 }
 
 /// A step's numbers as the summarizer copies them: the model's kernels and
