@@ -65,7 +65,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::model::sequence_op::{self, TimeGrads};
-use crate::model::Init;
+use crate::model::{Activation, ActivationFn, Init};
 
 /// The recurrent cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -249,7 +249,8 @@ impl Recurrent {
     pub fn forward_recorded(&self, x: &Tensor, time_grads: &TimeGrads) -> Result<Tensor> {
         let (batch, steps, inputs) = x.dims3()?;
         let gh = self.shape.cell.gates() * self.shape.hidden;
-        // Time-major, and the input projections of every step in one product.
+        // Time-major, and the input projections of every step in one product
+        // by the MLP's fused dense op, which skips the data's gradient.
         let x = x
             .transpose(0, 1)?
             .contiguous()?
@@ -259,10 +260,10 @@ impl Recurrent {
             Cell::Gru => b_ih.clone(),
             Cell::Rnn | Cell::Lstm => (b_ih + b_hh)?,
         };
-        let xp = x
-            .matmul(&self.weight_ih.t()?.contiguous()?)?
-            .broadcast_add(&bias)?
-            .reshape((steps, batch, gh))?;
+        let linear = ActivationFn::new(Activation::Linear, 0.0);
+        let w_ih = self.weight_ih.t()?.contiguous()?;
+        let xp =
+            super::dense::forward(&x, &w_ih, &bias, linear, true)?.reshape((steps, batch, gh))?;
         let h = sequence_op::forward(
             self.shape.cell,
             &xp,
