@@ -112,12 +112,16 @@ pub fn draw(title: &str, curves: &[Curve]) -> Result<Vec<u8>> {
     let (lo, hi) = values
         .filter(|v| v.is_finite() && *v > 0.0)
         .fold((f64::INFINITY, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    // Drawn as log10 on a linear axis, whole decades at each end: plotters'
+    // log axis labels only a few decades of a range this wide.
     let (lo, hi) = if lo > hi {
-        (0.1, 1.0)
+        (-1.0, 0.0)
     } else {
-        let lo = 10f64.powf(lo.log10().floor());
-        (lo, 10f64.powf(hi.log10().ceil()).max(lo * 10.0))
+        let lo = lo.log10().floor();
+        (lo, hi.log10().ceil().max(lo + 1.0))
     };
+    let decades = (hi - lo).round() as usize;
+    let label_every = decades.div_ceil(10).max(1);
     {
         let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
@@ -126,14 +130,16 @@ pub fn draw(title: &str, curves: &[Curve]) -> Result<Vec<u8>> {
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(80)
-            .build_cartesian_2d(1usize..steps, (lo * 0.999..hi * 1.001).log_scale())
+            .build_cartesian_2d(1usize..steps, lo..hi)
             .map_err(drawing)?;
         chart
             .configure_mesh()
             .x_desc("time step t")
             .y_desc("||dL/dh_t||")
+            .y_labels(decades / label_every + 1)
+            .light_line_style(WHITE.mix(0.0))
             .label_style((FONT, 16))
-            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .y_label_formatter(&|v| format!("1e{}", v.round()))
             .draw()
             .map_err(drawing)?;
         let n = curves.len().max(2) - 1;
@@ -142,7 +148,7 @@ pub fn draw(title: &str, curves: &[Curve]) -> Result<Vec<u8>> {
             let points = points
                 .iter()
                 .filter(|p| p.1.is_finite() && p.1 > 0.0)
-                .copied();
+                .map(|&(t, v)| (t, v.log10()));
             let series = chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))
                 .map_err(drawing)?;
