@@ -34,7 +34,8 @@ use crate::train::TrainConfig;
 
 /// The experiment's description in the HParams dashboard.
 const DESCRIPTION: &str = "gradscope: deep, narrow MLPs trained with different activations, \
-     and how much gradient reaches each of their layers";
+     and recurrent networks (tanh RNN, LSTM, GRU) over sequences, and how much gradient reaches \
+     each of their layers and time steps";
 
 /// The metric columns of the HParams dashboard: the last value of each of
 /// these scalar tags in the run.

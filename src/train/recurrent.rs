@@ -1,5 +1,5 @@
 //! Training a recurrent network (`rnn`, `lstm`, `gru`) on images read as
-//! sequences ([`Sequence`]): the loop, and the gradient through time it
+//! sequences ([`Sequence`](crate::data::Sequence)): the loop, and the gradient through time it
 //! logs.
 //!
 //! Each iteration draws a batch, runs the sequence through the network,
