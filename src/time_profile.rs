@@ -95,10 +95,23 @@ pub fn curve(step: i64, norms: &[f64]) -> Curve {
     (step, points.map(|t| (t, norms[t - 1])).collect())
 }
 
-/// Draws ||dL/dh_t|| against t on a log scale, one curve per logged step,
-/// from dark (early) to light (late), titled `title`: RGB pixels of
-/// [`SIZE`].
+/// The most curves one figure draws: past that (a run logged every few
+/// steps), an evenly spread selection with the first and the latest, so
+/// drawing stays quick and the figure readable.
+pub const MAX_CURVES: usize = 25;
+
+/// Draws ||dL/dh_t|| against t on a log scale, one curve per logged step
+/// (at most [`MAX_CURVES`]), from dark (early) to light (late), titled
+/// `title`: RGB pixels of [`SIZE`].
 pub fn draw(title: &str, curves: &[Curve]) -> Result<Vec<u8>> {
+    let curves: Vec<&Curve> = if curves.len() <= MAX_CURVES {
+        curves.iter().collect()
+    } else {
+        let span = (curves.len() - 1) as f64 / (MAX_CURVES - 1) as f64;
+        (0..MAX_CURVES)
+            .map(|k| &curves[(k as f64 * span).round() as usize])
+            .collect()
+    };
     register_font()?;
     let (width, height) = SIZE;
     let mut pixels = vec![0u8; width as usize * height as usize * 3];
@@ -143,7 +156,7 @@ pub fn draw(title: &str, curves: &[Curve]) -> Result<Vec<u8>> {
             .draw()
             .map_err(drawing)?;
         let n = curves.len().max(2) - 1;
-        for (k, (step, points)) in curves.iter().enumerate() {
+        for (k, &(step, points)) in curves.iter().enumerate() {
             let colour = shade(k as f64 / n as f64);
             let points = points
                 .iter()
@@ -217,5 +230,8 @@ mod tests {
         let image = draw("lstm", &[curve(0, &norms), curve(200, &norms)]).unwrap();
         assert_eq!(image.len(), 800 * 500 * 3);
         assert!(image.iter().any(|&b| b != 255));
+        // Past MAX_CURVES, a selection is drawn, the latest among them.
+        let many: Vec<Curve> = (0..60).map(|s| curve(s, &norms)).collect();
+        assert_eq!(draw("many", &many).unwrap().len(), image.len());
     }
 }
