@@ -5,12 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::data::DatasetName;
+use crate::data::{DatasetName, Sequence, SequenceError};
 use crate::experiment::{Experiment, Grid, LogdirError, PlanError, Scenario, Shard};
 use crate::model::checkpoint::CheckpointError;
-use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
+use crate::model::{Activation, ActivationFn, Cell, Init, DEFAULT_LEAKY_SLOPE};
 use crate::table::Format;
-use crate::train::{defaults, ConfigError, DeviceChoice, Diverged, Engine, TrainConfig};
+use crate::train::{
+    defaults, ConfigError, DeviceChoice, Diverged, Engine, RecurrentConfig, RecurrentUnsupported,
+    TrainConfig,
+};
 
 /// Train deep, narrow MLPs on MNIST and write what happens inside them
 /// (loss, accuracy, per-layer gradient and weight statistics) as TensorBoard
@@ -93,10 +96,13 @@ pub struct PlotArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// What to run, as a comma-separated list: an activation (sigmoid,
-    /// relu, leaky_relu, tanh, elu, selu, gelu, softplus, linear), optionally
-    /// with `-residual` (e.g. `sigmoid-residual`), or `all` for sigmoid, relu
-    /// and leaky_relu. Each run goes to its own folder under LOGDIR, named
-    /// after its configuration (`relu`, `sigmoid-residual-l20`, ...).
+    /// relu, leaky_relu, tanh, elu, selu, gelu, softplus, linear) for the
+    /// MLP, optionally with `-residual` (e.g. `sigmoid-residual`), `all` for
+    /// sigmoid, relu and leaky_relu, or a recurrent network: `rnn` (tanh),
+    /// `lstm`, `gru` (one layer of --hidden, default 64, and a linear head
+    /// on the last hidden state, over --sequence). Each run goes to its own
+    /// folder under LOGDIR, named after its configuration (`relu`,
+    /// `sigmoid-residual-l20`, `lstm-pixels14-fb1`, ...).
     #[arg(long, default_value = "all", value_parser = parse_scenarios, conflicts_with = "activation")]
     pub scenario: Scenarios,
 
@@ -113,9 +119,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = DEFAULT_LEAKY_SLOPE, value_parser = finite, allow_negative_numbers = true)]
     pub leaky_slope: f64,
 
-    /// How the kernels are initialised (biases start at zero); a list runs
-    /// each.
-    #[arg(long, value_enum, default_values_t = [Init::GlorotUniform], value_delimiter = ',')]
+    /// How the kernels are initialised (biases start at zero, except under
+    /// torch-uniform for recurrent runs); a comma list runs each.
+    /// [default: glorot-uniform for the MLP; torch-uniform (PyTorch's RNN
+    /// init, every parameter from U(±1/sqrt(hidden))) for rnn, lstm, gru;
+    /// orthogonal gives them Keras' orthogonal recurrent kernel]
+    #[arg(long, value_enum, value_delimiter = ',')]
     pub init: Vec<Init>,
 
     /// Start from these weights (a safetensors file written by --save)
@@ -154,9 +163,28 @@ pub struct TrainArgs {
     #[arg(long, default_values_t = [defaults::LAYERS as u32], value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub layers: Vec<u32>,
 
-    /// Units in each hidden layer; a list runs each.
-    #[arg(long, default_values_t = [defaults::HIDDEN as u32], value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Units in each hidden layer (the recurrent layer's size for rnn, lstm,
+    /// gru); a comma list runs each. [default: 10 for the MLP, 64 for rnn,
+    /// lstm, gru]
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub hidden: Vec<u32>,
+
+    /// How recurrent runs read an image: `rows` (one row per step: 28 steps
+    /// of 28 pixels on MNIST), `pixels14` (halved by 2x2 averaging, then one
+    /// pixel per step: 196 steps), `pixels` (one pixel per step: 784).
+    #[arg(long, value_enum, default_value_t = defaults::recurrent::SEQUENCE)]
+    pub sequence: Sequence,
+
+    /// The LSTM's initial forget-gate bias: PyTorch's two bias vectors get
+    /// X (bias_ih) and 0 (bias_hh) in the forget gate's slice. Default: the
+    /// biases as --init draws them. LSTM runs only.
+    #[arg(long, value_name = "X", value_parser = finite, allow_negative_numbers = true)]
+    pub forget_bias: Option<f64>,
+
+    /// Clip the gradients to this global L2 norm before each step, as
+    /// torch.nn.utils.clip_grad_norm_ does (every run).
+    #[arg(long, value_name = "X", value_parser = positive_finite, allow_negative_numbers = true)]
+    pub clip_norm: Option<f64>,
 
     /// Training steps (batches) per scenario.
     #[arg(long, default_value_t = defaults::ITERATIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
@@ -290,8 +318,11 @@ impl TrainArgs {
             residual: false,
             dataset: self.dataset.dir_name().to_string(),
             layers: self.layers[0] as usize,
-            hidden: self.hidden[0] as usize,
-            init: self.init[0],
+            hidden: self
+                .hidden
+                .first()
+                .map_or(defaults::HIDDEN, |&h| h as usize),
+            init: self.init.first().copied().unwrap_or(Init::GlorotUniform),
             init_from: self.init_from.clone(),
             save: self.save.clone(),
             shuffle: !self.no_shuffle,
@@ -304,6 +335,18 @@ impl TrainArgs {
             progress_bars: None,
             engine: self.engine,
             device: self.device,
+            cell: None,
+            recurrent: RecurrentConfig {
+                hidden: (self.hidden.first()).map_or(defaults::recurrent::HIDDEN, |&h| h as usize),
+                init: self
+                    .init
+                    .first()
+                    .copied()
+                    .unwrap_or(defaults::recurrent::INIT),
+                sequence: self.sequence,
+                forget_bias: self.forget_bias,
+            },
+            clip_norm: self.clip_norm,
         };
         let grid = Grid {
             layers: self.layers.iter().map(|&l| l as usize).collect(),
@@ -409,6 +452,13 @@ fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
                 format!("--engine fused with --device {device}")
             }
             ConfigError::DeviceUnavailable { device, .. } => format!("--device {device}"),
+            ConfigError::ForgetBiasWithoutLstm => "--forget-bias".to_string(),
+            ConfigError::NotForRecurrent { setting } => match setting {
+                RecurrentUnsupported::InitFrom => "--init-from",
+                RecurrentUnsupported::Save => "--save",
+                RecurrentUnsupported::Device => "--device",
+            }
+            .to_string(),
         };
         return Some(format!("{flags}: {e}"));
     }
@@ -449,6 +499,9 @@ fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
             PlanError::BadShard { .. } => format!("--shard: {e}"),
             _ => format!("--seeds: {e}"),
         });
+    }
+    if let Some(e) = cause.downcast_ref::<SequenceError>() {
+        return Some(format!("--sequence {}: {e}", e.sequence));
     }
     if let Some(e) = cause.downcast_ref::<Diverged>() {
         return Some(format!("{e} (try a smaller --lr)"));
@@ -541,6 +594,8 @@ fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
     for item in s.split(',').map(str::trim) {
         let new: Vec<Scenario> = if item == "all" {
             Scenario::ARTICLE.to_vec()
+        } else if let Some(cell) = Cell::from_name(item) {
+            vec![Scenario::recurrent(cell)]
         } else {
             let (name, residual) = match item.strip_suffix("-residual") {
                 Some(name) => (name, true),
@@ -548,14 +603,15 @@ fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
             };
             let activation = name.parse::<Activation>().map_err(|_| {
                 format!(
-                    "unknown scenario `{item}`; valid: all, or an activation optionally \
-                     followed by -residual, the activations being {}",
+                    "unknown scenario `{item}`; valid: all, rnn, lstm, gru, or an activation \
+                     optionally followed by -residual, the activations being {}",
                     Activation::names()
                 )
             })?;
             vec![Scenario {
                 activation,
                 residual,
+                cell: None,
             }]
         };
         for run in new {
@@ -600,10 +656,11 @@ mod tests {
     #[test]
     fn defaults_reproduce_the_article() {
         let a = parse(&[]).unwrap();
+        let config = a.experiment().unwrap().config;
         assert_eq!(
             (
                 a.layers[0],
-                a.hidden[0],
+                config.hidden,
                 a.iterations,
                 a.batch_size[0],
                 a.log_every
@@ -615,7 +672,10 @@ mod tests {
             a.experiment().unwrap().scenarios,
             Scenario::ARTICLE.to_vec()
         );
-        assert_eq!(a.init, [Init::GlorotUniform]);
+        assert_eq!(config.init, Init::GlorotUniform);
+        let recurrent = config.recurrent;
+        assert_eq!((recurrent.hidden, recurrent.init), (64, Init::TorchUniform));
+        assert_eq!(recurrent.sequence, Sequence::Rows);
         assert_eq!(a.leaky_slope, 0.2);
         assert_eq!(
             a.experiment().unwrap().data_dir,
@@ -628,10 +688,7 @@ mod tests {
         let a = parse(&["--scenario", "leaky_relu", "--dataset", "fashion-mnist"]).unwrap();
         assert_eq!(
             a.experiment().unwrap().scenarios,
-            vec![Scenario {
-                activation: Activation::LeakyRelu,
-                residual: false
-            }]
+            vec![Scenario::plain(Activation::LeakyRelu)]
         );
         assert_eq!(
             a.experiment().unwrap().data_dir,
@@ -687,6 +744,9 @@ mod tests {
             &["--activation", "swish"],
             &["--leaky-slope", "inf"],
             &["--init", "zeros"],
+            &["--sequence", "columns"],
+            &["--clip-norm", "0"],
+            &["--forget-bias", "NaN"],
         ] {
             let err = parse(bad).unwrap_err().to_string();
             assert!(err.contains(bad[0]), "{bad:?}: {err}");
@@ -719,7 +779,8 @@ mod tests {
             a.experiment().unwrap().scenarios,
             vec![Scenario {
                 activation: Activation::Gelu,
-                residual: true
+                residual: true,
+                cell: None
             }]
         );
     }
@@ -798,6 +859,43 @@ mod tests {
         let a = parse(&["--grid", missing.to_str().unwrap()]).unwrap();
         let err = error_message(&a.experiment().unwrap_err());
         assert!(err.contains("--grid") && err.contains("none.txt"), "{err}");
+    }
+
+    #[test]
+    fn recurrent_scenarios_mix_with_activations_and_take_their_defaults() {
+        let a = parse(&["--scenario", "relu,lstm,gru,rnn"]).unwrap();
+        let cells: Vec<Option<Cell>> = a
+            .experiment()
+            .unwrap()
+            .scenarios
+            .iter()
+            .map(|s| s.cell)
+            .collect();
+        assert_eq!(
+            cells,
+            [None, Some(Cell::Lstm), Some(Cell::Gru), Some(Cell::Rnn)]
+        );
+        assert_eq!(
+            names(&["--scenario", "relu,lstm,gru,rnn"]),
+            ["relu", "lstm", "gru", "rnn"]
+        );
+        assert_eq!(
+            names(&[
+                "--scenario",
+                "lstm,relu",
+                "--sequence",
+                "pixels14",
+                "--forget-bias",
+                "1",
+                "--clip-norm",
+                "0.5"
+            ]),
+            ["lstm-pixels14-fb1-clip0.5", "relu-clip0.5"]
+        );
+        assert_eq!(
+            names(&["--scenario", "gru,tanh", "--hidden", "64"]),
+            ["gru", "tanh-h64"]
+        );
     }
 
     #[test]

@@ -16,12 +16,12 @@ use crate::data::Dataset;
 use crate::diagnosis::diagnosis_text;
 use crate::interrupt::{self, Interrupted};
 use crate::logdir::Run;
-use crate::model::{Activation, ActivationFn, Init, DEFAULT_LEAKY_SLOPE};
+use crate::model::{Activation, ActivationFn, Cell, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::seed_groups;
 use crate::seeds;
 use crate::stats::RunSummary;
 use crate::table::vanishing_table;
-use crate::train::{defaults, train, TrainConfig};
+use crate::train::{defaults, recurrent, train, ConfigError, TrainConfig};
 pub use plan::{Grid, PlanError, PlannedRun, Shard};
 
 /// `println!` that drops what a closed stdout cannot take instead of
@@ -33,11 +33,15 @@ macro_rules! say {
     }};
 }
 
-/// One network to train: its activation, with or without skip connections.
+/// One network to train: an MLP with its activation, with or without skip
+/// connections, or a recurrent network of `cell`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scenario {
+    /// The MLP's activation (a recurrent scenario's is tanh, unused).
     pub activation: Activation,
     pub residual: bool,
+    /// `Some`: a recurrent network of this cell instead of the MLP.
+    pub cell: Option<Cell>,
 }
 
 impl Scenario {
@@ -53,6 +57,25 @@ impl Scenario {
         Scenario {
             activation,
             residual: false,
+            cell: None,
+        }
+    }
+
+    /// A recurrent network of `cell` with a linear head.
+    pub const fn recurrent(cell: Cell) -> Scenario {
+        Scenario {
+            activation: Activation::Tanh,
+            residual: false,
+            cell: Some(cell),
+        }
+    }
+
+    /// The scenario's name: the activation (with `-residual`) or the cell.
+    pub fn name(&self) -> String {
+        match self.cell {
+            Some(cell) => cell.name().to_string(),
+            None if self.residual => format!("{}-residual", self.activation.name()),
+            None => self.activation.name().to_string(),
         }
     }
 }
@@ -99,6 +122,10 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
     let all = plan::plan(scenarios, config, grid)?;
     let names: Vec<String> = all.iter().map(|r| r.name.clone()).collect();
     check_logdir(logdir, &names)?;
+    let lstm = scenarios.iter().any(|s| s.cell == Some(Cell::Lstm));
+    if config.recurrent.forget_bias.is_some() && !lstm {
+        return Err(ConfigError::ForgetBiasWithoutLstm.into());
+    }
     let (total, groups) = (all.len(), seed_groups(&all));
     let mut todo = plan::slice(all, *shard);
     if let Some(shard) = shard {
@@ -123,6 +150,10 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
             data.train.rows,
             data.train.cols
         );
+        // Every recurrent run's settings checked before the first run trains.
+        for run in todo.iter().filter(|r| r.scenario.cell.is_some()) {
+            recurrent::check(&scenario_config(&run.config, &run.scenario, "", 1), &data)?;
+        }
         // Runs that train at once share one display, and say whose each line is.
         let bars = ((*jobs).min(todo.len()) > 1).then(indicatif::MultiProgress::new);
         let train_one = |run: &PlannedRun| {
@@ -239,15 +270,14 @@ fn train_run(
         ));
     }
     say_above(format!("Running scenario: {name}"));
-    let config = &run.config;
     let cfg = TrainConfig {
-        activation: ActivationFn::new(run.scenario.activation, config.activation.leaky_slope),
-        residual: run.scenario.residual,
-        save: (config.save.as_deref()).map(|p| save_path(p, name, runs)),
         progress_bars: progress_bars.clone(),
-        ..config.clone()
+        ..scenario_config(&run.config, &run.scenario, name, runs)
     };
-    let (summary, written) = train(name, data, &cfg, &run_dir)?;
+    let (summary, written) = match cfg.cell {
+        Some(_) => recurrent::train(name, data, &cfg, &run_dir)?,
+        None => train(name, data, &cfg, &run_dir)?,
+    };
     say_above(format!(
         "{name}: test accuracy {:.2}%, written to {}",
         summary.test_acc * 100.0,
@@ -267,12 +297,74 @@ fn run_finished(dir: &Path) -> bool {
             .is_ok_and(|l| l.runs.iter().any(|r| r.name == "." && r.finished()))
 }
 
+/// The settings of `scenario`'s run `name`, one of `runs`: the shared ones
+/// with the scenario's network; a recurrent run takes its hidden size and
+/// initialisation from `config.recurrent`, and has one layer.
+fn scenario_config(
+    config: &TrainConfig,
+    scenario: &Scenario,
+    name: &str,
+    runs: usize,
+) -> TrainConfig {
+    let mut cfg = TrainConfig {
+        activation: ActivationFn::new(scenario.activation, config.activation.leaky_slope),
+        residual: scenario.residual,
+        save: (config.save.as_deref()).map(|p| save_path(p, name, runs)),
+        cell: scenario.cell,
+        ..config.clone()
+    };
+    if scenario.cell.is_some() {
+        cfg.hidden = config.recurrent.hidden;
+        cfg.init = config.recurrent.init;
+        cfg.layers = 1;
+    }
+    cfg
+}
+
+/// A recurrent run's folder name: the cell, then the settings that differ
+/// from the recurrent defaults (`lstm-pixels14-fb1`, `gru-h128-clip1`).
+fn recurrent_run_name(config: &TrainConfig, cell: Cell) -> String {
+    let r = &config.recurrent;
+    let mut name = cell.name().to_string();
+    if r.sequence != defaults::recurrent::SEQUENCE {
+        name.push_str(&format!("-{}", r.sequence));
+    }
+    if r.hidden != defaults::recurrent::HIDDEN {
+        name.push_str(&format!("-h{}", r.hidden));
+    }
+    if r.init != defaults::recurrent::INIT {
+        name.push_str(&format!("-{}", r.init));
+    }
+    if let (Cell::Lstm, Some(bias)) = (cell, r.forget_bias) {
+        name.push_str(&format!("-fb{bias}"));
+    }
+    if let Some(max_norm) = config.clip_norm {
+        name.push_str(&format!("-clip{max_norm}"));
+    }
+    if config.lr != defaults::LR {
+        name.push_str(&format!("-lr{}", config.lr));
+    }
+    if config.batch_size != defaults::BATCH_SIZE {
+        name.push_str(&format!("-b{}", config.batch_size));
+    }
+    if !config.shuffle {
+        name.push_str("-noshuffle");
+    }
+    if config.seed != defaults::SEED {
+        name.push_str(&format!("-s{}", config.seed));
+    }
+    name
+}
+
 /// A run's folder name: the scenario, then every setting that differs from
 /// the defaults (`sigmoid`, `sigmoid-residual-l20`, `relu-he-normal-lr0.01`),
 /// so runs of different configurations never share a folder. The run length
 /// (iterations, how often it logs) is not part of the configuration: a
 /// longer run of the same network shares its folder.
 pub fn run_name(config: &TrainConfig, scenario: &Scenario) -> String {
+    if let Some(cell) = scenario.cell {
+        return recurrent_run_name(config, cell);
+    }
     let mut name = scenario.activation.name().to_string();
     if scenario.residual {
         name.push_str("-residual");
@@ -300,6 +392,9 @@ pub fn run_name(config: &TrainConfig, scenario: &Scenario) -> String {
     }
     if !config.shuffle {
         name.push_str("-noshuffle");
+    }
+    if let Some(max_norm) = config.clip_norm {
+        name.push_str(&format!("-clip{max_norm}"));
     }
     if config.seed != defaults::SEED {
         name.push_str(&format!("-s{}", config.seed));

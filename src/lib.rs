@@ -27,6 +27,8 @@
 //! - [`diagnosis`]: a run's gradient flow in words (vanishing, exploding,
 //!   dead or saturated layers), with its thresholds.
 //! - [`tags`]: every tag name, written by `train` and read by `report`.
+//! - [`time_profile`]: a recurrent run's gradient through time: what is
+//!   logged of it, and its figure.
 //! - [`table`]: the comparison table, as text, CSV or markdown.
 //! - [`logdir`]: a logdir's runs as the reports read them, and the
 //!   [`logdir::RunWriter`] that records a run while writing it, so the
@@ -58,4 +60,5 @@ pub mod seeds;
 pub mod stats;
 pub mod table;
 pub mod tags;
+pub mod time_profile;
 pub mod train;

@@ -77,6 +77,32 @@ pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
     Some((mean, (squares / (n - 1) as f64).sqrt()))
 }
 
+/// How many times weaker a recurrent run's gradient with respect to its
+/// first hidden state is than at its last: the median over the logged
+/// steps of ||dL/dh_T|| / ||dL/dh_1|| (`per_step`, NaN values left out;
+/// NaN when none is left). The median, not a ratio of averages as
+/// [`attenuation`] takes across layers: through hundreds of steps the ratio
+/// spans dozens of orders of magnitude from one step to the next, and one
+/// step's outlier would otherwise stand for the run. 1 means nothing is
+/// lost through time.
+///
+/// ```
+/// use gradscope::stats::time_attenuation;
+/// assert_eq!(time_attenuation(&[1e30, 3.0, 2.0, f64::NAN]), 3.0);
+/// assert_eq!(time_attenuation(&[1.0, 4.0]), 2.5);
+/// assert!(time_attenuation(&[]).is_nan());
+/// ```
+pub fn time_attenuation(per_step: &[f64]) -> f64 {
+    let mut values: Vec<f64> = per_step.iter().copied().filter(|v| !v.is_nan()).collect();
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -89,6 +115,8 @@ pub struct RunSummary {
     /// Accuracy on the whole training and test splits after training.
     pub train_acc: f32,
     pub test_acc: f32,
+    /// A recurrent run's [`time_attenuation`]; `None` for the MLP.
+    pub time_attenuation: Option<f64>,
     /// The hidden layers' dead or saturated fractions at the last
     /// diagnosed step, for [`crate::diagnosis`]; `None` when none was
     /// diagnosed or the activation has no such measure.

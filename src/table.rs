@@ -36,6 +36,9 @@ pub struct RunRow {
     pub test_acc: Option<f64>,
     /// Each layer's mean |grad| averaged over the logged steps, input first.
     pub mean_grad: Vec<f64>,
+    /// A recurrent run's gradient lost through time
+    /// ([`stats::time_attenuation`]); `None` for the MLP.
+    pub through_time: Option<f64>,
 }
 
 impl RunRow {
@@ -55,6 +58,7 @@ impl From<&RunSummary> for RunRow {
             train_acc: Some(run.train_acc.into()),
             test_acc: Some(run.test_acc.into()),
             mean_grad: run.mean_grad.clone(),
+            through_time: run.time_attenuation,
         }
     }
 }
@@ -91,14 +95,23 @@ pub const LEGEND: &str = "|g| Ln: layer n's mean |gradient| averaged over the lo
 loss, batch acc: the last logged training batch; train acc, test acc: the whole training and \
 test sets after training.";
 
+/// What the `through time` column means, under tables that have it.
+pub const THROUGH_TIME_LEGEND: &str = "through time (recurrent runs): the median over the logged \
+steps of ||dL/dh_T|| / ||dL/dh_1||: how much weaker the gradient is at the first time step.";
+
 /// [`LEGEND`] as `format` needs it (pipes escaped for markdown; CSV has
 /// no room for one).
 pub fn legend(format: Format) -> String {
+    let legend = format!("{LEGEND}\n{THROUGH_TIME_LEGEND}");
     match format {
-        Format::Table => LEGEND.to_string(),
+        Format::Table => legend,
         Format::Csv => String::new(),
-        Format::Markdown => LEGEND.replace('|', "\\|"),
+        Format::Markdown => legend.replace('|', "\\|"),
     }
+}
+
+fn has_through_time(rows: &[RunRow]) -> bool {
+    rows.iter().any(|r| r.through_time.is_some())
 }
 
 /// Renders `rows` in `format`. Runs with fewer layers get empty cells.
@@ -116,53 +129,67 @@ fn layer_count(rows: &[RunRow]) -> usize {
 
 /// Display cells for one row: the |g| columns, then atten., loss, batch
 /// acc, train acc, test acc.
-fn cells(row: &RunRow, layers: usize) -> Vec<String> {
+fn cells(row: &RunRow, layers: usize, through_time: bool) -> Vec<String> {
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let percent = |v: Option<f64>| or_dash(v.map(|v| format!("{:.2}%", v * 100.0)));
     let mut cells: Vec<String> = (0..layers)
         .map(|l| or_dash(row.mean_grad.get(l).map(|g| format!("{g:.2e}"))))
         .collect();
     cells.push(or_dash(row.attenuation().map(times)));
+    if through_time {
+        cells.push(or_dash(row.through_time.map(times)));
+    }
     cells.push(or_dash(row.loss.map(|v| format!("{v:.3}"))));
     cells.extend([row.batch_acc, row.train_acc, row.test_acc].map(percent));
     cells
 }
 
-fn headers(layers: usize) -> Vec<String> {
+fn headers(layers: usize, through_time: bool) -> Vec<String> {
     let mut h: Vec<String> = (1..=layers).map(|l| format!("|g| L{l}")).collect();
-    h.extend(["atten.", "loss", "batch acc", "train acc", "test acc"].map(String::from));
+    h.push("atten.".into());
+    if through_time {
+        h.push("through time".into());
+    }
+    h.extend(["loss", "batch acc", "train acc", "test acc"].map(String::from));
     h
 }
 
 fn text(rows: &[RunRow]) -> String {
     let layers = layer_count(rows);
+    let through_time = has_through_time(rows);
     let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(8);
+    let headers = headers(layers, through_time);
+    let widths: Vec<usize> = headers.iter().map(|h| h.len().max(9)).collect();
     let mut out = String::new();
     let mut line = |name: &str, cells: &[String]| {
         let _ = write!(out, "{name:<name_width$}");
-        for cell in cells {
-            let _ = write!(out, " {cell:>9}");
+        for (cell, width) in cells.iter().zip(&widths) {
+            let _ = write!(out, " {cell:>width$}");
         }
         out.push('\n');
     };
-    line("run", &headers(layers));
+    line("run", &headers);
     for row in rows {
-        line(&row.name, &cells(row, layers));
+        line(&row.name, &cells(row, layers, through_time));
     }
     let _ = writeln!(out, "{LEGEND}");
+    if through_time {
+        let _ = writeln!(out, "{THROUGH_TIME_LEGEND}");
+    }
     out
 }
 
 fn markdown(rows: &[RunRow]) -> String {
     let layers = layer_count(rows);
+    let through_time = has_through_time(rows);
     let mut headers = vec!["run".to_string()];
-    headers.extend(self::headers(layers));
+    headers.extend(self::headers(layers, through_time));
     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
             let mut line = vec![row.name.clone()];
-            line.extend(cells(row, layers));
+            line.extend(cells(row, layers, through_time));
             line
         })
         .collect();
@@ -172,7 +199,11 @@ fn markdown(rows: &[RunRow]) -> String {
 /// Full precision and plain numbers (accuracies as fractions), for tools.
 fn csv(rows: &[RunRow]) -> String {
     let layers = layer_count(rows);
+    let through_time = has_through_time(rows);
     let mut out = String::from("run,loss,batch_acc,train_acc,test_acc,attenuation");
+    if through_time {
+        out.push_str(",time_attenuation");
+    }
     for l in 1..=layers {
         let _ = write!(out, ",mean_grad_{l}");
     }
@@ -188,6 +219,9 @@ fn csv(rows: &[RunRow]) -> String {
             row.attenuation(),
         ] {
             let _ = write!(out, ",{}", number(v));
+        }
+        if through_time {
+            let _ = write!(out, ",{}", number(row.through_time));
         }
         for l in 0..layers {
             let _ = write!(out, ",{}", number(row.mean_grad.get(l).copied()));
@@ -235,6 +269,7 @@ mod tests {
             train_acc: Some(0.5),
             test_acc: Some(0.25),
             mean_grad: vec![1e-4, 3e-3],
+            through_time: None,
         }
     }
 
@@ -248,6 +283,7 @@ mod tests {
             train_acc: 0.5,
             test_acc: 0.25,
             units: None,
+            time_attenuation: None,
         };
         let table = vanishing_table(&[run]);
         let row = table.lines().nth(1).unwrap();
@@ -268,10 +304,28 @@ mod tests {
             train_acc: None,
             test_acc: None,
             mean_grad: vec![],
+            through_time: None,
         };
         let table = render(&[sigmoid(), bare], Format::Table);
         let row: Vec<&str> = table.lines().nth(2).unwrap().split_whitespace().collect();
         assert_eq!(row, ["foreign", "-", "-", "-", "0.500", "-", "-", "-"]);
+    }
+
+    #[test]
+    fn recurrent_runs_add_the_through_time_column() {
+        let lstm = RunRow {
+            name: "lstm".into(),
+            through_time: Some(1.2e6),
+            ..sigmoid()
+        };
+        let table = render(&[sigmoid(), lstm], Format::Table);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("atten. through time"), "{table}");
+        assert!(lines[1].contains(" - "), "{table}");
+        assert!(lines[2].contains("1.2e6x"), "{table}");
+        assert!(table.contains("||dL/dh_T|| / ||dL/dh_1||"), "{table}");
+        let plain = render(&[sigmoid()], Format::Table);
+        assert!(!plain.contains("through time"), "{plain}");
     }
 
     #[test]

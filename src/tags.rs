@@ -206,3 +206,46 @@ pub fn lower_of(tag: &str) -> String {
 pub fn upper_of(tag: &str) -> String {
     format!("{tag}/upper")
 }
+
+/// Recurrent runs, per logged step: ||dL/dh_1||, the gradient of the
+/// batch's loss with respect to the first hidden state (the L2 norm over
+/// the batch and the hidden units).
+pub const TIME_GRAD_FIRST: &str = "time_grad_first";
+/// Recurrent runs: ||dL/dh_T||, at the last time step.
+pub const TIME_GRAD_LAST: &str = "time_grad_last";
+/// Recurrent runs: [`TIME_GRAD_LAST`] over [`TIME_GRAD_FIRST`] at the
+/// logged step: how many times weaker the gradient is at t = 1.
+pub const TIME_ATTENUATION: &str = "time_attenuation";
+/// Image: the recurrent run's ||dL/dh_t|| against t, one curve per logged
+/// step so far.
+pub const TIME_GRAD_PROFILE: &str = "time_grad_profile";
+
+/// Scalar: ||dL/dh_t|| at the fixed fraction `numerator/denominator` of
+/// the sequence (`time_grad_at_1_4` is t = T/4).
+///
+/// ```
+/// assert_eq!(gradscope::tags::time_grad_at(3, 4), "time_grad_at_3_4");
+/// ```
+pub fn time_grad_at(numerator: usize, denominator: usize) -> String {
+    format!("time_grad_at_{numerator}_{denominator}")
+}
+
+/// Scalar: ||dL/dh_t|| at time step `t` (from 1), zero-padded to three
+/// digits so TensorBoard lists the steps in order: the profile's points.
+///
+/// ```
+/// assert_eq!(gradscope::tags::time_grad(7), "time_grad/t007");
+/// ```
+pub fn time_grad(t: usize) -> String {
+    format!("time_grad/t{t:03}")
+}
+
+/// Step `t` of a [`time_grad`] tag, for the readers.
+///
+/// ```
+/// assert_eq!(gradscope::tags::time_grad_step("time_grad/t196"), Some(196));
+/// assert_eq!(gradscope::tags::time_grad_step("mean_1"), None);
+/// ```
+pub fn time_grad_step(tag: &str) -> Option<usize> {
+    tag.strip_prefix("time_grad/t")?.parse().ok()
+}

@@ -3,9 +3,11 @@
 //!
 //! - [`idx`]: the IDX file format.
 //! - [`batches`]: seeded, epoch-shuffled batches.
+//! - [`sequence`]: images read as sequences, for the recurrent networks.
 
 pub mod batches;
 pub mod idx;
+pub mod sequence;
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,7 @@ use anyhow::{bail, Result};
 use multiversion::multiversion;
 
 pub use batches::Batcher;
+pub use sequence::{Sequence, SequenceError};
 
 /// Images and their labels, in file order.
 #[derive(Debug, Clone)]

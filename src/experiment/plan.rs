@@ -128,7 +128,7 @@ pub fn plan(
                 for &init in &or(&grid.init, config.init) {
                     for &lr in &or(&grid.lr, config.lr) {
                         for &batch_size in &or(&grid.batch_size, config.batch_size) {
-                            let base = TrainConfig {
+                            let mut base = TrainConfig {
                                 layers,
                                 hidden,
                                 init,
@@ -136,6 +136,14 @@ pub fn plan(
                                 batch_size,
                                 ..config.clone()
                             };
+                            // A listed size or init is the recurrent runs' too;
+                            // unlisted, they keep their own defaults.
+                            if !grid.hidden.is_empty() {
+                                base.recurrent.hidden = hidden;
+                            }
+                            if !grid.init.is_empty() {
+                                base.recurrent.init = init;
+                            }
                             runs.extend(seed_runs(scenario, base, &grid.seeds));
                         }
                     }

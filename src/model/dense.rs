@@ -67,7 +67,7 @@ fn sizes(x: &[usize], w: &[usize], b: &[usize]) -> Result<(usize, usize, usize)>
 /// A row-major or transposed view of a matrix's data: element `(r, c)` is
 /// `data[r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy)]
-struct Matrix<'a> {
+pub(crate) struct Matrix<'a> {
     data: &'a [f32],
     rows: usize,
     cols: usize,
@@ -77,7 +77,7 @@ struct Matrix<'a> {
 
 impl<'a> Matrix<'a> {
     /// `data` as a row-major `rows × cols` matrix.
-    fn new(data: &'a [f32], rows: usize, cols: usize) -> Matrix<'a> {
+    pub(crate) fn new(data: &'a [f32], rows: usize, cols: usize) -> Matrix<'a> {
         Matrix {
             data,
             rows,
@@ -87,7 +87,18 @@ impl<'a> Matrix<'a> {
         }
     }
 
-    fn t(self) -> Matrix<'a> {
+    /// The elements as a new row-major vector.
+    pub(crate) fn to_row_major(self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.rows * self.cols);
+        for r in 0..self.rows {
+            out.extend(
+                (0..self.cols).map(|c| self.data[r * self.row_stride + c * self.col_stride]),
+            );
+        }
+        out
+    }
+
+    pub(crate) fn t(self) -> Matrix<'a> {
         Matrix {
             rows: self.cols,
             cols: self.rows,
@@ -132,7 +143,7 @@ const PARALLEL_MACS: usize = 1 << 24;
 
 /// `lhs · rhs` as a new row-major vector, by candle's gemm, on rayon's
 /// threads (`--threads`, see `main`) when the product is large enough.
-fn product(lhs: Matrix, rhs: Matrix) -> Vec<f32> {
+pub(crate) fn product(lhs: Matrix, rhs: Matrix) -> Vec<f32> {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     // What makes the unsafe call below sound: every element the strides
     // reach lies in the slices (checked for real, not only in debug builds,

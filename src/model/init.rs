@@ -8,7 +8,10 @@ use rand::distr::{Distribution, Uniform};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-/// How a kernel of `fan_in × fan_out` is drawn. Biases always start at zero.
+/// How a kernel of `fan_in × fan_out` is drawn. Biases start at zero, but
+/// for the recurrent networks under [`Init::TorchUniform`] (see
+/// [`crate::model::recurrent`] for which scheme applies to which matrix
+/// there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Init {
     /// U(±√(6 / (fan_in + fan_out))): TensorFlow's dense default.
@@ -21,6 +24,15 @@ pub enum Init {
     HeNormal,
     /// Truncated normal, σ = √(1 / fan_in), for SELU.
     LecunNormal,
+    /// U(±1/√fan_in): PyTorch's `nn.Linear` weights. The recurrent
+    /// networks' default, where it is PyTorch's RNN initialisation: every
+    /// parameter, biases included, from U(±1/√hidden).
+    TorchUniform,
+    /// A (semi-)orthogonal matrix, as Keras' `Orthogonal` initializer: the
+    /// rows orthonormal when `fan_in <= fan_out`, else the columns. For the
+    /// recurrent networks: Keras' defaults, an orthogonal recurrent kernel
+    /// and Glorot uniform input and head kernels.
+    Orthogonal,
 }
 
 /// Keras draws "normal" schemes from a normal truncated at ±2σ, scaled up by
@@ -35,6 +47,8 @@ impl Init {
             Init::HeUniform => "he-uniform",
             Init::HeNormal => "he-normal",
             Init::LecunNormal => "lecun-normal",
+            Init::TorchUniform => "torch-uniform",
+            Init::Orthogonal => "orthogonal",
         }
     }
 
@@ -48,6 +62,8 @@ impl Init {
             Init::GlorotNormal => truncated_normal(n, (1.0 / fan_avg).sqrt(), rng),
             Init::HeNormal => truncated_normal(n, (2.0 / fan_in).sqrt(), rng),
             Init::LecunNormal => truncated_normal(n, (1.0 / fan_in).sqrt(), rng),
+            Init::TorchUniform => uniform(n, (1.0 / fan_in).sqrt(), rng),
+            Init::Orthogonal => orthogonal(n / fan_out, fan_out, rng),
         }
     }
 }
@@ -62,6 +78,33 @@ fn uniform(n: usize, limit: f64, rng: &mut impl Rng) -> Vec<f32> {
     let limit = limit as f32;
     let dist = Uniform::new_inclusive(-limit, limit).expect("a finite, positive limit");
     (0..n).map(|_| dist.sample(rng)).collect()
+}
+
+/// A `rows × cols` matrix (row-major) whose rows (when `rows <= cols`) or
+/// columns are orthonormal: Gram-Schmidt, in f64, on Gaussian vectors.
+fn orthogonal(rows: usize, cols: usize, rng: &mut impl Rng) -> Vec<f32> {
+    let (count, len) = (rows.min(cols), rows.max(cols));
+    let mut vectors: Vec<Vec<f64>> = Vec::with_capacity(count);
+    while vectors.len() < count {
+        let mut v: Vec<f64> = (0..len).map(|_| rng.sample(StandardNormal)).collect();
+        for u in &vectors {
+            let dot: f64 = v.iter().zip(u).map(|(a, b)| a * b).sum();
+            v.iter_mut().zip(u).for_each(|(a, b)| *a -= dot * b);
+        }
+        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        // A draw (almost) in the span of the others: draw again.
+        if norm > 1e-6 {
+            vectors.push(v.into_iter().map(|a| a / norm).collect());
+        }
+    }
+    let mut out = vec![0.0; rows * cols];
+    for (k, v) in vectors.iter().enumerate() {
+        for (l, &a) in v.iter().enumerate() {
+            let (r, c) = if rows <= cols { (k, l) } else { (l, k) };
+            out[r * cols + c] = a as f32;
+        }
+    }
+    out
 }
 
 fn truncated_normal(n: usize, stddev: f64, rng: &mut impl Rng) -> Vec<f32> {
@@ -101,6 +144,9 @@ mod tests {
             (Init::HeUniform, (2.0f64 / 300.0).sqrt()),
             (Init::HeNormal, (2.0f64 / 300.0).sqrt()),
             (Init::LecunNormal, (1.0f64 / 300.0).sqrt()),
+            (Init::TorchUniform, (1.0f64 / 900.0).sqrt()),
+            // Orthonormal columns of length 300: mean square 1/300.
+            (Init::Orthogonal, (1.0f64 / 300.0).sqrt()),
         ] {
             let k = init.kernel(fan_in, fan_out, &mut rng);
             assert_eq!(k.len(), 30_000);

@@ -11,12 +11,16 @@
 //! - [`init`]: the initial-weight schemes.
 //! - [`checkpoint`]: saving and loading weights as safetensors.
 //! - [`dense`]: a layer's product, bias add and activation as one op.
+//! - [`recurrent`]: the tanh RNN, LSTM and GRU with a linear head.
+//! - [`sequence_op`]: the recurrent layer over a whole sequence as one op.
 
 pub mod activation;
 pub mod checkpoint;
 pub mod dense;
 pub mod graph;
 pub mod init;
+pub mod recurrent;
+pub mod sequence_op;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::SeedableRng;
@@ -24,6 +28,7 @@ use rand_chacha::ChaCha8Rng;
 
 pub use activation::{Activation, ActivationFn, DEFAULT_LEAKY_SLOPE};
 pub use init::Init;
+pub use recurrent::{Cell, Recurrent, RecurrentShape};
 
 /// One dense layer: `x · kernel + bias`.
 pub struct Dense {

@@ -31,7 +31,19 @@ pub fn row(run: &Run) -> RunRow {
         train_acc: run.last_scalar(tags::TRAIN_ACC),
         test_acc: run.last_scalar(tags::TEST_ACC),
         mean_grad: averaged_mean_grad(run),
+        through_time: through_time(run),
     }
+}
+
+/// A recurrent run's [`crate::stats::time_attenuation`] from its logged
+/// `time_attenuation` scalars; `None` for other runs.
+pub fn through_time(run: &Run) -> Option<f64> {
+    let ratios: Vec<f64> = run
+        .scalars(tags::TIME_ATTENUATION)
+        .into_iter()
+        .map(|p| p.1)
+        .collect();
+    (!ratios.is_empty()).then(|| crate::stats::time_attenuation(&ratios))
 }
 
 /// Each layer's `mean_i` averaged over the logged steps, input first.

@@ -74,6 +74,9 @@ fn figure_title(file: &str) -> &'static str {
         plot::ACCURACY => "Training-batch accuracy per run",
         plot::GRAD_FIRST_LAST => "Mean gradient of the first and the last layer per run",
         plot::GRAD_PER_LAYER => "Mean gradient per layer, averaged over the logged steps",
+        f if f.starts_with(plot::TIME_GRAD_PREFIX) => {
+            "Gradient through time: ||dL/dh_t|| against t, one curve per logged step"
+        }
         _ => "figure",
     }
 }
@@ -161,6 +164,7 @@ mod tests {
             train_acc: None,
             test_acc: Some(test_acc),
             mean_grad: grads.to_vec(),
+            through_time: None,
         }
     }
 

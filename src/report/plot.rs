@@ -7,6 +7,10 @@
 //! - `grad_per_layer.png`: each layer's mean |grad| averaged over the logged
 //!   steps (the table's `|g| Ln`), one bar per run, log scale: the vanishing
 //!   at a glance.
+//! - `time_grad_RUN.png`, for each recurrent run: ||dL/dh_t|| against t,
+//!   one curve per logged step, from its `time_grad/t…` scalars: the figure
+//!   the run shows in TensorBoard's Images dashboard
+//!   ([`crate::time_profile::draw`]).
 //!
 //! A seed group with an aggregate run (`RUN/mean`, see [`crate::seeds`])
 //! is drawn as that run: its mean as the line and a band of one standard
@@ -126,7 +130,47 @@ pub fn plot(logdir: &Logdir, out_dir: &Path) -> Result<Figures> {
     for path in drawn {
         figures.written.push(path?);
     }
+    for run in &logdir.runs {
+        let curves = time_curves(run);
+        if curves.is_empty() {
+            continue;
+        }
+        let file = format!(
+            "{TIME_GRAD_PREFIX}{}.png",
+            run.name.replace(['/', '\\'], "_")
+        );
+        let path = out_dir.join(file);
+        let pixels = crate::time_profile::draw(&run.name, &curves)?;
+        write_png(&path, crate::time_profile::SIZE, &pixels)?;
+        figures.written.push(path);
+    }
     Ok(figures)
+}
+
+/// The start of the recurrent runs' figures' file names.
+pub const TIME_GRAD_PREFIX: &str = "time_grad_";
+
+/// A recurrent run's logged profiles: per logged step, `(t, ||dL/dh_t||)`
+/// from its `time_grad/t…` scalars, in order of t.
+fn time_curves(run: &crate::logdir::Run) -> Vec<crate::time_profile::Curve> {
+    let mut by_step: std::collections::BTreeMap<i64, Vec<(usize, f64)>> = Default::default();
+    for (tag, data) in &run.tags {
+        let Some(t) = tags::time_grad_step(tag) else {
+            continue;
+        };
+        for point in &data.points {
+            if let Some(v) = point.value {
+                by_step.entry(point.step).or_default().push((t, v));
+            }
+        }
+    }
+    by_step
+        .into_iter()
+        .map(|(step, mut points)| {
+            points.sort_by_key(|p| p.0);
+            (step, points)
+        })
+        .collect()
 }
 
 /// One figure: its file, the data it needs, how to draw it, its size.

@@ -30,7 +30,7 @@ use gradscope_tensorboard::summary::{summary_event, text};
 use crate::data::{Dataset, DatasetName};
 use crate::diagnosis::diagnosis_markdown;
 use crate::model::graph::mlp_graph;
-use crate::model::{Activation, Init, Shape};
+use crate::model::{Activation, Cell, Init, RecurrentShape, Shape};
 use crate::stats::RunSummary;
 use crate::table::vanishing_markdown;
 use crate::tags;
@@ -38,7 +38,8 @@ use crate::train::TrainConfig;
 
 /// The experiment's description in the HParams dashboard.
 const DESCRIPTION: &str = "gradscope: deep, narrow MLPs trained with different activations, \
-     and how much gradient reaches each of their layers";
+     and recurrent networks (tanh RNN, LSTM, GRU) over sequences, and how much gradient reaches \
+     each of their layers and time steps";
 
 /// The metric columns of the HParams dashboard: the last value of each of
 /// these scalar tags in the run.
@@ -100,6 +101,15 @@ pub fn hparams(cfg: &TrainConfig) -> Vec<(&'static str, HParam)> {
         ("iterations", HParam::Integer(cfg.iterations as u64)),
         ("seed", HParam::Integer(cfg.seed)),
         ("dataset", HParam::choice(&cfg.dataset, datasets)),
+        (
+            "model",
+            HParam::choice(
+                cfg.cell.map_or("mlp", Cell::name),
+                std::iter::once("mlp").chain(Cell::ALL.iter().map(|c| c.name())),
+            ),
+        ),
+        // 0: no clipping.
+        ("clip_norm", HParam::Real(cfg.clip_norm.unwrap_or(0.0))),
     ]
 }
 
@@ -123,20 +133,58 @@ pub fn session_group(hparams: &[(&str, HParam)], run_dir: &Path) -> String {
 /// The configuration table: the hyperparameters, then the other settings
 /// and where the data came from.
 pub fn config_markdown(cfg: &TrainConfig, data: &Dataset, shape: &Shape, run_dir: &Path) -> String {
-    let mut rows: Vec<Vec<String>> = hparams(cfg)
-        .into_iter()
-        .map(|(name, value)| vec![name.to_string(), value.to_string()])
-        .collect();
     let network: Vec<String> = std::iter::once(shape.inputs)
         .chain(shape.layer_sizes().iter().map(|&(_, out)| out))
         .map(|n| n.to_string())
         .collect();
+    config_table(cfg, data, network.join(" -> "), Vec::new(), run_dir)
+}
+
+/// The configuration table of a recurrent run over sequences of `steps`.
+pub fn recurrent_config_markdown(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    shape: &RecurrentShape,
+    steps: usize,
+    run_dir: &Path,
+) -> String {
+    let RecurrentShape {
+        cell,
+        inputs,
+        hidden,
+        outputs,
+    } = *shape;
+    let network = format!("{steps} steps of {inputs} -> {cell} {hidden} -> {outputs}");
+    let forget_bias = match (cell, cfg.recurrent.forget_bias) {
+        (Cell::Lstm, Some(b)) => b.to_string(),
+        (Cell::Lstm, None) => "as initialised".to_string(),
+        _ => "-".to_string(),
+    };
+    let rows = vec![
+        ("sequence", cfg.recurrent.sequence.to_string()),
+        ("forget_bias", forget_bias),
+    ];
+    config_table(cfg, data, network, rows, run_dir)
+}
+
+fn config_table(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    network: String,
+    model_rows: Vec<(&str, String)>,
+    run_dir: &Path,
+) -> String {
+    let mut rows: Vec<Vec<String>> = hparams(cfg)
+        .into_iter()
+        .map(|(name, value)| vec![name.to_string(), value.to_string()])
+        .collect();
+    rows.extend(model_rows.into_iter().map(|(k, v)| vec![k.to_string(), v]));
     let extra = [
         ("log_every", cfg.log_every.to_string()),
         ("no_progress", (!cfg.progress).to_string()),
         ("engine", cfg.engine.to_string()),
         ("device", cfg.device.to_string()),
-        ("network", network.join(" -> ")),
+        ("network", network),
         ("data_dir", data.dir.display().to_string()),
         ("train_images", data.train.len().to_string()),
         ("test_images", data.test.len().to_string()),
@@ -217,6 +265,29 @@ pub fn custom_scalars_layout() -> Layout {
         .category(gradients)
         .category(units)
         .category(training)
+}
+
+/// What a recurrent run writes before its first step: its configuration
+/// and its HParams records (no graph).
+pub fn recurrent_start_events(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    shape: &RecurrentShape,
+    steps: usize,
+    run_dir: &Path,
+    wall_time: f64,
+) -> Vec<Event> {
+    let hparams = hparams(cfg);
+    let config = recurrent_config_markdown(cfg, data, shape, steps, run_dir);
+    vec![summary_event(
+        0,
+        wall_time,
+        vec![
+            text(tags::CONFIG, &config),
+            hparams::experiment(DESCRIPTION, &hparams, METRICS),
+            hparams::session_start_in_group(&hparams, &session_group(&hparams, run_dir), wall_time),
+        ],
+    )]
 }
 
 /// What a finished run adds to its last event: its vanishing-gradient
@@ -306,7 +377,9 @@ mod tests {
                 "batch_size",
                 "iterations",
                 "seed",
-                "dataset"
+                "dataset",
+                "model",
+                "clip_norm"
             ]
         );
     }
@@ -409,6 +482,7 @@ mod tests {
             train_acc: 0.9,
             test_acc: 0.8,
             units: None,
+            time_attenuation: None,
         };
         let values = finish_values(&run, 2.0);
         assert_eq!(values[0].tag, tags::VANISHING);

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use candle_core::backprop::GradStore;
-use candle_core::Tensor;
+use candle_core::{Tensor, Var};
 use multiversion::multiversion;
 
 use crate::model::Mlp;
@@ -38,20 +38,28 @@ impl fmt::Display for Divergence {
 /// The first non-finite value among the loss and the gradients of every
 /// layer's kernel and bias, input first.
 pub fn check(loss: f32, model: &Mlp, grads: &GradStore) -> candle_core::Result<Option<Divergence>> {
+    let params = model.layers.iter().enumerate().flat_map(|(l, layer)| {
+        [("kernel", &layer.kernel), ("bias", &layer.bias)].map(|(p, var)| (l + 1, p, var))
+    });
+    check_params(loss, params, grads)
+}
+
+/// The first non-finite value among the loss and the gradients of
+/// `params`: `(layer, parameter name, variable)`, in the order given.
+pub fn check_params<'a>(
+    loss: f32,
+    params: impl IntoIterator<Item = (usize, &'static str, &'a Var)>,
+    grads: &GradStore,
+) -> candle_core::Result<Option<Divergence>> {
     if !loss.is_finite() {
         return Ok(Some(Divergence::Loss(loss)));
     }
-    for (l, layer) in model.layers.iter().enumerate() {
-        for (parameter, var) in [("kernel", &layer.kernel), ("bias", &layer.bias)] {
-            let Some(grad) = grads.get(var.as_tensor()) else {
-                continue;
-            };
-            if !all_finite(grad)? {
-                return Ok(Some(Divergence::Gradient {
-                    layer: l + 1,
-                    parameter,
-                }));
-            }
+    for (layer, parameter, var) in params {
+        let Some(grad) = grads.get(var.as_tensor()) else {
+            continue;
+        };
+        if !all_finite(grad)? {
+            return Ok(Some(Divergence::Gradient { layer, parameter }));
         }
     }
     Ok(None)

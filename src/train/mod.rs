@@ -13,12 +13,14 @@
 //! closes the event file complete through [`RunLog::end`].
 
 pub mod adam;
+pub mod clip;
 pub mod describe;
 pub mod diagnoser;
 pub mod divergence;
 pub mod engine;
 pub mod lines;
 pub mod loss;
+pub mod recurrent;
 pub mod run_log;
 pub mod summarizer;
 
@@ -29,12 +31,12 @@ use anyhow::Result;
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 
-use crate::data::{Batcher, Dataset, Split, CLASSES};
+use crate::data::{Batcher, Dataset, Sequence, Split, CLASSES};
 use crate::interrupt;
 use crate::logdir::Run;
 use crate::model::{
-    checkpoint, Activation, ActivationFn, Architecture, Init, Mlp, Shape, DEFAULT_LEAKY_SLOPE,
-    MAX_PARAMETERS,
+    checkpoint, Activation, ActivationFn, Architecture, Cell, Init, Mlp, Shape,
+    DEFAULT_LEAKY_SLOPE, MAX_PARAMETERS,
 };
 use crate::stats::RunSummary;
 pub use adam::{Adam, AdamConfig};
@@ -51,6 +53,45 @@ pub mod defaults {
     pub const LR: f64 = 0.001;
     pub const LOG_EVERY: usize = 200;
     pub const SEED: u64 = 1;
+
+    /// The recurrent runs' own defaults (`rnn`, `lstm`, `gru`); iterations,
+    /// batch size, learning rate, logging and seed are the article's above.
+    /// They apply where the command line leaves the setting out.
+    pub mod recurrent {
+        use crate::data::Sequence;
+        use crate::model::Init;
+
+        /// Units of the one recurrent layer.
+        pub const HIDDEN: usize = 64;
+        /// PyTorch's RNN initialisation.
+        pub const INIT: Init = Init::TorchUniform;
+        /// MNIST row by row: 28 steps of 28 pixels.
+        pub const SEQUENCE: Sequence = Sequence::Rows;
+    }
+}
+
+/// The settings only the recurrent runs use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecurrentConfig {
+    /// Units of the recurrent layer.
+    pub hidden: usize,
+    pub init: Init,
+    /// How images become sequences.
+    pub sequence: Sequence,
+    /// The LSTM's forget-gate bias, set after `init` (see
+    /// [`crate::model::recurrent`]); `None` keeps the initial biases.
+    pub forget_bias: Option<f64>,
+}
+
+impl Default for RecurrentConfig {
+    fn default() -> RecurrentConfig {
+        RecurrentConfig {
+            hidden: defaults::recurrent::HIDDEN,
+            init: defaults::recurrent::INIT,
+            sequence: defaults::recurrent::SEQUENCE,
+            forget_bias: None,
+        }
+    }
 }
 
 /// Everything that shapes a training run, besides the data.
@@ -85,6 +126,14 @@ pub struct TrainConfig {
     pub engine: Engine,
     /// Where its tensors live (the fused engine: the CPU only).
     pub device: DeviceChoice,
+    /// The recurrent cell, for a recurrent run ([`recurrent::train`]);
+    /// `None` for the MLP.
+    pub cell: Option<Cell>,
+    /// The recurrent runs' settings.
+    pub recurrent: RecurrentConfig,
+    /// Clip the gradients to this global norm before each step
+    /// ([`clip::clip_grad_norm`]); `None`: no clipping.
+    pub clip_norm: Option<f64>,
 }
 
 impl TrainConfig {
@@ -111,6 +160,9 @@ impl TrainConfig {
             progress_bars: None,
             engine: Engine::Fused,
             device: DeviceChoice::Cpu,
+            cell: None,
+            recurrent: RecurrentConfig::default(),
+            clip_norm: None,
         }
     }
 }
@@ -164,9 +216,12 @@ pub fn train(
         batches.next_batch(&data.train, &mut pixels, &mut labels);
         let x = Tensor::from_vec(pixels, (cfg.batch_size, inputs), &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
-        let (logits, loss, grads) = cfg.engine.forward_backward(&model, &x, &y)?;
+        let (logits, loss, mut grads) = cfg.engine.forward_backward(&model, &x, &y)?;
         let loss = loss.to_scalar::<f32>()?;
         let diverged = divergence::check(loss, &model, &grads)?;
+        if let Some(max_norm) = cfg.clip_norm {
+            clip::clip_grad_norm(&mut grads, &model.vars(), max_norm)?;
+        }
         if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
             log.step(i, &x, loss, acc, &model, &grads)?;
@@ -215,6 +270,21 @@ pub enum ConfigError {
         device: DeviceChoice,
         reason: String,
     },
+    /// A forget-gate bias was given but no run has an LSTM.
+    ForgetBiasWithoutLstm,
+    /// A setting the recurrent runs do not support.
+    NotForRecurrent { setting: RecurrentUnsupported },
+}
+
+/// What the recurrent runs cannot do (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecurrentUnsupported {
+    /// Start from a checkpoint.
+    InitFrom,
+    /// Save a checkpoint.
+    Save,
+    /// Run off the CPU.
+    Device,
 }
 
 impl fmt::Display for ConfigError {
@@ -249,6 +319,18 @@ impl fmt::Display for ConfigError {
                 "the fused engine runs on the CPU only, not on {device}; the candle-nn engine \
                  runs on any device"
             ),
+            ConfigError::ForgetBiasWithoutLstm => write!(
+                f,
+                "a forget-gate bias applies to LSTM runs only, and none of the runs is an LSTM"
+            ),
+            ConfigError::NotForRecurrent { setting } => {
+                let what = match setting {
+                    RecurrentUnsupported::InitFrom => "start from a checkpoint",
+                    RecurrentUnsupported::Save => "save their weights",
+                    RecurrentUnsupported::Device => "run off the CPU",
+                };
+                write!(f, "recurrent runs (rnn, lstm, gru) cannot {what} yet")
+            }
         }
     }
 }

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Tensor, Var};
+use gradscope_tensorboard::image::{image, Image};
+use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{scalar, summary_event, wall_time_now};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -23,8 +25,9 @@ use crate::data::Dataset;
 use crate::interrupt::{Interrupted, Signal};
 use crate::logdir::{Run, RunWriter};
 use crate::model::Mlp;
-use crate::stats::RunSummary;
+use crate::stats::{self, RunSummary};
 use crate::tags;
+use crate::time_profile::{self, Curve};
 use crate::train::adam::AdamConfig;
 use crate::train::diagnoser::Diagnosed;
 use crate::train::divergence::Divergence;
@@ -80,6 +83,8 @@ pub struct RunLog {
     progress: ProgressBar,
     /// The last logged step, its loss and its batch accuracy.
     last_logged: Option<(usize, f32, f32)>,
+    /// A recurrent run's gradient through time at each logged step.
+    through_time: Vec<Curve>,
 }
 
 impl RunLog {
@@ -96,22 +101,57 @@ impl RunLog {
         model: &Mlp,
         replayable: Option<AdamConfig>,
     ) -> Result<RunLog> {
+        let shape = model.arch.shape;
+        let events = describe::start_events(cfg, data, &shape, run_dir, wall_time_now());
+        let diagnosed = Diagnosed {
+            arch: model.arch,
+            image: (data.train.rows, data.train.cols),
+        };
+        let kernels = kernels(model);
+        RunLog::open(
+            name,
+            run_dir,
+            cfg,
+            &kernels,
+            events,
+            replayable,
+            Some(diagnosed),
+        )
+    }
+
+    /// [`RunLog::start`] for any model: `kernels` are the matrices whose
+    /// gradients and values it logs at each step (as layers 1, 2, ...),
+    /// `start_events` what the run says of itself first. No per-layer
+    /// diagnostics: those need the MLP's forward pass.
+    pub fn start_with(
+        name: &str,
+        run_dir: &Path,
+        cfg: &TrainConfig,
+        kernels: &[Var],
+        start_events: Vec<Event>,
+        replayable: Option<AdamConfig>,
+    ) -> Result<RunLog> {
+        RunLog::open(name, run_dir, cfg, kernels, start_events, replayable, None)
+    }
+
+    fn open(
+        name: &str,
+        run_dir: &Path,
+        cfg: &TrainConfig,
+        kernels: &[Var],
+        start_events: Vec<Event>,
+        replayable: Option<AdamConfig>,
+        diagnosed: Option<Diagnosed>,
+    ) -> Result<RunLog> {
         let writer = RunWriter::create(run_dir, name)?;
         let progress = progress_bar(name, cfg);
         let setup = Setup {
-            layers: model.layers.len(),
-            values_per_step: 2 * model
-                .layers
-                .iter()
-                .map(|layer| layer.kernel.elem_count())
-                .sum::<usize>(),
+            layers: kernels.len(),
+            values_per_step: 2 * kernels.iter().map(|k| k.elem_count()).sum::<usize>(),
             iterations: cfg.iterations,
             // Every step logged: the summary thread can replay the optimizer.
             replica: replayable.filter(|_| cfg.log_every == 1),
-            diagnosed: Some(Diagnosed {
-                arch: model.arch,
-                image: (data.train.rows, data.train.cols),
-            }),
+            diagnosed,
         };
         let mut lines = Lines::stdout(progress.clone());
         if cfg.progress_bars.is_some() {
@@ -119,8 +159,7 @@ impl RunLog {
             lines = lines.prefixed(format!("{name}: "));
         }
         let mut summaries = Summarizer::start(writer, setup, lines)?;
-        let shape = model.arch.shape;
-        for event in describe::start_events(cfg, data, &shape, run_dir, wall_time_now()) {
+        for event in start_events {
             summaries.write_event(event)?;
         }
         Ok(RunLog {
@@ -129,6 +168,7 @@ impl RunLog {
             summaries,
             progress,
             last_logged: None,
+            through_time: Vec::new(),
         })
     }
 
@@ -146,15 +186,60 @@ impl RunLog {
         grads: &GradStore,
     ) -> Result<()> {
         let source = Snapshot {
-            model,
+            kernels: &kernels(model),
+            biases: &biases(model),
             grads: Some(grads),
             x: Some(x),
         };
+        self.log_step(i, loss, acc, &source)
+    }
+
+    /// [`RunLog::step`] for any model: `kernels` as given to
+    /// [`RunLog::start_with`].
+    pub fn step_kernels(
+        &mut self,
+        i: usize,
+        loss: f32,
+        acc: f32,
+        kernels: &[Var],
+        grads: &GradStore,
+    ) -> Result<()> {
+        let source = Snapshot {
+            kernels,
+            biases: &[],
+            grads: Some(grads),
+            x: None,
+        };
+        self.log_step(i, loss, acc, &source)
+    }
+
+    fn log_step(&mut self, i: usize, loss: f32, acc: f32, source: &Snapshot) -> Result<()> {
         self.summaries
-            .log_step(i as i64, wall_time_now(), loss, acc, &source)
+            .log_step(i as i64, wall_time_now(), loss, acc, source)
             .with_context(|| format!("{}: logging iteration {i}", self.name))?;
         self.last_logged = Some((i, loss, acc));
         Ok(())
+    }
+
+    /// Logs a recurrent run's gradient through time at iteration `i`,
+    /// `norms[t - 1]` being ||dL/dh_t|| ([`time_profile`]): its scalars, and
+    /// the figure of every profile logged so far.
+    pub fn through_time(&mut self, i: usize, norms: &[f64]) -> Result<()> {
+        self.through_time.push(time_profile::curve(i as i64, norms));
+        let rgb = time_profile::draw(&self.name, &self.through_time)?;
+        let (width, height) = time_profile::SIZE;
+        let figure = Image::hwc(rgb.as_slice(), height as usize, width as usize, 3);
+        let mut values = time_profile::scalars(norms);
+        values.push(image(tags::TIME_GRAD_PROFILE, &figure)?);
+        self.summaries
+            .write_event(summary_event(i as i64, wall_time_now(), values))
+            .with_context(|| format!("{}: logging the gradient through time", self.name))
+    }
+
+    /// Counts one iteration done, for the progress bar, in a run without
+    /// per-layer diagnostics (one started by [`RunLog::start_with`]).
+    pub fn tick(&self) {
+        self.progress.inc(1);
     }
 
     /// Counts iteration `i` done, the optimizer having stepped `model`:
@@ -164,7 +249,8 @@ impl RunLog {
     pub fn stepped(&mut self, i: usize, model: &Mlp) -> Result<()> {
         self.progress.inc(1);
         let source = Snapshot {
-            model,
+            kernels: &kernels(model),
+            biases: &biases(model),
             grads: None,
             x: None,
         };
@@ -223,6 +309,7 @@ impl RunLog {
             mut summaries,
             progress,
             last_logged,
+            through_time,
             ..
         } = self;
         progress.finish_and_clear();
@@ -254,6 +341,7 @@ impl RunLog {
             train_acc,
             test_acc,
             units,
+            time_attenuation: time_attenuation(&through_time),
         };
         if let Ending::Finished { .. } = ending {
             let mut values = vec![
@@ -282,9 +370,31 @@ struct Closed {
 /// A step's numbers as the summarizer copies them: the model's kernels and
 /// biases, their gradients and the batch (these two at a logged step only).
 struct Snapshot<'a> {
-    model: &'a Mlp,
+    kernels: &'a [Var],
+    /// Empty for a model without per-layer diagnostics.
+    biases: &'a [Var],
     grads: Option<&'a GradStore>,
     x: Option<&'a Tensor>,
+}
+
+/// The MLP's kernels, layer 1 first (handles, not copies).
+fn kernels(model: &Mlp) -> Vec<Var> {
+    model.layers.iter().map(|l| l.kernel.clone()).collect()
+}
+
+/// The MLP's biases, layer 1 first.
+fn biases(model: &Mlp) -> Vec<Var> {
+    model.layers.iter().map(|l| l.bias.clone()).collect()
+}
+
+/// [`stats::time_attenuation`] of the logged profiles, from each step's
+/// last-over-first ratio; `None` for a run without them (the MLP).
+fn time_attenuation(curves: &[Curve]) -> Option<f64> {
+    let ratios: Vec<f64> = curves
+        .iter()
+        .filter_map(|(_, c)| Some(time_profile::attenuation(c.first()?.1, c.last()?.1)))
+        .collect();
+    (!ratios.is_empty()).then(|| stats::time_attenuation(&ratios))
 }
 
 impl StepSource for Snapshot<'_> {
@@ -292,9 +402,9 @@ impl StepSource for Snapshot<'_> {
         let grads = self
             .grads
             .context("no gradients after the optimizer's step")?;
-        for (layer, out) in self.model.layers.iter().zip(out) {
+        for (kernel, out) in self.kernels.iter().zip(out) {
             let grad = grads
-                .get(layer.kernel.as_tensor())
+                .get(kernel.as_tensor())
                 .context("the loss does not depend on a layer's kernel")?;
             crate::cpu::copy_f32(grad, out)?;
         }
@@ -302,15 +412,15 @@ impl StepSource for Snapshot<'_> {
     }
 
     fn copy_weights(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        for (layer, out) in self.model.layers.iter().zip(out) {
-            crate::cpu::copy_f32(layer.kernel.as_tensor(), out)?;
+        for (kernel, out) in self.kernels.iter().zip(out) {
+            crate::cpu::copy_f32(kernel.as_tensor(), out)?;
         }
         Ok(())
     }
 
     fn copy_biases(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        for (layer, out) in self.model.layers.iter().zip(out) {
-            crate::cpu::copy_f32(layer.bias.as_tensor(), out)?;
+        for (bias, out) in self.biases.iter().zip(out) {
+            crate::cpu::copy_f32(bias.as_tensor(), out)?;
         }
         Ok(())
     }

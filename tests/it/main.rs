@@ -26,6 +26,8 @@ mod mnist_experiment;
 mod monitor;
 /// Gradients and the Adam step against PyTorch.
 mod pytorch;
+/// Recurrent runs: every tag and the figure in TensorBoard, bad input.
+mod recurrent;
 /// `inspect`, `compare`, `plot` and REPORT.md.
 mod report;
 /// Seeds, grids, `--jobs` and `--shard` (through GNU parallel).

@@ -9,6 +9,12 @@
 //! So must the `candle-nn` engine's gradients, and the norm, mean and max
 //! |grad| the gradient monitor logs of them.
 //!
+//! The recurrent networks (`rnn`, `lstm`, `gru`) go through the same
+//! check against `nn.RNN`/`nn.LSTM`/`nn.GRU` with an `nn.Linear` head
+//! (`scripts/torch_recurrent_reference.py`): every parameter's gradient,
+//! dL/dh_t at every time step (and its norm, as logged), and the gradients
+//! after `--clip-norm`'s clipping against `torch.nn.utils.clip_grad_norm_`.
+//!
 //! Needs Python with torch and safetensors: `scripts/setup-venv.sh`. Skipped
 //! with a message only when GRADSCOPE_PYTHON is unset and `.venv` is missing
 //! or has no torch; with GRADSCOPE_PYTHON set (as `scripts/test.sh` does),
@@ -20,9 +26,12 @@ use std::process::Command;
 
 use candle_core::{Device, Tensor};
 use gradscope::data::{Batcher, Dataset};
-use gradscope::model::{checkpoint, Activation};
+use gradscope::model::sequence_op::TimeGrads;
+use gradscope::model::{checkpoint, Activation, Cell};
 use gradscope::monitor::GradMonitor;
-use gradscope::train::{build_model, forward_backward, Engine, TrainConfig};
+use gradscope::train::{
+    build_model, clip, forward_backward, recurrent, Engine, RecurrentConfig, TrainConfig,
+};
 use gradscope_tensorboard::SummaryWriter;
 
 use crate::helpers;
@@ -309,5 +318,153 @@ fn gradients_and_adam_step_match_pytorch() {
     }
     for activation in [Activation::Sigmoid, Activation::Tanh] {
         check(&python, &data, work.path(), activation, true);
+    }
+}
+
+/// Sequences of 28 rows of 28 pixels, hidden 16: big enough to exercise
+/// every gate, small enough to run in a blink.
+const RECURRENT_HIDDEN: usize = 16;
+/// A clipping norm below every cell's gradient norm here, so clipping acts.
+const MAX_NORM: f64 = 0.05;
+
+/// One recurrent cell: gradients of every parameter, dL/dh_t at every step,
+/// and the clipped gradients, against PyTorch's module with the same weights
+/// on the same batch.
+fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
+    let label = cell.name();
+    let cfg = TrainConfig {
+        cell: Some(cell),
+        recurrent: RecurrentConfig {
+            hidden: RECURRENT_HIDDEN,
+            // The LSTM with its forget-gate bias set, to check that mapping too.
+            forget_bias: (cell == Cell::Lstm).then_some(1.0),
+            ..RecurrentConfig::default()
+        },
+        seed: 5,
+        ..helpers::small_config(Activation::Tanh)
+    };
+    let device = Device::Cpu;
+    let model = recurrent::build_model(&cfg, data, &device).unwrap();
+    let weights = work.join(format!("{label}-init.safetensors"));
+    let named: HashMap<String, Tensor> = model
+        .named_vars()
+        .into_iter()
+        .map(|(name, var)| (name.to_string(), var.as_tensor().clone()))
+        .collect();
+    candle_core::safetensors::save(&named, &weights).unwrap();
+
+    let sequence = cfg.recurrent.sequence;
+    let (steps, inputs) = sequence.steps(28, 28).unwrap();
+    let mut x = Vec::new();
+    sequence.batch(&data.train, 0..BATCH, &mut x);
+    let x = Tensor::from_vec(x, (BATCH, steps, inputs), &device).unwrap();
+    let labels: Vec<u32> = data.train.labels[..BATCH]
+        .iter()
+        .map(|&l| l.into())
+        .collect();
+    let y = Tensor::new(labels.as_slice(), &device).unwrap();
+    let y64: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    let batch = work.join(format!("{label}-batch.safetensors"));
+    let batch_tensors =
+        HashMap::from([("x", x.clone()), ("y", Tensor::new(y64, &device).unwrap())]);
+    candle_core::safetensors::save(&batch_tensors, &batch).unwrap();
+
+    let reference = work.join(format!("{label}-torch.safetensors"));
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/torch_recurrent_reference.py"))
+        .args(["--cell", label, "--max-norm", &MAX_NORM.to_string()])
+        .arg("--weights")
+        .arg(&weights)
+        .arg("--batch")
+        .arg(&batch)
+        .arg("--out")
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let torch = candle_core::safetensors::load(&reference, &device).unwrap();
+
+    let mut errors = Errors {
+        label: label.to_string(),
+        worst: 0.0,
+    };
+    // What training runs: the fused op, recording dL/dh_t.
+    let recorded = TimeGrads::default();
+    let (logits, loss, mut grads) = recurrent::forward_backward(&model, &x, &y, &recorded).unwrap();
+    errors.check("logits", &flat(&logits), &flat(&torch["logits"]));
+    errors.check(
+        "loss",
+        &[loss.to_scalar::<f32>().unwrap()],
+        &flat(&torch["loss"]),
+    );
+    for (name, var) in model.named_vars() {
+        let ours = flat(grads.get(var.as_tensor()).unwrap());
+        errors.check(
+            &format!("{name} gradient"),
+            &ours,
+            &flat(&torch[&format!("grad.{name}")]),
+        );
+    }
+    // dL/dh_t, whole and as the norms the run logs; and by the probes of
+    // candle's standard ops, the fused op's reference.
+    let hgrad = &torch["hgrad"];
+    let norms = recorded.norms(steps).unwrap();
+    let fused = recorded.values().unwrap();
+    let probes = model.probes(BATCH, steps).unwrap();
+    let standard = model.forward_probed(&x, &probes).unwrap();
+    let probe_grads = gradscope::train::loss::cross_entropy(&standard, &y)
+        .unwrap()
+        .backward()
+        .unwrap();
+    let probe_norms = recurrent::time_norms(&probe_grads, &probes).unwrap();
+    let per_step = BATCH * RECURRENT_HIDDEN;
+    for (t, probe) in probes.iter().enumerate() {
+        let theirs = flat(&hgrad.get(t).unwrap());
+        let ours = &fused[t * per_step..(t + 1) * per_step];
+        errors.check(&format!("dL/dh_{}", t + 1), ours, &theirs);
+        let probed = flat(probe_grads.get(probe.as_tensor()).unwrap());
+        errors.check(&format!("dL/dh_{} by the probes", t + 1), &probed, &theirs);
+        let norm = theirs.iter().map(|g| g * g).sum::<f32>().sqrt();
+        errors.check(&format!("||dL/dh_{}||", t + 1), &[norms[t] as f32], &[norm]);
+        errors.check(
+            &format!("||dL/dh_{}|| by the probes", t + 1),
+            &[probe_norms[t] as f32],
+            &[norm],
+        );
+    }
+    // Clipping as torch.nn.utils.clip_grad_norm_.
+    let total = clip::clip_grad_norm(&mut grads, &model.vars(), MAX_NORM).unwrap();
+    errors.check("total norm", &[total as f32], &flat(&torch["total_norm"]));
+    assert!(total > MAX_NORM, "{label}: clipping must act: {total}");
+    for (name, var) in model.named_vars() {
+        let ours = flat(grads.get(var.as_tensor()).unwrap());
+        errors.check(
+            &format!("{name} clipped gradient"),
+            &ours,
+            &flat(&torch[&format!("clipped.{name}")]),
+        );
+    }
+    eprintln!(
+        "{label}: worst relative error {:.1e} in logits, loss, gradients, dL/dh_t and clipping",
+        errors.worst
+    );
+}
+
+#[test]
+fn recurrent_gradients_through_time_and_clipping_match_pytorch() {
+    let Some(python) = helpers::python_with_torch() else {
+        eprintln!(
+            "SKIPPED: no Python with torch; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON"
+        );
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = helpers::synthetic_dataset(&work.path().join("data"), 60, 10);
+    for cell in Cell::ALL {
+        check_recurrent(&python, &data, work.path(), cell);
     }
 }

@@ -53,7 +53,7 @@ fn strings(j: &Json) -> BTreeSet<String> {
         .collect()
 }
 
-const HPARAMS: [&str; 11] = [
+const HPARAMS: [&str; 13] = [
     "activation",
     "residual",
     "leaky_slope",
@@ -65,6 +65,8 @@ const HPARAMS: [&str; 11] = [
     "iterations",
     "seed",
     "dataset",
+    "model",
+    "clip_norm",
 ];
 const METRICS: [&str; 4] = ["test_acc", "acc", "loss", "attenuation"];
 
@@ -227,6 +229,7 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
             "activation": run, "layers": 6.0, "hidden": 10.0, "lr": 0.001,
             "batch_size": 30.0, "iterations": 41.0, "seed": 1.0, "dataset": "mnist",
             "residual": false, "leaky_slope": 0.2, "init": "glorot-uniform",
+            "model": "mlp", "clip_norm": 0.0,
         });
         assert_eq!(group["hparams"], expected, "{run}");
         let sessions = group["sessions"].as_array().unwrap();

@@ -1,0 +1,48 @@
+//! Global gradient-norm clipping, as `torch.nn.utils.clip_grad_norm_`.
+//!
+//! The total norm is the L2 norm of all the parameters' gradients taken as
+//! one vector (the square root of the sum of their squared norms); when it
+//! exceeds `max_norm`, every gradient is multiplied by
+//! `max_norm / (total + 1e-6)`, PyTorch's coefficient, epsilon included.
+
+use candle_core::backprop::GradStore;
+use candle_core::{Result, Var};
+
+/// PyTorch's guard against dividing by a zero norm.
+const EPS: f64 = 1e-6;
+
+/// Clips the gradients of `vars` in `grads` to a total norm of `max_norm`
+/// (a variable without a gradient counts as zero). Returns the total norm
+/// before clipping.
+///
+/// ```
+/// use candle_core::{Device, Tensor, Var};
+/// let w = Var::new(&[3f32, 4.0], &Device::Cpu)?;
+/// let mut grads = (w.as_tensor() * 1.0)?.sum_all()?.backward()?; // gradient [1, 1]
+/// let total = gradscope::train::clip::clip_grad_norm(&mut grads, &[w.clone()], 1.0)?;
+/// assert!((total - 2f64.sqrt()).abs() < 1e-6);
+/// let clipped = grads.get(w.as_tensor()).unwrap().to_vec1::<f32>()?;
+/// assert!((clipped[0] - 1.0 / (2f32.sqrt() + 1e-6)).abs() < 1e-6);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Result<f64> {
+    let mut squares = 0.0;
+    for var in vars {
+        if let Some(grad) = grads.get(var.as_tensor()) {
+            squares += crate::cpu::with_f32(grad, |g| {
+                g.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>()
+            })?;
+        }
+    }
+    let total = squares.sqrt();
+    let coef = max_norm / (total + EPS);
+    if coef < 1.0 {
+        for var in vars {
+            if let Some(grad) = grads.get(var.as_tensor()) {
+                let clipped = grad.affine(coef, 0.0)?;
+                grads.insert(var.as_tensor(), clipped);
+            }
+        }
+    }
+    Ok(total)
+}
