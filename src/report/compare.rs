@@ -10,6 +10,7 @@
 //! programs) get a row with whatever of these they have.
 
 use anyhow::{bail, Result};
+use std::io::Write;
 
 use crate::logdir::{Logdir, Run};
 use crate::report::seed_groups;
@@ -82,13 +83,13 @@ pub fn run(path: &std::path::Path, format: Format) -> Result<()> {
     for file in logdir.damaged_files() {
         eprintln!("{}", file.problem().unwrap_or_default());
     }
-    print!("{}", render(&rows(&logdir), format));
+    let _ = write!(std::io::stdout(), "{}", render(&rows(&logdir), format));
     if format == Format::Markdown {
-        println!("\n{}", legend(format));
+        let _ = writeln!(std::io::stdout(), "\n{}", legend(format));
     }
     let groups = seed_groups::render(&seed_groups::rows(&logdir), format);
     if !groups.is_empty() {
-        print!("\n{groups}");
+        let _ = write!(std::io::stdout(), "\n{groups}");
     }
     let failed = logdir.failed_files();
     if failed > 0 {

@@ -18,7 +18,7 @@ use crate::logdir::{EventFile, FileStatus, Logdir, Run};
 pub fn run(path: &Path) -> Result<()> {
     let logdir = Logdir::load(path)?;
     logdir.require_runs()?;
-    print!("{}", listing(&logdir));
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), listing(&logdir).as_bytes());
     for file in logdir.damaged_files() {
         eprintln!("{}", file.problem().unwrap_or_default());
     }

@@ -25,6 +25,7 @@
 //! compiled in (no system fonts needed, see [`crate::figure`]); [`write_png`]
 //! encodes the pixels.
 
+use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -61,7 +62,7 @@ pub fn run(path: &Path) -> Result<()> {
     }
     let figures = plot(&logdir, &path.join(PLOTS_DIR))?;
     for written in &figures.written {
-        println!("{}", written.display());
+        let _ = writeln!(std::io::stdout(), "{}", written.display());
     }
     for skipped in &figures.skipped {
         eprintln!("note: {skipped}");
