@@ -90,8 +90,8 @@ pub const MEAN_GRAD: PerLayer = PerLayer::new("mean_");
 pub const LOG10_MEAN_GRAD: PerLayer = PerLayer::new("log10_mean_");
 
 // The per-layer diagnostics below are logged at the diagnosed steps: the
-// logged steps, at most one per 10 iterations (`train::diagnoser`), so at
-// every logged step from `--log-every 10` up. docs/views.md defines them.
+// logged steps, at most one per 200 iterations (`train::diagnoser`), so at
+// every logged step of the default `--log-every 200`. docs/views.md defines them.
 
 /// Scalar, hidden layers of the ReLU family (ReLU, leaky ReLU, ELU, SELU,
 /// GELU, softplus): the fraction of the layer's units that are dead on the

@@ -91,7 +91,7 @@ fn check_custom_scalars(server: &Server) {
 
     // All layers' gradients come back from the one chart, at every logged
     // step, with the values the Scalars dashboard has for mean_i.
-    let logged: Vec<i64> = (0..=40).step_by(10).collect();
+    let logged: Vec<i64> = (0..=800).step_by(200).collect();
     for run in RUNS {
         let data = chart_data(server, run, &gradient_regex);
         let tags: BTreeSet<String> = data.as_object().unwrap().keys().cloned().collect();
@@ -136,8 +136,8 @@ fn check_images_and_diagnostics(server: &Server) {
             .into();
         assert_eq!(listed, want, "{run}: {images}");
         for (tag, steps) in [
-            (tags::FIRST_LAYER_KERNELS, vec![0, 40]),
-            (tags::GRADIENT_FLOW, vec![0]),
+            (tags::FIRST_LAYER_KERNELS, vec![0, 800]),
+            (tags::GRADIENT_FLOW, vec![0, 200, 400, 600, 800]),
         ] {
             let list = server.get(&format!(
                 "/data/plugin/images/images?run={run}&tag={tag}&sample=0"
@@ -177,7 +177,7 @@ fn check_images_and_diagnostics(server: &Server) {
                     .iter()
                     .map(|p| p[1].as_i64().unwrap())
                     .collect();
-                assert_eq!(steps, [0, 10, 20, 30, 40], "{run}/{tag}");
+                assert_eq!(steps, [0, 200, 400, 600, 800], "{run}/{tag}");
                 assert!(scalars[run].get(&tag).is_some());
             }
         }
@@ -208,7 +208,8 @@ fn tensorboard_serves_the_views_of_gradient_flow() {
         return; // helpers::python said why
     }
     let dir = tempfile::tempdir().unwrap();
-    let logs = helpers::train_all_on_synthetic(dir.path());
+    // Logged as by default, every 200 iterations: each logged step diagnosed.
+    let logs = helpers::train_all_on_synthetic_for(dir.path(), 801, 200);
     for load_fast in [false, true] {
         eprintln!("TensorBoard with --load_fast={load_fast}");
         let server = served(&logs, dir.path(), load_fast);
@@ -219,16 +220,18 @@ fn tensorboard_serves_the_views_of_gradient_flow() {
 
 /// The update ratio is the optimizer's actual step either way the summary
 /// thread learns it: from its replica of Adam (every step logged) or from
-/// the kernels the training thread sends after stepping (every 10th
-/// logged): both give the same values; and the per-layer diagnostics are
-/// logged once per 10 iterations either way.
+/// the kernels the training thread sends after stepping (every
+/// `DIAGNOSE_EVERY`th logged): both give the same values; and the per-layer
+/// diagnostics are logged once per `DIAGNOSE_EVERY` iterations either way.
 #[test]
 fn update_ratios_agree_with_and_without_the_replica() {
+    const EVERY: usize = gradscope::train::diagnoser::DIAGNOSE_EVERY as usize;
     let dir = tempfile::tempdir().unwrap();
     let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
     let ratios = |log_every: usize, activation: Activation| {
         let cfg = TrainConfig {
             log_every,
+            iterations: 3 * EVERY + 1,
             ..helpers::small_config(activation)
         };
         let run_dir = dir.path().join(format!("{activation}-{log_every}"));
@@ -237,15 +240,19 @@ fn update_ratios_agree_with_and_without_the_replica() {
     };
     for activation in [Activation::Relu, Activation::Tanh] {
         let every = ratios(1, activation);
-        let tenth = ratios(10, activation);
+        let tenth = ratios(EVERY, activation);
         let units = match activation {
             Activation::Relu => tags::DEAD_FRACTION,
             _ => tags::SATURATED_FRACTION,
         };
         for layer in 1..=LAYERS {
             let tag = tags::UPDATE_RATIO.tag(layer);
-            // Every step logged: diagnosed once per 10 iterations.
-            assert_eq!(every.steps(&tag), [0, 10, 20, 30], "{tag}");
+            // Every step logged: diagnosed once per EVERY iterations.
+            assert_eq!(
+                every.steps(&tag),
+                [0, EVERY, 2 * EVERY, 3 * EVERY].map(|s| s as i64),
+                "{tag}"
+            );
             assert_eq!(every.get(&tag), tenth.get(&tag), "{activation} {tag}");
             // Adam's first step moves each weight by about lr: a ratio far
             // below 1 and far above nothing.

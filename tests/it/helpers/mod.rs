@@ -47,18 +47,18 @@ pub fn run_gradscope(args: &[&str]) -> Output {
 /// on a synthetic data set written into `dir/data`; returns the logdir
 /// (`dir/logs`, holding `sigmoid`, `relu` and `leaky_relu`).
 pub fn train_all_on_synthetic(dir: &Path) -> PathBuf {
+    train_all_on_synthetic_for(dir, 41, 10)
+}
+
+/// [`train_all_on_synthetic`] for `iterations`, logging every `log_every`.
+pub fn train_all_on_synthetic_for(dir: &Path, iterations: usize, log_every: usize) -> PathBuf {
     let data = dir.join("data");
     write_synthetic(&data, 200, 50);
     let logs = dir.join("logs");
     let out = gradscope()
-        .args([
-            "--scenario",
-            "all",
-            "--iterations",
-            "41",
-            "--log-every",
-            "10",
-        ])
+        .args(["--scenario", "all"])
+        .args(["--iterations", &iterations.to_string()])
+        .args(["--log-every", &log_every.to_string()])
         .arg("--data-dir")
         .arg(&data)
         .arg("--logdir")
