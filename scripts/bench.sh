@@ -32,8 +32,9 @@
 #   --peer-threads N  thread count for PyTorch and TensorFlow (default: theirs,
 #                     all cores); gradscope uses its own setting
 #   --scale-iters A,B the two run lengths of `scale` (default 20,220)
-#   --jobs N          `whole`: gradscope trains N runs at once (--jobs N;
-#                     default: gradscope's own, half the cores)
+#   --jobs N          `whole` and `recurrent`: gradscope trains N runs at once
+#                     (--jobs N; default: gradscope's own, half the cores);
+#                     those runs then do not count towards target 5's RSS
 #
 # Needs data/mnist (scripts/fetch-data.sh) and, for rss and scale,
 # data/fashion-mnist (scripts/fetch-data.sh fashion-mnist). Creates the
@@ -117,7 +118,7 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/gradscope-bench.XXXXXX")
 results=$out/results.tsv
 : >"$results"
 mkdir -p "$out/logs"
-report() { python3 bench/report.py "$results" "$@"; }
+report() { python3 bench/report.py "$results" ${jobs:+--jobs "$jobs"} "$@"; }
 
 # ---------------------------------------------------------------- the machine
 version_of() { # VENV_PYTHON PACKAGE
@@ -281,10 +282,10 @@ run_scale() {
 }
 
 run_recurrent() {
-    section_header "target 7: --scenario rnn,lstm,gru (rows) on data/mnist, whole process"
+    section_header "target 7: --scenario rnn,lstm,gru${jobs:+ --jobs $jobs} (rows) on data/mnist, whole process"
     local rep
     for ((rep = 1; rep <= reps; rep++)); do
-        measure recurrent gradscope "$rep" "${gs[@]}" --scenario rnn,lstm,gru
+        measure recurrent gradscope "$rep" "${gs[@]}" --scenario rnn,lstm,gru ${jobs:+--jobs "$jobs"}
         measure recurrent torch "$rep" "${torch_rnn_peer[@]}" --scenario rnn,lstm,gru
     done
     report section recurrent
