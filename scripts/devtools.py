@@ -8,6 +8,23 @@ with Python's standard library only. Used by the screenshot scripts:
 """
 import base64, json, os, subprocess, sys, time
 
+# TensorBoard's dashboards are Polymer: their elements live in shadow roots.
+# `deep(root, selector)` finds every element matching `selector` below
+# `root`, through them. (var: each evaluation declares it again in the page's
+# one global scope.) Prepend it to a script that uses it.
+DEEP_QUERY = """
+var deep = (root, selector) => {
+  const found = [];
+  const walk = node => {
+    if (node.matches && node.matches(selector)) found.push(node);
+    if (node.shadowRoot) walk(node.shadowRoot);
+    for (const child of node.children || []) walk(child);
+  };
+  walk(root);
+  return found;
+};
+"""
+
 
 class Page:
     def __init__(self, chromium, profile, width, height, extra_args=()):

@@ -39,23 +39,11 @@ import sys, time
 
 scripts, chromium, url, out, size, profile, chart = sys.argv[1:8]
 sys.path.insert(0, scripts)
-from devtools import Page
+from devtools import DEEP_QUERY, Page
 
 width, height = (int(x) for x in size.split(","))
 
-# The dashboard is Polymer: its elements live in shadow roots. (var: each
-# evaluation declares these again in the page's one global scope.)
-DEEP = """
-var deep = (root, selector) => {
-  const found = [];
-  const walk = node => {
-    if (node.matches && node.matches(selector)) found.push(node);
-    if (node.shadowRoot) walk(node.shadowRoot);
-    for (const child of node.children || []) walk(child);
-  };
-  walk(root);
-  return found;
-};
+DEEP = DEEP_QUERY + """
 var cards = () => deep(document.body, 'tf-custom-scalar-multi-line-chart-card');
 var card = () => cards().find(c => c.title === TITLE);
 """.replace("TITLE", repr(chart))

@@ -37,23 +37,12 @@ import sys, time
 
 scripts, chromium, url, out, size, profile = sys.argv[1:7]
 sys.path.insert(0, scripts)
-from devtools import Page
+from devtools import DEEP_QUERY, Page
 
 width, height = (int(x) for x in size.split(","))
 
-# The dashboard is Polymer: its images live in shadow roots. (var: each
-# evaluation declares it again in the page's one global scope.)
-LOADED = """
-var deep = (root, selector) => {
-  const found = [];
-  const walk = node => {
-    if (node.matches && node.matches(selector)) found.push(node);
-    if (node.shadowRoot) walk(node.shadowRoot);
-    for (const child of node.children || []) walk(child);
-  };
-  walk(root);
-  return found;
-};
+# How many images are on screen, and how many of them have loaded.
+LOADED = DEEP_QUERY + """
 (() => {
   const on = deep(document.body, 'img').filter(i => i.getBoundingClientRect().top < window.innerHeight);
   return [on.length, on.filter(i => i.complete && i.naturalWidth > 0).length];

@@ -338,9 +338,13 @@ fn recurrent_run_name(config: &TrainConfig, cell: Cell) -> String {
     if let (Cell::Lstm, Some(bias)) = (cell, r.forget_bias) {
         name.push_str(&format!("-fb{bias}"));
     }
-    if let Some(max_norm) = config.clip_norm {
-        name.push_str(&format!("-clip{max_norm}"));
-    }
+    push_training_settings(&mut name, config);
+    name
+}
+
+/// The end of every run's folder name: the training settings (not the
+/// network's) that differ from the defaults.
+fn push_training_settings(name: &mut String, config: &TrainConfig) {
     if config.lr != defaults::LR {
         name.push_str(&format!("-lr{}", config.lr));
     }
@@ -350,10 +354,12 @@ fn recurrent_run_name(config: &TrainConfig, cell: Cell) -> String {
     if !config.shuffle {
         name.push_str("-noshuffle");
     }
+    if let Some(max_norm) = config.clip_norm {
+        name.push_str(&format!("-clip{max_norm}"));
+    }
     if config.seed != defaults::SEED {
         name.push_str(&format!("-s{}", config.seed));
     }
-    name
 }
 
 /// A run's folder name: the scenario, then every setting that differs from
@@ -384,21 +390,7 @@ pub fn run_name(config: &TrainConfig, scenario: &Scenario) -> String {
     } else if config.init != Init::GlorotUniform {
         name.push_str(&format!("-{}", config.init));
     }
-    if config.lr != defaults::LR {
-        name.push_str(&format!("-lr{}", config.lr));
-    }
-    if config.batch_size != defaults::BATCH_SIZE {
-        name.push_str(&format!("-b{}", config.batch_size));
-    }
-    if !config.shuffle {
-        name.push_str("-noshuffle");
-    }
-    if let Some(max_norm) = config.clip_norm {
-        name.push_str(&format!("-clip{max_norm}"));
-    }
-    if config.seed != defaults::SEED {
-        name.push_str(&format!("-s{}", config.seed));
-    }
+    push_training_settings(&mut name, config);
     name
 }
 

@@ -187,14 +187,7 @@ pub fn train(
             device: cfg.device,
             reason: e.to_string(),
         })?;
-    if cfg.batch_size > data.train.len() {
-        return Err(ConfigError::BatchLargerThanData {
-            batch_size: cfg.batch_size,
-            images: data.train.len(),
-            data_dir: data.dir.clone(),
-        }
-        .into());
-    }
+    check_batch_fits(cfg, data)?;
     let model = build_model(cfg, data.train.image_size(), &device)?;
     let inputs = model.arch.shape.inputs;
     let mut optimizer = cfg.engine.optimizer(&model, cfg.lr)?;
@@ -244,6 +237,18 @@ pub fn train(
         checkpoint::save(&model, path)?;
     }
     Ok((summary, run))
+}
+
+/// Fails when a batch of `cfg` needs more images than `data` trains on.
+pub fn check_batch_fits(cfg: &TrainConfig, data: &Dataset) -> Result<(), ConfigError> {
+    if cfg.batch_size > data.train.len() {
+        return Err(ConfigError::BatchLargerThanData {
+            batch_size: cfg.batch_size,
+            images: data.train.len(),
+            data_dir: data.dir.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// A configuration that cannot train on the data it was given.

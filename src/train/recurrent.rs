@@ -28,8 +28,8 @@ use crate::stats::RunSummary;
 use crate::train::adam::{Adam, AdamConfig};
 use crate::train::run_log::{Ending, RunLog};
 use crate::train::{
-    batch_accuracy, clip, correct, describe, divergence, loss, ConfigError, DeviceChoice,
-    RecurrentUnsupported, TrainConfig,
+    batch_accuracy, check_batch_fits, clip, correct, describe, divergence, loss, ConfigError,
+    DeviceChoice, RecurrentUnsupported, TrainConfig,
 };
 use gradscope_tensorboard::summary::wall_time_now;
 
@@ -118,14 +118,7 @@ pub fn check(cfg: &TrainConfig, data: &Dataset) -> Result<()> {
     cfg.recurrent
         .sequence
         .steps(data.train.rows, data.train.cols)?;
-    if cfg.batch_size > data.train.len() {
-        return Err(ConfigError::BatchLargerThanData {
-            batch_size: cfg.batch_size,
-            images: data.train.len(),
-            data_dir: data.dir.clone(),
-        }
-        .into());
-    }
+    check_batch_fits(cfg, data)?;
     Ok(())
 }
 
