@@ -227,7 +227,27 @@ pub const TIME_GRAD_PROFILE: &str = "time_grad_profile";
 /// assert_eq!(gradscope::tags::time_grad_at(3, 4), "time_grad_at_3_4");
 /// ```
 pub fn time_grad_at(numerator: usize, denominator: usize) -> String {
-    format!("time_grad_at_{numerator}_{denominator}")
+    format!("{TIME_GRAD_AT}{numerator}_{denominator}")
+}
+
+/// The start of every [`time_grad_at`] tag.
+const TIME_GRAD_AT: &str = "time_grad_at_";
+
+/// The regular expression (for the Custom Scalars dashboard) matching the
+/// gradient at the first and last time steps and at the fixed fractions of
+/// the sequence between them.
+///
+/// ```
+/// let re = gradscope::tags::time_grad_points_regex();
+/// assert_eq!(re, "^(time_grad_first|time_grad_last|time_grad_at_\\d+_\\d+)$");
+/// ```
+pub fn time_grad_points_regex() -> String {
+    format!(
+        "^({}|{}|{}\\d+_\\d+)$",
+        escape(TIME_GRAD_FIRST),
+        escape(TIME_GRAD_LAST),
+        escape(TIME_GRAD_AT)
+    )
 }
 
 /// Scalar: ||dL/dh_t|| at time step `t` (from 1), zero-padded to three

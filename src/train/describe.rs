@@ -286,8 +286,28 @@ pub fn recurrent_start_events(
             text(tags::CONFIG, &config),
             hparams::experiment(DESCRIPTION, &hparams, METRICS),
             hparams::session_start_in_group(&hparams, &session_group(&hparams, run_dir), wall_time),
+            recurrent_custom_scalars_layout().to_value(),
         ],
     )]
+}
+
+/// A recurrent run's Custom Scalars charts: the gradient through time at
+/// the first, last and a few fixed time steps on one chart, and the ratio
+/// of the last to the first, beside the charts every run has (the
+/// dashboard skips charts another run already brought).
+pub fn recurrent_custom_scalars_layout() -> Layout {
+    let through_time = Category::new("gradient through time (recurrent runs)")
+        .multiline(
+            "||dL/dh_t|| at t = 1, T/4, T/2, 3T/4, T",
+            [tags::time_grad_points_regex()],
+        )
+        .multiline(
+            "||dL/dh_T|| / ||dL/dh_1||",
+            [tags::exactly(tags::TIME_ATTENUATION)],
+        );
+    let mut layout = custom_scalars_layout();
+    layout.categories.insert(0, through_time);
+    layout
 }
 
 /// What a finished run adds to its last event: its vanishing-gradient

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Output;
 
 use gradscope::data::{write_split, Split};
+use gradscope::tags;
 use serde_json::Value as Json;
 
 use crate::helpers::{self, Server};
@@ -144,6 +145,18 @@ fn each_cell_trains_and_tensorboard_lists_every_tag_and_the_figure() {
             png.contains("PNG") && png.contains("IHDR"),
             "{run}: not a PNG"
         );
+        // The Custom Scalars chart of the gradient through time finds its tags.
+        let points = helpers::http::percent_encode(&tags::time_grad_points_regex());
+        let chart = server.get(&format!(
+            "/data/plugin/custom_scalars/scalars?run={run}&tag={points}"
+        ));
+        let charted: BTreeSet<String> = keys(&chart["tag_to_events"]);
+        let want: BTreeSet<String> = ["time_grad_first", "time_grad_last"]
+            .into_iter()
+            .map(String::from)
+            .chain([(1, 4), (1, 2), (3, 4)].map(|(n, d)| tags::time_grad_at(n, d)))
+            .collect();
+        assert_eq!(charted, want, "{run}: {chart}");
         let config = server.get(&format!("/data/plugin/text/text?run={run}&tag=config"));
         let html = config[0]["text"].as_str().unwrap();
         for cell in ["<td>sequence</td>", "<td>rows</td>", "28 steps of 28"] {

@@ -103,9 +103,10 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
     .into_iter()
     .map(|(tag, step)| (tag.to_string(), vec![step]))
     .chain([
-        // The kernels at the first and last logged step; the gradient flow
-        // at the first logged step from each multiple of 200 on.
-        ("first_layer_kernels".to_string(), vec![0, 300]),
+        // The kernels at the first and last diagnosed step (a logged step
+        // per 200 iterations); the gradient flow at the first logged step
+        // from each multiple of 200 on.
+        ("first_layer_kernels".to_string(), vec![0, 200]),
         ("gradient_flow".to_string(), vec![0, 200]),
     ])
     .collect();

@@ -47,20 +47,11 @@ fn charts(layout: &Json) -> Vec<(String, String, Vec<String>)> {
 fn chart_data(server: &Server, run: &str, regex: &str) -> Json {
     let path = format!(
         "/data/plugin/custom_scalars/scalars?run={run}&tag={}",
-        percent_encode(regex)
+        helpers::http::percent_encode(regex)
     );
     let data = server.get(&path);
     assert_eq!(data["regex_valid"], json!(true), "{regex}: {data}");
     data["tag_to_events"].clone()
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn check_custom_scalars(server: &Server) {

@@ -59,3 +59,14 @@ fn request(port: u16, method: &str, path: &str, json: Option<&str>) -> Result<Re
         body: body.to_string(),
     })
 }
+
+/// `s` as a URL query value: every byte but letters, digits and `-_.`
+/// percent-encoded.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
