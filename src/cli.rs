@@ -106,9 +106,10 @@ pub struct TrainArgs {
     #[arg(long, default_value = "all", value_parser = parse_scenarios, conflicts_with = "activation")]
     pub scenario: Scenarios,
 
-    /// Run one network with this activation (instead of --scenario).
-    #[arg(long, value_parser = clap::value_parser!(Activation))]
-    pub activation: Option<Activation>,
+    /// Run one network with this activation (instead of --scenario); a
+    /// comma list runs each (`sigmoid,relu`).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(Activation))]
+    pub activation: Vec<Activation>,
 
     /// Identity skip connections around each hidden layer after the first
     /// (h <- h + act(W h + b)), for every run.
@@ -306,9 +307,9 @@ impl TrainArgs {
     }
 
     fn experiment_of_flags(&self) -> Experiment {
-        let mut scenarios = match self.activation {
-            Some(activation) => vec![Scenario::plain(activation)],
-            None => self.scenario.0.clone(),
+        let mut scenarios = match self.activation.as_slice() {
+            [] => self.scenario.0.clone(),
+            activations => activations.iter().map(|&a| Scenario::plain(a)).collect(),
         };
         for scenario in &mut scenarios {
             scenario.residual |= self.residual;
@@ -397,6 +398,15 @@ impl TrainArgs {
             if seen.contains(&known) {
                 anyhow::bail!("{}: `{flag}` is set twice in the file", at(i + 1));
             }
+            if ["scenario", "activation"]
+                .iter()
+                .all(|f| *f == known || seen.contains(f))
+            {
+                anyhow::bail!(
+                    "{}: `scenario` and `activation` both say what to run; set one",
+                    at(i + 1)
+                );
+            }
             seen.push(known);
             let values: Vec<&str> = values.split(',').map(str::trim).collect();
             let parsed =
@@ -409,6 +419,7 @@ impl TrainArgs {
                     .train;
             match known {
                 "scenario" => args.scenario = parsed.scenario,
+                "activation" => args.activation = parsed.activation,
                 "layers" => args.layers = parsed.layers,
                 "hidden" => args.hidden = parsed.hidden,
                 "init" => args.init = parsed.init,
@@ -510,8 +521,9 @@ fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
 }
 
 /// The flags a `--grid` file may set.
-const GRID_FLAGS: [&str; 7] = [
+const GRID_FLAGS: [&str; 8] = [
     "scenario",
+    "activation",
     "layers",
     "hidden",
     "init",
@@ -782,6 +794,16 @@ mod tests {
                 residual: true,
                 cell: None
             }]
+        );
+        // A list of activations is a grid over them, as --scenario's list.
+        let a = parse(&["--activation", "sigmoid,relu", "--layers", "6,20"]).unwrap();
+        assert_eq!(
+            names(&["--activation", "sigmoid,relu", "--layers", "6,20"]),
+            ["sigmoid", "sigmoid-l20", "relu", "relu-l20"]
+        );
+        assert_eq!(
+            a.experiment().unwrap().scenarios,
+            [Activation::Sigmoid, Activation::Relu].map(Scenario::plain)
         );
     }
 
