@@ -11,7 +11,6 @@ use std::process::Output;
 
 use gradscope::data::{write_split, Split};
 use gradscope::tags;
-use serde_json::Value as Json;
 
 use crate::helpers::{self, Server};
 
@@ -27,13 +26,7 @@ fn run(data: &Path, logdir: &Path, args: &[&str]) -> Output {
     helpers::run_gradscope(&all)
 }
 
-fn keys(j: &Json) -> BTreeSet<String> {
-    j.as_object()
-        .unwrap_or_else(|| panic!("not an object: {j}"))
-        .keys()
-        .cloned()
-        .collect()
-}
+use crate::helpers::keys;
 
 /// The scalar tags a recurrent run over 28 steps writes.
 fn recurrent_scalar_tags() -> BTreeSet<String> {

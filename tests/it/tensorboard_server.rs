@@ -37,13 +37,7 @@ fn set<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     items.into_iter().map(String::from).collect()
 }
 
-fn keys(j: &Json) -> BTreeSet<String> {
-    j.as_object()
-        .unwrap_or_else(|| panic!("not an object: {j}"))
-        .keys()
-        .cloned()
-        .collect()
-}
+use crate::helpers::keys;
 
 fn strings(j: &Json) -> BTreeSet<String> {
     j.as_array()

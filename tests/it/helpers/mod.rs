@@ -302,6 +302,15 @@ pub fn python_with_torch() -> Option<PathBuf> {
     has_torch.then_some(python)
 }
 
+/// The keys of a JSON object (a TensorBoard HTTP answer), sorted.
+pub fn keys(j: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    j.as_object()
+        .unwrap_or_else(|| panic!("not an object: {j}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
 /// What TensorBoard's own loader (`scripts/tensorboard_load.py`) finds in
 /// `logdir`: `{"runs": {run: {tag: {"plugin", "points"}}}}`.
 pub fn tensorboard_load(python: &Path, logdir: &Path) -> serde_json::Value {
