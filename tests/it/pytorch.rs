@@ -130,31 +130,22 @@ fn check(python: &Path, data_dir: &Path, work: &Path, activation: Activation, re
     let x = Tensor::from_slice(&pixels, (BATCH, data.train.image_size()), &device).unwrap();
     let y = Tensor::from_slice(&labels, BATCH, &device).unwrap();
     let batch = work.join(format!("{label}-batch.safetensors"));
-    let y64: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
-    let y64 = Tensor::new(y64, &device).unwrap();
-    candle_core::safetensors::save(&HashMap::from([("x", x.clone()), ("y", y64)]), &batch).unwrap();
+    save_batch(&batch, &x, &labels);
 
     // PyTorch.
-    let reference = work.join(format!("{label}-torch.safetensors"));
-    let mut cmd = Command::new(python);
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/torch_reference.py"))
-        .arg("--weights")
-        .arg(&weights)
-        .arg("--batch")
-        .arg(&batch)
-        .args(["--activation", activation.name(), "--lr", &LR.to_string()])
-        .arg("--out")
-        .arg(&reference);
+    let lr = LR.to_string();
+    let mut args = vec!["--activation", activation.name(), "--lr", &lr];
     if residual {
-        cmd.arg("--residual");
+        args.push("--residual");
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{label}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let torch = torch_reference(
+        python,
+        "torch_reference.py",
+        &args,
+        &weights,
+        &batch,
+        &label,
     );
-    let torch = candle_core::safetensors::load(&reference, &device).unwrap();
 
     // gradscope's gradients from its one backward pass.
     let mut grad_errors = Errors {
@@ -327,6 +318,48 @@ const RECURRENT_HIDDEN: usize = 16;
 /// A clipping norm below every cell's gradient norm here, so clipping acts.
 const MAX_NORM: f64 = 0.05;
 
+/// Writes the batch `x` and its `labels` (as PyTorch's int64) where the
+/// reference scripts read them.
+fn save_batch(path: &Path, x: &Tensor, labels: &[u32]) {
+    let y: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    let y = Tensor::new(y, x.device()).unwrap();
+    candle_core::safetensors::save(&HashMap::from([("x", x.clone()), ("y", y)]), path).unwrap();
+}
+
+/// Runs the PyTorch reference `script` (in scripts/) with `args` on the
+/// `weights` and `batch` files, and loads the tensors it wrote beside them.
+fn torch_reference(
+    python: &Path,
+    script: &str,
+    args: &[&str],
+    weights: &Path,
+    batch: &Path,
+    label: &str,
+) -> HashMap<String, Tensor> {
+    let reference = batch.with_file_name(format!("{label}-torch.safetensors"));
+    let out = Command::new(python)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scripts")
+                .join(script),
+        )
+        .args(args)
+        .arg("--weights")
+        .arg(weights)
+        .arg("--batch")
+        .arg(batch)
+        .arg("--out")
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    candle_core::safetensors::load(&reference, &Device::Cpu).unwrap()
+}
+
 /// One recurrent cell: gradients of every parameter, dL/dh_t at every step,
 /// and the clipped gradients, against PyTorch's module with the same weights
 /// on the same batch.
@@ -363,30 +396,13 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
         .map(|&l| l.into())
         .collect();
     let y = Tensor::new(labels.as_slice(), &device).unwrap();
-    let y64: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
     let batch = work.join(format!("{label}-batch.safetensors"));
-    let batch_tensors =
-        HashMap::from([("x", x.clone()), ("y", Tensor::new(y64, &device).unwrap())]);
-    candle_core::safetensors::save(&batch_tensors, &batch).unwrap();
+    save_batch(&batch, &x, &labels);
 
-    let reference = work.join(format!("{label}-torch.safetensors"));
-    let out = Command::new(python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/torch_recurrent_reference.py"))
-        .args(["--cell", label, "--max-norm", &MAX_NORM.to_string()])
-        .arg("--weights")
-        .arg(&weights)
-        .arg("--batch")
-        .arg(&batch)
-        .arg("--out")
-        .arg(&reference)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{label}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let torch = candle_core::safetensors::load(&reference, &device).unwrap();
+    let max_norm = MAX_NORM.to_string();
+    let args = ["--cell", label, "--max-norm", &max_norm];
+    let script = "torch_recurrent_reference.py";
+    let torch = torch_reference(python, script, &args, &weights, &batch, label);
 
     let mut errors = Errors {
         label: label.to_string(),
