@@ -4,7 +4,8 @@
 # stopped on exit. After `screenshot_setup "$@"`: $logdir, $out, $root,
 # $python, $chromium, $work. After `start_tensorboard`: $port, $server_pid.
 # `wait_for_tensorboard WHAT CMD...` polls CMD (bounded: 90 s) until it
-# succeeds, failing with TensorBoard's log if it never does.
+# succeeds, failing with TensorBoard's log if it never does;
+# `wait_for_runs PLUGIN` waits until PLUGIN's tags list every run of $logdir.
 
 screenshot_setup() {
     if [ $# -ne 2 ]; then
@@ -66,4 +67,18 @@ wait_for_tensorboard() {
     echo "error: TensorBoard did not show $what within 90 s:" >&2
     cat "$work/tensorboard.log" >&2
     exit 1
+}
+
+# Waits until the plugin PLUGIN (scalars, images, ...) lists every run of
+# $logdir: every folder holding an event file. Fails first if there is none.
+wait_for_runs() {
+    local plugin="$1"
+    runs="$(find "$logdir" -name 'events.out.tfevents.*' -printf '%h\n' | sort -u | wc -l)"
+    [ "$runs" -gt 0 ] || { echo "error: no event files under $logdir" >&2; exit 1; }
+    runs_listed() {
+        curl -sf "http://127.0.0.1:$port/data/plugin/$plugin/tags" >"$work/tags.json" 2>/dev/null &&
+            "$python" -c 'import json, sys; sys.exit(len(json.load(open(sys.argv[1]))) < int(sys.argv[2]))' \
+                "$work/tags.json" "$runs"
+    }
+    wait_for_tensorboard "the $plugin of the $runs runs of $logdir" runs_listed
 }

@@ -31,18 +31,9 @@ screenshot_setup "$@"
 tags="${SCREENSHOT_TAGS:-^mean_}"
 size="${SCREENSHOT_SIZE:-1400,830}"
 
-# The runs TensorBoard should list: every folder holding an event file.
-runs="$(find "$logdir" -name 'events.out.tfevents.*' -printf '%h\n' | sort -u | wc -l)"
-[ "$runs" -gt 0 ] || { echo "error: no event files under $logdir" >&2; exit 1; }
-
 start_tensorboard
 # Ready when the scalars plugin lists every run.
-runs_listed() {
-    curl -sf "http://127.0.0.1:$port/data/plugin/scalars/tags" >"$work/tags.json" 2>/dev/null &&
-        "$python" -c 'import json, sys; sys.exit(len(json.load(open(sys.argv[1]))) < int(sys.argv[2]))' \
-            "$work/tags.json" "$runs"
-}
-wait_for_tensorboard "the $runs runs of $logdir" runs_listed
+wait_for_runs scalars
 
 filter="$("$python" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$tags")"
 url="http://127.0.0.1:$port/?forceSVG=true&tagFilter=$filter#timeseries"

@@ -19,16 +19,8 @@ set -euo pipefail
 screenshot_setup "$@"
 size="${SCREENSHOT_SIZE:-1400,1800}"
 
-runs="$(find "$logdir" -name 'events.out.tfevents.*' -printf '%h\n' | sort -u | wc -l)"
-[ "$runs" -gt 0 ] || { echo "error: no event files under $logdir" >&2; exit 1; }
-
 start_tensorboard
-runs_listed() {
-    curl -sf "http://127.0.0.1:$port/data/plugin/images/tags" >"$work/tags.json" 2>/dev/null &&
-        "$python" -c 'import json, sys; sys.exit(len(json.load(open(sys.argv[1]))) < int(sys.argv[2]))' \
-            "$work/tags.json" "$runs"
-}
-wait_for_tensorboard "the images of the $runs runs of $logdir" runs_listed
+wait_for_runs images
 url="http://127.0.0.1:$port/#images"
 
 cat >"$work/shot.py" <<'PY'
