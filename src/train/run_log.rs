@@ -186,8 +186,7 @@ impl RunLog {
         grads: &GradStore,
     ) -> Result<()> {
         let source = Snapshot {
-            kernels: &kernels(model),
-            biases: &biases(model),
+            layers: Layers::Mlp(model),
             grads: Some(grads),
             x: Some(x),
         };
@@ -205,8 +204,7 @@ impl RunLog {
         grads: &GradStore,
     ) -> Result<()> {
         let source = Snapshot {
-            kernels,
-            biases: &[],
+            layers: Layers::Kernels(kernels),
             grads: Some(grads),
             x: None,
         };
@@ -249,8 +247,7 @@ impl RunLog {
     pub fn stepped(&mut self, i: usize, model: &Mlp) -> Result<()> {
         self.progress.inc(1);
         let source = Snapshot {
-            kernels: &kernels(model),
-            biases: &biases(model),
+            layers: Layers::Mlp(model),
             grads: None,
             x: None,
         };
@@ -370,21 +367,42 @@ struct Closed {
 /// A step's numbers as the summarizer copies them: the model's kernels and
 /// biases, their gradients and the batch (these two at a logged step only).
 struct Snapshot<'a> {
-    kernels: &'a [Var],
-    /// Empty for a model without per-layer diagnostics.
-    biases: &'a [Var],
+    layers: Layers<'a>,
     grads: Option<&'a GradStore>,
     x: Option<&'a Tensor>,
+}
+
+/// Whose kernels (and biases) a step's statistics are of. Borrowed, not
+/// collected: [`RunLog::stepped`] makes a snapshot every training step,
+/// and almost every time nothing is copied from it.
+#[derive(Clone, Copy)]
+enum Layers<'a> {
+    /// The MLP's layers, layer 1 first.
+    Mlp(&'a Mlp),
+    /// Any model's kernels, as given to [`RunLog::start_with`] (no biases:
+    /// they serve only the MLP's diagnostics).
+    Kernels(&'a [Var]),
+}
+
+impl<'a> Layers<'a> {
+    fn kernels(self) -> Box<dyn Iterator<Item = &'a Var> + 'a> {
+        match self {
+            Layers::Mlp(model) => Box::new(model.layers.iter().map(|l| &l.kernel)),
+            Layers::Kernels(kernels) => Box::new(kernels.iter()),
+        }
+    }
+
+    fn biases(self) -> Box<dyn Iterator<Item = &'a Var> + 'a> {
+        match self {
+            Layers::Mlp(model) => Box::new(model.layers.iter().map(|l| &l.bias)),
+            Layers::Kernels(_) => Box::new(std::iter::empty()),
+        }
+    }
 }
 
 /// The MLP's kernels, layer 1 first (handles, not copies).
 fn kernels(model: &Mlp) -> Vec<Var> {
     model.layers.iter().map(|l| l.kernel.clone()).collect()
-}
-
-/// The MLP's biases, layer 1 first.
-fn biases(model: &Mlp) -> Vec<Var> {
-    model.layers.iter().map(|l| l.bias.clone()).collect()
 }
 
 /// [`stats::time_attenuation`] of the logged profiles, from each step's
@@ -402,7 +420,7 @@ impl StepSource for Snapshot<'_> {
         let grads = self
             .grads
             .context("no gradients after the optimizer's step")?;
-        for (kernel, out) in self.kernels.iter().zip(out) {
+        for (kernel, out) in self.layers.kernels().zip(out) {
             let grad = grads
                 .get(kernel.as_tensor())
                 .context("the loss does not depend on a layer's kernel")?;
@@ -412,14 +430,14 @@ impl StepSource for Snapshot<'_> {
     }
 
     fn copy_weights(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        for (kernel, out) in self.kernels.iter().zip(out) {
+        for (kernel, out) in self.layers.kernels().zip(out) {
             crate::cpu::copy_f32(kernel.as_tensor(), out)?;
         }
         Ok(())
     }
 
     fn copy_biases(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        for (bias, out) in self.biases.iter().zip(out) {
+        for (bias, out) in self.layers.biases().zip(out) {
             crate::cpu::copy_f32(bias.as_tensor(), out)?;
         }
         Ok(())
