@@ -13,13 +13,13 @@ pub mod jobs;
 pub mod plan;
 
 use crate::data::Dataset;
-use crate::diagnosis::diagnosis_text;
 use crate::interrupt::{self, Interrupted};
 use crate::logdir::Run;
 use crate::model::{Activation, ActivationFn, Cell, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::seed_groups;
 use crate::seeds;
 use crate::stats::RunSummary;
+use crate::table::diagnosis_text;
 use crate::table::vanishing_table;
 use crate::train::{defaults, recurrent, train, ConfigError, TrainConfig};
 pub use plan::{Grid, PlanError, PlannedRun, Shard};

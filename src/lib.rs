@@ -15,17 +15,13 @@
 //!   candle op, the activations, initialisation schemes, safetensors
 //!   checkpoints, and the network as a TensorBoard graph.
 //! - [`data`]: MNIST-style IDX files and seeded batches.
-//! - [`monitor`]: [`monitor::GradMonitor`], the gradient flow of any candle
-//!   model (a `VarMap`) in TensorBoard, in one call per step.
 //! - [`seeds`]: seed groups (`<run>/seed-<k>`) and their aggregate run
 //!   (`<run>/mean`: mean and standard deviation across seeds).
-//! - [`stats`]: the gradient statistics both sides compute (mean |grad|,
-//!   attenuation) and a finished run's [`stats::RunSummary`].
-//! - [`diagnostics`]: per-layer diagnostics of a logged step (dead and
-//!   saturated units, the update ratio, a host forward pass for the
-//!   activations), defined once.
-//! - [`diagnosis`]: a run's gradient flow in words (vanishing, exploding,
-//!   dead or saturated layers), with its thresholds.
+//! - [`stats`]: a finished run's [`stats::RunSummary`], and the statistics
+//!   across seeds and through time; the gradient statistics themselves
+//!   (mean |grad|, attenuation, the update ratio, dead and saturated units,
+//!   the diagnosis in words) are [`gradscope_candle`]'s, shared with its
+//!   `GradMonitor` for any candle model.
 //! - [`tags`]: every tag name, written by `train` and read by `report`.
 //! - [`time_profile`]: a recurrent run's gradient through time: what is
 //!   logged of it, and its figure.
@@ -41,20 +37,18 @@
 //!
 //! Everything TensorBoard (the schema, framing, the event writer, summary
 //! builders and the reader) is the separate crate [`gradscope_tensorboard`],
-//! which any Rust program can use without candle.
+//! which any Rust program can use without candle; the gradient view of any
+//! candle model is [`gradscope_candle`], built on it.
 
 pub mod cli;
 pub mod cpu;
 pub mod data;
-pub mod diagnosis;
-pub mod diagnostics;
 pub mod experiment;
 pub mod figure;
 pub mod interrupt;
 pub mod logdir;
 pub mod markdown;
 pub mod model;
-pub mod monitor;
 pub mod report;
 pub mod seeds;
 pub mod stats;

@@ -1,60 +1,13 @@
-//! Statistics of gradients and weights, computed from their host copies,
-//! and what a finished run reports: the figures the trainer logs and the
-//! reports read back, defined once for both.
+//! What a finished run reports, and the statistics across seeds and
+//! through time. The gradient statistics themselves (mean |grad|,
+//! attenuation, the update ratio, dead and saturated units) are
+//! [`gradscope_candle`]'s, re-exported here: the trainer, the reports and
+//! the `GradMonitor` of any candle model compute the same numbers.
 
-use gradscope_tensorboard::histogram::sum_of;
+pub use gradscope_candle::stats::{attenuation, mean_abs, update_ratio, GradStats};
+pub use gradscope_candle::units::UnitFractions;
 
-use crate::diagnostics::UnitMeasure;
-
-/// Mean absolute value, the article's measure of how much gradient a layer
-/// receives. A non-finite value makes the result non-finite, on purpose:
-/// a NaN gradient must show, not be averaged away.
-pub fn mean_abs(values: &[f32]) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    sum_of(values, f64::abs) / values.len() as f64
-}
-
-/// Per-layer mean |gradient|, accumulated over the logged steps of a run.
-#[derive(Debug, Clone, Default)]
-pub struct GradStats {
-    sums: Vec<f64>,
-    samples: usize,
-}
-
-impl GradStats {
-    pub fn new(layers: usize) -> GradStats {
-        GradStats {
-            sums: vec![0.0; layers],
-            samples: 0,
-        }
-    }
-
-    /// Records one logged step: `per_layer[i]` is layer i+1's mean |grad|.
-    pub fn record(&mut self, per_layer: &[f64]) {
-        debug_assert_eq!(per_layer.len(), self.sums.len());
-        for (sum, v) in self.sums.iter_mut().zip(per_layer) {
-            *sum += v;
-        }
-        self.samples += 1;
-    }
-
-    /// Each layer's mean |grad| averaged over the recorded steps, input first.
-    pub fn averages(&self) -> Vec<f64> {
-        let n = self.samples.max(1) as f64;
-        self.sums.iter().map(|s| s / n).collect()
-    }
-}
-
-/// Last layer's mean |grad| over the first layer's: how many times weaker
-/// the gradient is by the time it reaches the input. 1 means no vanishing.
-pub fn attenuation(averages: &[f64]) -> f64 {
-    match (averages.first(), averages.last()) {
-        (Some(&first), Some(&last)) => last / first,
-        _ => f64::NAN,
-    }
-}
+use gradscope_candle::diagnosis::Diagnosis;
 
 /// The mean and the sample standard deviation (divided by n - 1) of
 /// `values`, as the seed groups' aggregate runs report them; the deviation
@@ -118,58 +71,19 @@ pub struct RunSummary {
     /// A recurrent run's [`time_attenuation`]; `None` for the MLP.
     pub time_attenuation: Option<f64>,
     /// The hidden layers' dead or saturated fractions at the last
-    /// diagnosed step, for [`crate::diagnosis`]; `None` when none was
-    /// diagnosed or the activation has no such measure.
+    /// diagnosed step, for the diagnosis; `None` when none was diagnosed or
+    /// the activation has no such measure.
     pub units: Option<UnitFractions>,
 }
 
-/// Each hidden layer's fraction of dead or saturated units (input first),
-/// as [`crate::diagnostics`] defines them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnitFractions {
-    pub measure: UnitMeasure,
-    pub per_layer: Vec<f64>,
-}
-
 impl RunSummary {
+    /// Last layer's mean |grad| over the first's ([`attenuation`]).
     pub fn attenuation(&self) -> f64 {
         attenuation(&self.mean_grad)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mean_abs_and_nan() {
-        assert_eq!(mean_abs(&[1.0, -3.0]), 2.0);
-        assert_eq!(mean_abs(&[]), 0.0);
-        assert!(mean_abs(&[1.0, f32::NAN]).is_nan());
-    }
-
-    #[test]
-    fn mean_abs_covers_every_lane_and_the_remainder() {
-        for n in (1..40).chain([7_840, 7_843]) {
-            let values: Vec<f32> = (0..n).map(|i| (i as f32 - 11.5) * 0.25).collect();
-            let plain = values.iter().map(|v| f64::from(v.abs())).sum::<f64>() / n as f64;
-            let ours = mean_abs(&values);
-            assert!(
-                (ours - plain).abs() <= 1e-12 * plain,
-                "n {n}: {ours} vs {plain}"
-            );
-            let mut poisoned = values.clone();
-            poisoned[n - 1] = f32::NAN;
-            assert!(mean_abs(&poisoned).is_nan(), "n {n}");
-        }
-    }
-
-    #[test]
-    fn averages_over_logged_steps_and_attenuation() {
-        let mut s = GradStats::new(2);
-        s.record(&[1.0, 10.0]);
-        s.record(&[3.0, 50.0]);
-        assert_eq!(s.averages(), vec![2.0, 30.0]);
-        assert_eq!(attenuation(&s.averages()), 15.0);
+    /// The run's gradient flow judged in words.
+    pub fn diagnosis(&self) -> Diagnosis {
+        Diagnosis::new(&self.mean_grad, self.units.as_ref())
     }
 }

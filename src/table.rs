@@ -5,7 +5,8 @@
 //! (the end of training and `gradscope compare`), CSV for other tools, and
 //! markdown for REPORT.md. Rows come from a finished training run
 //! ([`RunRow::from`] a [`RunSummary`]) or from a logdir
-//! (`gradscope compare`).
+//! (`gradscope compare`). The diagnosis in words, printed after it, is
+//! [`diagnosis_text`].
 
 use std::fmt::Write;
 
@@ -249,6 +250,27 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// The diagnoses of `runs` for the terminal, one finding a line.
+pub fn diagnosis_text(runs: &[RunSummary]) -> String {
+    let mut text = String::new();
+    for run in runs {
+        for line in run.diagnosis().lines(&run.name) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// A run's diagnosis for the Text dashboard: a markdown list.
+pub fn diagnosis_markdown(run: &RunSummary) -> String {
+    run.diagnosis()
+        .lines(&run.name)
+        .iter()
+        .map(|line| format!("- {}\n", crate::markdown::escape(line)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -34,8 +34,9 @@ pub const ACC: &str = "acc";
 pub const TEST_ACC: &str = "test_acc";
 /// Accuracy on the whole training set after training.
 pub const TRAIN_ACC: &str = "train_acc";
-/// Last layer's averaged mean |grad| over the first layer's.
-pub const ATTENUATION: &str = "attenuation";
+/// Last layer's averaged mean |grad| over the first layer's: the same tag
+/// as `GradMonitor`'s, defined by [`gradscope_candle::tags`].
+pub use gradscope_candle::tags::ATTENUATION;
 /// Text: the run's configuration, at step 0.
 pub const CONFIG: &str = "config";
 /// Text: the run's row of the vanishing-gradient table, at the end.
@@ -96,7 +97,7 @@ pub const LOG10_MEAN_GRAD: PerLayer = PerLayer::new("log10_mean_");
 /// Scalar, hidden layers of the ReLU family (ReLU, leaky ReLU, ELU, SELU,
 /// GELU, softplus): the fraction of the layer's units that are dead on the
 /// logged batch, those whose pre-activation is at most 0 for every example
-/// (see `gradscope::diagnostics`).
+/// (see `gradscope_candle::units`).
 pub const DEAD_FRACTION: PerLayer = PerLayer::new("dead_fraction_");
 /// Scalar, hidden layers of sigmoid or tanh: the fraction of the layer's
 /// units saturated on the logged batch, those whose derivative is below 1%
@@ -133,48 +134,6 @@ pub fn grad_histogram(layer: usize) -> String {
 /// Histogram: layer `layer`'s kernel.
 pub fn weight_histogram(layer: usize) -> String {
     format!("hist_weights_{layer}")
-}
-
-/// The [`GradMonitor`](crate::monitor::GradMonitor)'s tags for parameter
-/// `param` (named as the model's `VarMap` names it), one section each in
-/// TensorBoard. Scalar: its gradient's mean |value|.
-pub fn grad_mean_abs(param: &str) -> String {
-    format!("grad_mean_abs/{param}")
-}
-
-/// Scalar: the largest |value| of `param`'s gradient.
-pub fn grad_max_abs(param: &str) -> String {
-    format!("grad_max_abs/{param}")
-}
-
-/// Scalar: the L2 norm of `param`'s gradient.
-pub fn grad_norm(param: &str) -> String {
-    format!("grad_norm/{param}")
-}
-
-/// Scalar: log10 of the optimizer step's size relative to `param`'s size.
-pub fn update_ratio(param: &str) -> String {
-    format!("update_ratio/{param}")
-}
-
-/// Histogram: `param`'s gradient.
-pub fn grad(param: &str) -> String {
-    format!("grad/{param}")
-}
-
-/// Histogram: `param` itself.
-pub fn weight(param: &str) -> String {
-    format!("weight/{param}")
-}
-
-/// Scalar: how many NaN or infinite values `param`'s gradient held.
-pub fn nonfinite(param: &str) -> String {
-    format!("nonfinite/{param}")
-}
-
-/// Scalar: the mean |grad| over every value of the layer group `group`.
-pub fn group_grad_mean_abs(group: &str) -> String {
-    format!("group_grad_mean_abs/{group}")
 }
 
 /// Scalar, in a seed group's aggregate run (`<run>/mean`, see

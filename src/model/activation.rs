@@ -11,6 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use gradscope_candle::units::UnitMeasure;
 
 use crate::cpu::contiguous;
 
@@ -53,6 +54,29 @@ impl Activation {
         Activation::Softplus,
         Activation::Linear,
     ];
+
+    /// The unit measure that means something for this activation: dead
+    /// units for the ReLU family, saturated ones for sigmoid and tanh, none
+    /// for the identity.
+    ///
+    /// ```
+    /// use gradscope::model::Activation;
+    /// use gradscope_candle::units::UnitMeasure;
+    /// assert_eq!(Activation::Tanh.unit_measure(), Some(UnitMeasure::Saturated));
+    /// assert_eq!(Activation::Linear.unit_measure(), None);
+    /// ```
+    pub fn unit_measure(self) -> Option<UnitMeasure> {
+        match self {
+            Activation::Sigmoid | Activation::Tanh => Some(UnitMeasure::Saturated),
+            Activation::Relu
+            | Activation::LeakyRelu
+            | Activation::Elu
+            | Activation::Selu
+            | Activation::Gelu
+            | Activation::Softplus => Some(UnitMeasure::Dead),
+            Activation::Linear => None,
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -321,6 +345,24 @@ impl CustomOp2 for Backward {
 mod tests {
     use super::*;
     use candle_core::{Device, Var};
+
+    /// The saturation bound found from our derivatives is where each
+    /// crosses 1% of its maximum: sigmoid'(6) is 0.99% of sigmoid'(0),
+    /// sigmoid'(5.9) 1.09%; tanh'(3) = 0.0099, tanh'(2.9) = 0.012.
+    #[test]
+    fn saturation_uses_the_activations_own_derivative() {
+        use gradscope_candle::units::saturated_fraction;
+        let derivative = |kind| {
+            let f = ActivationFn::new(kind, 0.0);
+            move |x| f.derivative(x)
+        };
+        let sigmoid = derivative(Activation::Sigmoid);
+        assert_eq!(saturated_fraction(&[6.0, -5.9], 1, sigmoid), 0.0);
+        assert_eq!(saturated_fraction(&[6.0, -6.1], 1, sigmoid), 1.0);
+        let tanh = derivative(Activation::Tanh);
+        assert_eq!(saturated_fraction(&[3.0, -2.9], 1, tanh), 0.0);
+        assert_eq!(saturated_fraction(&[3.0, -3.1], 1, tanh), 1.0);
+    }
 
     #[test]
     fn kinds_are_listed_in_declaration_order() {

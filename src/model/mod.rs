@@ -18,6 +18,7 @@ pub mod activation;
 pub mod checkpoint;
 pub mod dense;
 pub mod graph;
+pub mod host_forward;
 pub mod init;
 pub mod recurrent;
 pub mod sequence_op;

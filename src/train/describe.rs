@@ -20,6 +20,7 @@
 use std::path::Path;
 
 use clap::ValueEnum;
+use gradscope_candle::layout::{gradient_flow, FlowTags};
 use gradscope_tensorboard::custom_scalars::{Category, Layout};
 use gradscope_tensorboard::graph::graph_event;
 use gradscope_tensorboard::hparams::{self, HParam, Metric};
@@ -28,11 +29,10 @@ use gradscope_tensorboard::proto::{summary, Event};
 use gradscope_tensorboard::summary::{summary_event, text};
 
 use crate::data::{Dataset, DatasetName};
-use crate::diagnosis::diagnosis_markdown;
 use crate::model::graph::mlp_graph;
 use crate::model::{Activation, Cell, Init, RecurrentShape, Shape};
 use crate::stats::RunSummary;
-use crate::table::vanishing_markdown;
+use crate::table::{diagnosis_markdown, vanishing_markdown};
 use crate::tags;
 use crate::train::TrainConfig;
 
@@ -239,16 +239,14 @@ pub fn start_events(
 /// diagnostics, one chart per kind; the loss and the batch accuracy. Each
 /// chart finds its tags by a regular expression from [`tags`].
 pub fn custom_scalars_layout() -> Layout {
-    let gradients = Category::new("gradient flow: every layer on one chart")
-        .multiline(
-            "log10 mean |grad| per layer",
-            [tags::LOG10_MEAN_GRAD.regex()],
-        )
-        .multiline("mean |grad| per layer", [tags::MEAN_GRAD.regex()])
-        .multiline(
-            "log10 |update| / |weights| per layer",
-            [tags::UPDATE_RATIO.regex()],
-        );
+    let gradients = gradient_flow(
+        "layer",
+        &FlowTags {
+            log10_mean_grad: tags::LOG10_MEAN_GRAD.regex(),
+            mean_grad: tags::MEAN_GRAD.regex(),
+            update_ratio: tags::UPDATE_RATIO.regex(),
+        },
+    );
     let units = Category::new("units: dead and saturated, per layer")
         .multiline(
             "dead fraction per layer (ReLU family)",

@@ -22,15 +22,16 @@
 
 use anyhow::{Context, Result};
 use candle_core::Tensor;
+use gradscope_candle::units::UnitMeasure;
 use gradscope_tensorboard::image::{image, Image};
 use gradscope_tensorboard::proto::{summary, Event};
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
 use plotters::style::RGBColor;
 
-use crate::diagnostics::{forward_hidden, update_ratio, UnitMeasure};
 use crate::figure::{gradient_flow, render, unit_tiles, Bars};
+use crate::model::host_forward::forward_hidden;
 use crate::model::Architecture;
-use crate::stats::UnitFractions;
+use crate::stats::{update_ratio, UnitFractions};
 use crate::tags;
 
 /// Logged steps are diagnosed at most once per this many iterations: the
@@ -90,7 +91,7 @@ impl Diagnoser {
         Diagnoser {
             arch: run.arch,
             image: run.image,
-            measure: UnitMeasure::of(run.arch.activation.kind),
+            measure: run.arch.activation.kind.unit_measure(),
             pending: None,
             before: Vec::new(),
             first: None,
@@ -128,8 +129,9 @@ impl Diagnoser {
                     UnitMeasure::Dead => tags::DEAD_FRACTION,
                     UnitMeasure::Saturated => tags::SATURATED_FRACTION,
                 };
+                let f = self.arch.activation;
                 let fraction =
-                    measure.fraction(&layer.pre_activations, layer.units, self.arch.activation);
+                    measure.fraction(&layer.pre_activations, layer.units, |z| f.derivative(z));
                 values.push(scalar(&tag.tag(l + 1), fraction as f32));
                 self.units.push(fraction);
             }
@@ -160,10 +162,13 @@ impl Diagnoser {
     pub fn stepped(&mut self, step: i64, after: &[Vec<f32>]) -> Option<Event> {
         let mut pending = self.pending.take_if(|p| p.step == step)?;
         for (l, (before, after)) in self.before.iter().zip(after).enumerate() {
-            pending.values.push(scalar(
-                &tags::UPDATE_RATIO.tag(l + 1),
-                update_ratio(before, after) as f32,
-            ));
+            // A step that changed nothing has no ratio (gradscope_candle's
+            // definition), and no point.
+            if let Some(ratio) = update_ratio(before, after) {
+                pending
+                    .values
+                    .push(scalar(&tags::UPDATE_RATIO.tag(l + 1), ratio as f32));
+            }
         }
         Some(pending.event())
     }

@@ -6,19 +6,18 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{Optimizer, VarMap, SGD};
-use gradscope::model::Activation;
-use gradscope::monitor::{GradMonitor, MonitorError};
+use gradscope_candle::{GradMonitor, MonitorError};
 use gradscope_tensorboard::SummaryWriter;
 use serde_json::Value as Json;
 
 use crate::helpers::{self, Server};
 
 #[allow(dead_code)]
-#[path = "../../examples/candle_mlp.rs"]
+#[path = "../../crates/gradscope-candle/examples/candle_mlp.rs"]
 mod candle_mlp;
 
 #[allow(dead_code)]
-#[path = "../../examples/candle_cnn.rs"]
+#[path = "../../crates/gradscope-candle/examples/candle_cnn.rs"]
 mod candle_cnn;
 
 const W0: [f32; 3] = [1.0, -2.0, 2.0];
@@ -200,8 +199,12 @@ fn mnist() -> Option<&'static Path> {
     None
 }
 
-/// The candle-nn MLP starts from the trainer's weights and trains as it
-/// does: the monitor sees sigmoid's gradient vanish far more than relu's.
+/// The candle-nn MLP (its own seeded Glorot-uniform start, not the
+/// trainer's weights) shows what the trainer shows: the monitor sees
+/// sigmoid's gradient vanish far more than relu's, weakest at the first
+/// layer, and sigmoid learns less. Sigmoid's accuracy depends on the start
+/// (33% to 63% over the example's seeds 1 to 5, against relu's 86% at seed
+/// 1), hence a 20-point gap where the trainer's own weights gave 53.
 #[test]
 fn candle_mlp_shows_the_vanishing_gradient() {
     let Some(data) = mnist() else { return };
@@ -219,14 +222,21 @@ fn candle_mlp_shows_the_vanishing_gradient() {
         })
         .unwrap()
     };
-    let (sigmoid, relu) = (run(Activation::Sigmoid), run(Activation::Relu));
-    let attenuation = |o: &candle_mlp::Outcome| gradscope::stats::attenuation(&o.mean_grad);
+    let (sigmoid, relu) = (
+        run(candle_mlp::Activation::Sigmoid),
+        run(candle_mlp::Activation::Relu),
+    );
+    let attenuation = |o: &candle_mlp::Outcome| gradscope_candle::stats::attenuation(&o.mean_grad);
     let (a_sigmoid, a_relu) = (attenuation(&sigmoid), attenuation(&relu));
     assert!(
         a_sigmoid >= 3.0 * a_relu,
         "sigmoid {a_sigmoid:.1}x, relu {a_relu:.1}x"
     );
-    assert!(relu.test_acc > sigmoid.test_acc + 0.3, "{sigmoid} / {relu}");
+    let weakest = (sigmoid.mean_grad.iter())
+        .min_by(|a, b| a.total_cmp(b))
+        .unwrap();
+    assert_eq!(*weakest, sigmoid.mean_grad[0], "{sigmoid}");
+    assert!(relu.test_acc > sigmoid.test_acc + 0.2, "{sigmoid} / {relu}");
     // The run's own attenuation scalar says the same.
     let file = helpers::only_event_file(&dir.path().join("sigmoid"));
     let logged = helpers::scalars(&file).get("attenuation")[0].1;
@@ -253,6 +263,7 @@ fn a_convnet_runs_tags_reach_tensorboard() {
         iterations: 101,
         log_every: 20,
         batch_size: 32,
+        activation: candle_cnn::Activation::Relu,
         no_monitor: false,
     })
     .unwrap();

@@ -28,10 +28,10 @@ use candle_core::{Device, Tensor};
 use gradscope::data::{Batcher, Dataset};
 use gradscope::model::sequence_op::TimeGrads;
 use gradscope::model::{checkpoint, Activation, Cell};
-use gradscope::monitor::GradMonitor;
 use gradscope::train::{
     build_model, clip, forward_backward, recurrent, Engine, RecurrentConfig, TrainConfig,
 };
+use gradscope_candle::GradMonitor;
 use gradscope_tensorboard::SummaryWriter;
 
 use crate::helpers;

@@ -1,27 +1,23 @@
-//! A run's gradient flow in words: which layers' gradients vanish or
+//! A model's gradient flow in words: which layers' gradients vanish or
 //! explode relative to the last layer's, and which layers have many dead or
-//! saturated units, with the numbers and the thresholds. The terminal prints
-//! it after the table; the Text dashboard shows it under
-//! [`tags::DIAGNOSIS`](crate::tags::DIAGNOSIS).
+//! saturated units, with the numbers and the thresholds.
 //!
 //! The thresholds are defined here, once: [`VANISHING_BELOW`],
 //! [`EXPLODING_ABOVE`], [`UNITS_FLAGGED_FROM`].
 //!
 //! ```
-//! use gradscope::diagnosis::Diagnosis;
-//! use gradscope::diagnostics::UnitMeasure;
-//! use gradscope::stats::UnitFractions;
+//! use gradscope_candle::diagnosis::Diagnosis;
+//! use gradscope_candle::units::{UnitFractions, UnitMeasure};
 //!
 //! let units = UnitFractions { measure: UnitMeasure::Dead, per_layer: vec![0.0, 0.6] };
-//! let d = Diagnosis::of(&[1e-4, 2e-3, 5e-3], Some(&units));
+//! let d = Diagnosis::new(&[1e-4, 2e-3, 5e-3], Some(&units));
 //! assert_eq!(d.vanishing, [(1, 0.02)]);
 //! assert!(d.exploding.is_empty());
 //! assert_eq!(d.flagged_units, [(2, 0.6)]);
 //! assert!(d.lines("relu")[0].contains("layer 1"));
 //! ```
 
-use crate::diagnostics::UnitMeasure;
-use crate::stats::{RunSummary, UnitFractions};
+use crate::units::{UnitFractions, UnitMeasure};
 
 /// A layer's gradient vanishes when its mean |grad| is below this fraction
 /// of the last layer's.
@@ -33,8 +29,9 @@ pub const EXPLODING_ABOVE: f64 = 10.0;
 /// units is, at the last diagnosed step.
 pub const UNITS_FLAGGED_FROM: f64 = 0.5;
 
-/// What [`Diagnosis::of`] finds in a run.
+/// What [`Diagnosis::new`] finds in a run.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Diagnosis {
     /// The last layer's mean |grad|, the reference.
     pub last: f64,
@@ -55,9 +52,10 @@ pub struct Diagnosis {
 
 impl Diagnosis {
     /// Judges a run from each layer's mean |grad| (input first, averaged
-    /// over the logged steps) and its hidden layers' dead or saturated
-    /// fractions at the last diagnosed step.
-    pub fn of(mean_grad: &[f64], units: Option<&UnitFractions>) -> Diagnosis {
+    /// over the logged steps, as [`GradStats::averages`](crate::stats::GradStats::averages)
+    /// gives them) and its hidden layers' dead or saturated fractions at
+    /// the last diagnosed step, if it has them.
+    pub fn new(mean_grad: &[f64], units: Option<&UnitFractions>) -> Diagnosis {
         let last = mean_grad.last().copied().unwrap_or(f64::NAN);
         let ratios = mean_grad
             .iter()
@@ -89,11 +87,6 @@ impl Diagnosis {
         }
     }
 
-    /// The diagnosis of a finished run.
-    pub fn of_run(run: &RunSummary) -> Diagnosis {
-        Diagnosis::of(&run.mean_grad, run.units.as_ref())
-    }
-
     /// The diagnosis as sentences, one per finding, each starting with
     /// `run`.
     pub fn lines(&self, run: &str) -> Vec<String> {
@@ -122,13 +115,7 @@ impl Diagnosis {
             ));
         }
         if let (Some(measure), Some((most, fraction))) = (self.measure, self.most_units) {
-            let word = measure.word();
-            let definition = match measure {
-                UnitMeasure::Dead => "pre-activation at most 0 on every example of the batch",
-                UnitMeasure::Saturated => {
-                    "derivative below 1% of its maximum on every example of the batch"
-                }
-            };
+            let (word, definition) = (measure.word(), measure.definition());
             let percent = |f: f64| format!("{:.0}%", f * 100.0);
             lines.push(if self.flagged_units.is_empty() {
                 format!(
@@ -155,27 +142,6 @@ impl Diagnosis {
     }
 }
 
-/// The diagnoses of `runs` for the terminal, one finding a line.
-pub fn diagnosis_text(runs: &[RunSummary]) -> String {
-    let mut text = String::new();
-    for run in runs {
-        for line in Diagnosis::of_run(run).lines(&run.name) {
-            text.push_str(&line);
-            text.push('\n');
-        }
-    }
-    text
-}
-
-/// A run's diagnosis for the Text dashboard: a markdown list.
-pub fn diagnosis_markdown(run: &RunSummary) -> String {
-    Diagnosis::of_run(run)
-        .lines(&run.name)
-        .iter()
-        .map(|line| format!("- {}\n", crate::markdown::escape(line)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +153,7 @@ mod tests {
             per_layer: vec![0.1, 0.2],
         };
         // Ratios to the last layer: 0.05, 50, 2 (neither), and the last.
-        let d = Diagnosis::of(&[5e-4, 0.5, 2e-2, 1e-2], Some(&units));
+        let d = Diagnosis::new(&[5e-4, 0.5, 2e-2, 1e-2], Some(&units));
         let layers = |found: &[(usize, f64)]| found.iter().map(|f| f.0).collect::<Vec<_>>();
         assert_eq!(layers(&d.vanishing), [1]);
         assert_eq!(layers(&d.exploding), [2]);
@@ -204,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_healthy_run_without_units_says_only_that() {
-        let d = Diagnosis::of(&[0.5, 1.0], None);
+        let d = Diagnosis::new(&[0.5, 1.0], None);
         let lines = d.lines("linear");
         assert_eq!(
             lines,

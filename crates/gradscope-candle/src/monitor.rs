@@ -7,7 +7,7 @@
 //! ```
 //! use candle_core::{DType, Device, Module, Tensor};
 //! use candle_nn::{linear, AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
-//! use gradscope::monitor::GradMonitor;
+//! use gradscope_candle::GradMonitor;
 //! use gradscope_tensorboard::SummaryWriter;
 //!
 //! # let dir = tempfile::tempdir()?;
@@ -45,12 +45,16 @@
 //!   there are any ([`GradMonitor::stop_on_nonfinite`] makes that an error);
 //! - per layer group (parameters sharing the name before their last `.`,
 //!   `conv1` of `conv1.weight`), `group_grad_mean_abs/g`: the mean |grad|
-//!   over the group's values.
+//!   over the group's values, and its log10 `group_log10_grad_mean_abs/g`;
+//! - at its first logged step, the Custom Scalars layout
+//!   ([`layout::monitor_layout`](crate::layout::monitor_layout)) that draws
+//!   every group's gradient on one chart.
 //!
 //! [`GradMonitor::close`] adds `attenuation`: the last group's mean |grad|
-//! over the first group's, each averaged over the logged steps, as the
-//! trainer reports it ([`crate::stats`]). Between logged steps the monitor
-//! only compares the step number.
+//! over the first group's, each averaged over the logged steps, as
+//! gradscope's trainer reports it ([`crate::stats`]). Between logged steps
+//! the monitor only compares the step number. The tag names are
+//! [`crate::tags`]'.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -61,7 +65,8 @@ use candle_nn::VarMap;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event, wall_time_now};
 use gradscope_tensorboard::{SummaryError, SummaryWriter};
 
-use crate::stats::{self, mean_abs, GradStats};
+use crate::layout::monitor_layout;
+use crate::stats::{self, update_ratio, GradStats, TensorStats};
 use crate::tags;
 
 /// Why the monitor refused a call.
@@ -72,21 +77,36 @@ pub enum MonitorError {
     NoParameters,
     /// The `GradStore` holds no gradient for a monitored variable: the
     /// loss does not depend on it, or the store is another model's.
-    MissingGradient { param: String },
+    MissingGradient {
+        /// The variable's name.
+        param: String,
+    },
     /// The `VarMap` now holds a variable of another shape under a
     /// monitored name than when the monitor was made.
     ShapeChanged {
+        /// The variable's name.
         param: String,
+        /// Its shape when the monitor was made.
         was: Vec<usize>,
+        /// Its shape now.
         now: Vec<usize>,
     },
     /// A step number not after the last one observed.
-    StepBackwards { step: i64, last: i64 },
+    StepBackwards {
+        /// The step given.
+        step: i64,
+        /// The last step observed.
+        last: i64,
+    },
     /// A gradient held NaN or infinite values, and the monitor was told to
     /// stop on them.
     NonFinite {
+        /// The first variable (in the monitor's order) whose gradient held
+        /// them.
         param: String,
+        /// The step.
         step: i64,
+        /// How many of its values were NaN or infinite.
         count: usize,
     },
     /// A tensor operation failed.
@@ -158,55 +178,6 @@ struct Param {
     shape: Vec<usize>,
     /// Index into [`GradMonitor::groups`].
     group: usize,
-}
-
-/// The figures of one parameter's gradient.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GradFigures {
-    pub mean_abs: f64,
-    pub max_abs: f64,
-    /// The L2 norm.
-    pub norm: f64,
-    /// NaN and infinite values (left out of the others but `mean_abs`,
-    /// which they make non-finite on purpose).
-    pub nonfinite: usize,
-}
-
-impl GradFigures {
-    /// The figures of `values`.
-    pub fn of(values: &[f32]) -> GradFigures {
-        let mut max_abs = 0f64;
-        let mut squares = 0f64;
-        let mut nonfinite = 0;
-        for &v in values {
-            if v.is_finite() {
-                let v = f64::from(v);
-                max_abs = max_abs.max(v.abs());
-                squares += v * v;
-            } else {
-                nonfinite += 1;
-            }
-        }
-        GradFigures {
-            mean_abs: mean_abs(values),
-            max_abs,
-            norm: squares.sqrt(),
-            nonfinite,
-        }
-    }
-}
-
-/// log10(‖after − before‖ / ‖before‖), or `None` where ‖before‖ is 0 or
-/// the ratio is not finite.
-pub fn update_ratio(before: &[f32], after: &[f32]) -> Option<f64> {
-    let (mut change, mut size) = (0f64, 0f64);
-    for (&b, &a) in before.iter().zip(after) {
-        let (b, a) = (f64::from(b), f64::from(a));
-        change += (a - b) * (a - b);
-        size += b * b;
-    }
-    let ratio = (change.sqrt() / size.sqrt()).log10();
-    (size > 0.0 && ratio.is_finite()).then_some(ratio)
 }
 
 /// Logs the gradient flow of a candle model; see the [module](self) doc.
@@ -337,17 +308,17 @@ impl GradMonitor {
                     })?;
             let grad = host_values(grad)?;
             let weight = host_values(p.var.as_tensor())?;
-            let figures = GradFigures::of(&grad);
+            let figures = TensorStats::new(&grad);
             let name = &p.name;
             values.extend([
-                scalar(&tags::grad_mean_abs(name), figures.mean_abs as f32),
-                scalar(&tags::grad_max_abs(name), figures.max_abs as f32),
-                scalar(&tags::grad_norm(name), figures.norm as f32),
-                histogram(&tags::grad(name), &grad).0,
-                histogram(&tags::weight(name), &weight).0,
+                scalar(&tags::GRAD_MEAN_ABS.tag(name), figures.mean_abs as f32),
+                scalar(&tags::GRAD_MAX_ABS.tag(name), figures.max_abs as f32),
+                scalar(&tags::GRAD_NORM.tag(name), figures.norm as f32),
+                histogram(&tags::GRAD.tag(name), &grad).0,
+                histogram(&tags::WEIGHT.tag(name), &weight).0,
             ]);
             if figures.nonfinite > 0 {
-                values.push(scalar(&tags::nonfinite(name), figures.nonfinite as f32));
+                values.push(scalar(&tags::NONFINITE.tag(name), figures.nonfinite as f32));
                 nonfinite.get_or_insert((name.clone(), figures.nonfinite));
             }
             let sum = &mut group_sums[p.group];
@@ -360,7 +331,14 @@ impl GradMonitor {
             .map(|&(sum, n)| sum / n.max(1) as f64)
             .collect();
         for (group, mean) in self.groups.iter().zip(&group_means) {
-            values.push(scalar(&tags::group_grad_mean_abs(group), *mean as f32));
+            values.push(scalar(&tags::GROUP_GRAD_MEAN_ABS.tag(group), *mean as f32));
+            values.push(scalar(
+                &tags::GROUP_LOG10_GRAD_MEAN_ABS.tag(group),
+                mean.log10() as f32,
+            ));
+        }
+        if self.group_stats.steps() == 0 {
+            values.push(monitor_layout().to_value());
         }
         self.group_stats.record(&group_means);
         self.writer
@@ -408,7 +386,7 @@ impl GradMonitor {
         for (p, before) in self.params.iter().zip(&before) {
             let after = host_values(p.var.as_tensor())?;
             if let Some(ratio) = update_ratio(before, &after) {
-                values.push(scalar(&tags::update_ratio(&p.name), ratio as f32));
+                values.push(scalar(&tags::UPDATE_RATIO.tag(&p.name), ratio as f32));
             }
         }
         if !values.is_empty() {
@@ -507,10 +485,10 @@ mod tests {
 
     #[test]
     fn figures_and_ratios_by_hand() {
-        let f = GradFigures::of(&[3.0, -4.0, 0.0, f32::NAN]);
+        let f = TensorStats::new(&[3.0, -4.0, 0.0, f32::NAN]);
         assert_eq!((f.max_abs, f.norm, f.nonfinite), (4.0, 5.0, 1));
         assert!(f.mean_abs.is_nan(), "a NaN must show in the mean");
-        let f = GradFigures::of(&[3.0, -4.0]);
+        let f = TensorStats::new(&[3.0, -4.0]);
         assert_eq!(f.mean_abs, 3.5);
         // ‖(0.3, 0.4)‖ / ‖(3, 4)‖ = 0.5 / 5 = 0.1.
         let ratio = update_ratio(&[3.0, 4.0], &[3.3, 4.4]).unwrap();

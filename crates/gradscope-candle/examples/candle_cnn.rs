@@ -3,7 +3,7 @@
 //! logs every conv and linear parameter's gradient flow to TensorBoard.
 //!
 //! ```sh
-//! cargo run --release --example candle_cnn
+//! cargo run --release -p gradscope-candle --example candle_cnn
 //! tensorboard --logdir logs/candle_cnn
 //! ```
 //!
@@ -12,18 +12,21 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{
     conv2d, linear, AdamW, Conv2d, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap,
 };
 use clap::Parser;
-use gradscope::data::{Batcher, Dataset, Split};
-use gradscope::monitor::GradMonitor;
+use gradscope_candle::GradMonitor;
 use gradscope_tensorboard::SummaryWriter;
+
+mod mnist;
+pub use mnist::Activation;
+use mnist::{Batches, Result};
 
 #[derive(Parser)]
 pub struct Args {
+    /// The folder with MNIST's four IDX files.
     #[arg(long, default_value = "data/mnist")]
     pub data_dir: PathBuf,
     #[arg(long, default_value = "logs/candle_cnn")]
@@ -34,6 +37,9 @@ pub struct Args {
     pub log_every: usize,
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// After each convolution: sigmoid, relu, leaky_relu or tanh.
+    #[arg(long, default_value = "relu")]
+    pub activation: Activation,
     /// Train without the gradient monitor (to time what it costs).
     #[arg(long)]
     pub no_monitor: bool,
@@ -43,15 +49,17 @@ struct ConvNet {
     conv1: Conv2d,
     conv2: Conv2d,
     fc: Linear,
+    activation: Activation,
 }
 
 impl ConvNet {
-    fn new(vb: VarBuilder) -> candle_core::Result<ConvNet> {
+    fn new(vb: VarBuilder, activation: Activation) -> candle_core::Result<ConvNet> {
         let config = Default::default();
         Ok(ConvNet {
             conv1: conv2d(1, 8, 5, config, vb.pp("conv1"))?,
             conv2: conv2d(8, 16, 5, config, vb.pp("conv2"))?,
             fc: linear(16 * 4 * 4, 10, vb.pp("fc"))?,
+            activation,
         })
     }
 }
@@ -60,9 +68,13 @@ impl Module for ConvNet {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let batch = x.dim(0)?;
         let x = x.reshape((batch, 1, 28, 28))?;
-        let x = self.conv1.forward(&x)?.max_pool2d(2)?.relu()?; // 8 x 12 x 12
-        let x = self.conv2.forward(&x)?.max_pool2d(2)?.relu()?; // 16 x 4 x 4
-        self.fc.forward(&x.flatten_from(1)?)
+        let x = self.conv1.forward(&x)?.max_pool2d(2)?; // 8 x 12 x 12
+        let x = self
+            .conv2
+            .forward(&self.activation.apply(&x)?)?
+            .max_pool2d(2)?; // 16 x 4 x 4
+        self.fc
+            .forward(&self.activation.apply(&x)?.flatten_from(1)?)
     }
 }
 
@@ -75,14 +87,10 @@ fn main() -> Result<()> {
 /// Trains as `args` say; what the run ended with.
 pub fn run(args: Args) -> Result<Outcome> {
     let device = Device::Cpu;
-    let data = Dataset::load(&args.data_dir)?;
-    anyhow::ensure!(
-        (data.train.rows, data.train.cols) == (28, 28),
-        "{}: this convnet takes 28x28 images",
-        args.data_dir.display()
-    );
+    let (train, test) = mnist::load(&args.data_dir)?;
     let varmap = VarMap::new();
-    let net = ConvNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let net = ConvNet::new(vb, args.activation)?;
     let mut optimizer = AdamW::new(varmap.all_vars(), ParamsAdamW::default())?;
     let writer = SummaryWriter::new(&args.logdir)?;
     let mut monitor = match args.no_monitor {
@@ -90,13 +98,10 @@ pub fn run(args: Args) -> Result<Outcome> {
         false => Some(GradMonitor::new(&varmap, writer.clone())?.log_every(args.log_every)),
     };
 
-    let mut batches = Batcher::shuffled(data.train.len(), args.batch_size, 1);
-    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    let mut batches = Batches::new(train.len(), args.batch_size, 1);
     let started = Instant::now();
     for step in 0..args.iterations {
-        batches.next_batch(&data.train, &mut pixels, &mut labels);
-        let x = Tensor::from_slice(&pixels, (labels.len(), 784), &device)?;
-        let y = Tensor::from_slice(&labels, labels.len(), &device)?;
+        let (x, y) = batches.next(&train, &device)?;
         let loss = candle_nn::loss::cross_entropy(&net.forward(&x)?, &y)?;
         let grads = loss.backward()?;
         if let Some(monitor) = &mut monitor {
@@ -108,7 +113,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
     }
     let per_step = started.elapsed().as_secs_f64() / args.iterations.max(1) as f64;
-    let test_acc = accuracy(&net, &data.test, &device)?;
+    let test_acc = mnist::accuracy(&net, &test, &device)?;
     writer.add_scalar("test_acc", test_acc, args.iterations as i64)?;
     match monitor {
         Some(monitor) => monitor.close()?,
@@ -139,19 +144,4 @@ impl std::fmt::Display for Outcome {
             self.per_step * 1e6
         )
     }
-}
-
-/// The fraction of `split` whose largest logit is the label, in chunks.
-fn accuracy(net: &impl Module, split: &Split, device: &Device) -> Result<f32> {
-    let mut right = 0;
-    for (images, labels) in (split.pixels.chunks(1000 * 784)).zip(split.labels.chunks(1000)) {
-        let mut pixels = Vec::new();
-        gradscope::data::extend_scaled(&mut pixels, images);
-        let x = Tensor::from_vec(pixels, (labels.len(), 784), device)?;
-        let predicted = net.forward(&x)?.argmax(1)?.to_vec1::<u32>()?;
-        right += (predicted.iter().zip(labels))
-            .filter(|(p, l)| **p == u32::from(**l))
-            .count();
-    }
-    Ok(right as f32 / split.len().max(1) as f32)
 }
