@@ -12,6 +12,8 @@ mod helpers;
 
 /// `--save` and `--init-from`.
 mod checkpoint;
+/// The library crates used from outside the workspace; their dependencies.
+mod crates;
 /// The binary on bad input and its printed output.
 mod cli;
 /// Deep and residual networks.
