@@ -142,6 +142,14 @@ pub mod summary;
 mod summary_writer;
 mod writer;
 
+/// The protobuf runtime the [`proto`] types are built on: encode and decode
+/// them with this version (`prost::Message`), whatever version the
+/// application itself depends on.
+pub use prost;
+/// The protobuf well-known types the HParams records use
+/// ([`proto::hparams`]'s values are `prost_types::Value`s).
+pub use prost_types;
+
 pub use error::SummaryError;
 pub use summary_writer::{HistogramValue, SummaryWriter, SummaryWriterBuilder, DEFAULT_MAX_QUEUE};
 
