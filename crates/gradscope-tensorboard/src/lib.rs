@@ -150,9 +150,9 @@ pub use prost;
 /// ([`proto::hparams`]'s values are `prost_types::Value`s).
 pub use prost_types;
 
-pub use error::SummaryError;
+pub use error::{SummaryError, WriteError};
 pub use summary_writer::{HistogramValue, SummaryWriter, SummaryWriterBuilder, DEFAULT_MAX_QUEUE};
 
 pub use reader::{read_events, EventReader, ReadError, ReadEvents, MAX_RECORD_BYTES};
 pub use record::{append_record, masked_crc32c, FRAMING_BYTES};
-pub use writer::{EventWriter, FileOptions, WriteError, FLUSH_INTERVAL};
+pub use writer::{EventWriter, FileOptions, FLUSH_INTERVAL};

@@ -7,7 +7,6 @@
 //! with SIGKILL loses at most that much. A file is opened create-new, so an
 //! existing event file is never truncated.
 
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -18,6 +17,7 @@ use std::time::Duration;
 
 use prost::Message;
 
+use crate::error::WriteError;
 use crate::proto::Event;
 use crate::record::append_record;
 use crate::summary::{file_version_event, wall_time_now};
@@ -80,61 +80,6 @@ const FLUSH_BYTES: usize = 1 << 20;
 /// (about 20 KB an event) it found tens of MB still waiting for the disk:
 /// 25 ms per run here. Synced along the way, the last few MB are left.
 const SYNC_BYTES: usize = 8 << 20;
-
-/// Why an event file could not be created or written, naming the path.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WriteError {
-    /// The log directory could not be created (a file in the way, no
-    /// permission, ...).
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// What the OS said.
-        source: io::Error,
-    },
-    /// The event file could not be created, written, flushed or synced.
-    /// After one such failure the writer writes nothing more, so the file
-    /// keeps whole records only.
-    Io {
-        /// The event file.
-        path: PathBuf,
-        /// What the OS said.
-        source: io::Error,
-    },
-}
-
-impl WriteError {
-    /// The directory or file the error is about.
-    pub fn path(&self) -> &Path {
-        match self {
-            WriteError::CreateDir { path, .. } | WriteError::Io { path, .. } => path,
-        }
-    }
-}
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WriteError::CreateDir { path, source } => write!(
-                f,
-                "log directory {}: cannot create it: {source}",
-                path.display()
-            ),
-            WriteError::Io { path, source } => {
-                write!(f, "event file {}: {source}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for WriteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            WriteError::CreateDir { source, .. } | WriteError::Io { source, .. } => Some(source),
-        }
-    }
-}
 
 struct State {
     file: File,
