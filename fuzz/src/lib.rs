@@ -326,7 +326,7 @@ pub fn check_summary_writer(bytes: &[u8]) {
                 let result = match op {
                     5 => writer.add_image(&tag, &image, step),
                     6 => writer.add_images(&tag, &image, step),
-                    _ => writer.add_figure(&tag, &bytes, w, h, step),
+                    _ => writer.add_figure(&tag, &bytes, h, w, step),
                 };
                 (1, result)
             }

@@ -11,9 +11,8 @@
 //! difference; `GRADSCOPE_UPDATE_PROTO=1 cargo test -p gradscope-tensorboard
 //! --test generated_proto` rewrites these files after a `.proto` change.
 //!
-//! The types derive [`prost::Message`]; this crate re-exports
-//! [`prost`](crate::prost) so that a user encodes and decodes them with the
-//! same version.
+//! The types derive [`prost::Message`]; the crate re-exports [`prost`] so
+//! that a user encodes and decodes them with the same version.
 
 // Generated code: documented by the `.proto` comments where those exist.
 #![allow(clippy::all, missing_docs)]
