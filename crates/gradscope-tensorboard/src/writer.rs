@@ -33,21 +33,27 @@ const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(1);
 /// How an [`EventWriter`] names and flushes its file. The default is what
 /// [`EventWriter::create`] uses.
 ///
+/// Built from [`FileOptions::new`] (or `default()`) with one method per
+/// option; the fields can be read and set too. It is `#[non_exhaustive]`,
+/// so that a later option breaks no one: a struct literal does not compile
+/// outside this crate.
+///
 /// ```
 /// use std::time::Duration;
 /// use gradscope_tensorboard::{EventWriter, FileOptions};
 ///
 /// let dir = tempfile::tempdir()?;
-/// let options = FileOptions {
-///     flush_interval: Duration::from_millis(200),
-///     filename_suffix: ".train".into(),
-///     max_queue: 100,
-/// };
+/// let options = FileOptions::new()
+///     .flush_interval(Duration::from_millis(200))
+///     .filename_suffix(".train")
+///     .max_queue(100);
+/// assert_eq!(options.max_queue, 100);
 /// let writer = EventWriter::create_with(dir.path(), &options)?;
 /// assert!(writer.path().to_str().unwrap().ends_with(".train"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileOptions {
     /// The longest buffered records wait before the background thread hands
     /// them to the OS ([`FLUSH_INTERVAL`] by default; at least 1 ms is used).
@@ -69,6 +75,36 @@ impl Default for FileOptions {
             filename_suffix: String::new(),
             max_queue: usize::MAX,
         }
+    }
+}
+
+impl FileOptions {
+    /// The defaults: [`FLUSH_INTERVAL`], no file-name suffix, an unbounded
+    /// queue.
+    pub fn new() -> FileOptions {
+        FileOptions::default()
+    }
+
+    /// Sets [`flush_interval`](FileOptions#structfield.flush_interval): the
+    /// longest buffered records wait before reaching the OS.
+    pub fn flush_interval(mut self, interval: Duration) -> FileOptions {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Sets [`filename_suffix`](FileOptions#structfield.filename_suffix),
+    /// appended to the event file's name.
+    pub fn filename_suffix(mut self, suffix: impl Into<String>) -> FileOptions {
+        self.filename_suffix = suffix.into();
+        self
+    }
+
+    /// Sets [`max_queue`](FileOptions#structfield.max_queue): events
+    /// buffered before they are handed to the OS without waiting for the
+    /// timer.
+    pub fn max_queue(mut self, events: usize) -> FileOptions {
+        self.max_queue = events;
+        self
     }
 }
 
