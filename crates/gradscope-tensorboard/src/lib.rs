@@ -158,6 +158,11 @@ pub mod summary;
 mod summary_writer;
 mod writer;
 
+/// The README's example, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The protobuf runtime the [`proto`] types are built on: encode and decode
 /// them with this version (`prost::Message`), whatever version the
 /// application itself depends on.
