@@ -293,7 +293,7 @@ pub fn check_summary_writer(bytes: &[u8]) {
                 }
                 (1, result.map(drop))
             }
-            3 => (1, writer.add_histogram(&tag, &args.f64s(), step).map(drop)),
+            3 => (1, writer.add_histogram(&tag, args.f64s(), step).map(drop)),
             4 => {
                 let (limits, counts) = (args.f64s(), args.f64s());
                 let raw = RawHistogram {
@@ -326,7 +326,7 @@ pub fn check_summary_writer(bytes: &[u8]) {
                 let result = match op {
                     5 => writer.add_image(&tag, &image, step),
                     6 => writer.add_images(&tag, &image, step),
-                    _ => writer.add_figure(&tag, &bytes, w, h, step),
+                    _ => writer.add_figure(&tag, &bytes, h, w, step),
                 };
                 (1, result)
             }

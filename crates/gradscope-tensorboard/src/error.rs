@@ -1,11 +1,15 @@
-//! [`SummaryError`]: why a summary could not be built or written.
+//! [`SummaryError`]: why a summary could not be built or written, and
+//! [`WriteError`]: why an event file could not be.
+//!
+//! A leaf module (it imports only [`GraphError`]'s module), so that the
+//! writer and the builders can both return these without importing each
+//! other.
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::graph::GraphError;
-use crate::writer::WriteError;
 
 /// Why a [`SummaryWriter`](crate::SummaryWriter) call or a summary builder
 /// refused its input or could not write it. Bad input is reported here,
@@ -110,6 +114,61 @@ impl From<WriteError> for SummaryError {
 impl From<GraphError> for SummaryError {
     fn from(e: GraphError) -> SummaryError {
         SummaryError::Graph(e)
+    }
+}
+
+/// Why an event file could not be created or written, naming the path.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The log directory could not be created (a file in the way, no
+    /// permission, ...).
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The event file could not be created, written, flushed or synced.
+    /// After one such failure the writer writes nothing more, so the file
+    /// keeps whole records only.
+    Io {
+        /// The event file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+}
+
+impl WriteError {
+    /// The directory or file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            WriteError::CreateDir { path, .. } | WriteError::Io { path, .. } => path,
+        }
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::CreateDir { path, source } => write!(
+                f,
+                "log directory {}: cannot create it: {source}",
+                path.display()
+            ),
+            WriteError::Io { path, source } => {
+                write!(f, "event file {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WriteError::CreateDir { source, .. } | WriteError::Io { source, .. } => Some(source),
+        }
     }
 }
 

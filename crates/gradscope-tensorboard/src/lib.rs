@@ -10,18 +10,28 @@
 //! and a step and returning a `Result` (bad input is a [`SummaryError`],
 //! never a panic):
 //!
-//! | method | dashboard |
-//! |---|---|
-//! | [`add_scalar`](SummaryWriter::add_scalar), [`add_scalars`](SummaryWriter::add_scalars) | Scalars (and one Custom Scalars chart per `add_scalars` group) |
-//! | [`add_histogram`](SummaryWriter::add_histogram), [`add_histogram_raw`](SummaryWriter::add_histogram_raw) | Histograms, Distributions |
-//! | [`add_image`](SummaryWriter::add_image), [`add_images`](SummaryWriter::add_images), [`add_figure`](SummaryWriter::add_figure) | Images |
-//! | [`add_audio`](SummaryWriter::add_audio) | Audio |
-//! | [`add_text`](SummaryWriter::add_text) | Text |
-//! | [`add_pr_curve`](SummaryWriter::add_pr_curve), [`add_pr_curve_raw`](SummaryWriter::add_pr_curve_raw) | PR Curves |
-//! | [`add_embedding`](SummaryWriter::add_embedding) | Projector |
-//! | [`add_custom_scalars`](SummaryWriter::add_custom_scalars) | Custom Scalars |
-//! | [`add_hparams`](SummaryWriter::add_hparams) | HParams |
-//! | [`add_graph`](SummaryWriter::add_graph) | Graphs |
+//! | method | takes | dashboard |
+//! |---|---|---|
+//! | [`add_scalar`](SummaryWriter::add_scalar) | any primitive number ([`ScalarValue`]) | Scalars |
+//! | [`add_scalars`](SummaryWriter::add_scalars) | `(name, number)` pairs: a slice, `Vec`, map or iterator ([`NamedScalar`]) | Scalars, and one Custom Scalars chart per group |
+//! | [`add_histogram`](SummaryWriter::add_histogram) | a slice, `Vec`, array, range or iterator of numbers ([`HistogramValues`]) | Histograms, Distributions |
+//! | [`add_histogram_raw`](SummaryWriter::add_histogram_raw) | buckets made by the caller ([`summary::RawHistogram`]) | Histograms, Distributions |
+//! | [`add_image`](SummaryWriter::add_image), [`add_images`](SummaryWriter::add_images) | an [`image::Image`] (one, or a batch tiled into a grid) | Images |
+//! | [`add_figure`](SummaryWriter::add_figure) | an RGB buffer, height then width | Images |
+//! | [`add_audio`](SummaryWriter::add_audio) | mono samples in [-1, 1] and a sample rate | Audio |
+//! | [`add_text`](SummaryWriter::add_text) | markdown | Text |
+//! | [`add_pr_curve`](SummaryWriter::add_pr_curve), [`add_pr_curve_with_thresholds`](SummaryWriter::add_pr_curve_with_thresholds) | labels and predictions | PR Curves |
+//! | [`add_pr_curve_raw`](SummaryWriter::add_pr_curve_raw) | counts made by the caller ([`pr_curve::PrCounts`]) | PR Curves |
+//! | [`add_embedding`](SummaryWriter::add_embedding) | rows of a matrix, labels, sprites | Projector |
+//! | [`add_custom_scalars`](SummaryWriter::add_custom_scalars) | a [`custom_scalars::Layout`] (no step) | Custom Scalars |
+//! | [`add_hparams`](SummaryWriter::add_hparams) | [`hparams::HParams`] and `(name, number)` metrics (no step) | HParams |
+//! | [`add_graph`](SummaryWriter::add_graph) | a [`graph::Graph`] (no step) | Graphs |
+//! | [`add_event`](SummaryWriter::add_event) | any [`proto::Event`] | any |
+//!
+//! A step is any primitive integer ([`Step`]): a `usize` loop index or a
+//! `u64` counter goes in without `as i64`, and one beyond `i64` (what event
+//! files store) is an error naming the argument `step`, not a wrapped
+//! number.
 //!
 //! ```
 //! use gradscope_tensorboard::hparams::HParams;
@@ -30,12 +40,15 @@
 //!
 //! let logdir = tempfile::tempdir()?;
 //! let writer = SummaryWriter::new(logdir.path().join("run-1"))?;
-//! for step in 0..100 {
+//! let batches: Vec<Vec<f32>> = vec![vec![0.5, -0.1]; 100];
+//! for (step, batch) in batches.iter().enumerate() {
 //!     let loss = 1.0 / (step as f64 + 1.0);
 //!     writer.add_scalar("loss", loss, step)?;
+//!     writer.add_scalar("batch_size", batch.len(), step)?;
 //!     writer.add_scalars("accuracy", &[("train", 1.0 - loss), ("test", 0.9 - loss)], step)?;
 //! }
 //! writer.add_histogram("weights", &[0.1f32, -0.2, 0.3], 99)?;
+//! writer.add_histogram("batch", &batches[0], 99)?;
 //! writer.add_image("noise", &Image::hwc(&[0u8, 255, 128, 64][..], 2, 2, 1), 99)?;
 //! writer.add_text("notes", "*converged*", 99)?;
 //! writer.add_hparams(&HParams::new().set("lr", 0.01).set("optimizer", "sgd"), &[("final_loss", 0.01)])?;
@@ -75,7 +88,9 @@
 //!
 //! # The parts
 //!
-//! - [`SummaryWriter`]: the API above, over one [`EventWriter`].
+//! - [`SummaryWriter`]: the API above, over one [`EventWriter`]; the
+//!   sealed traits [`ScalarValue`], [`Step`], [`NamedScalar`],
+//!   [`HistogramValue`] and [`HistogramValues`] say what its arguments take.
 //! - [`image`], [`audio`], [`pr_curve`], [`custom_scalars`],
 //!   [`projector`]: pure builders for those dashboards' records and files.
 //! - [`summary`]: pure builders from values to protobuf messages: scalars,
@@ -133,6 +148,7 @@ pub mod graph;
 pub mod histogram;
 pub mod hparams;
 pub mod image;
+mod input;
 pub mod pr_curve;
 pub mod projector;
 pub mod proto;
@@ -142,9 +158,23 @@ pub mod summary;
 mod summary_writer;
 mod writer;
 
-pub use error::SummaryError;
-pub use summary_writer::{HistogramValue, SummaryWriter, SummaryWriterBuilder, DEFAULT_MAX_QUEUE};
+/// The README's example, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+/// The protobuf runtime the [`proto`] types are built on: encode and decode
+/// them with this version (`prost::Message`), whatever version the
+/// application itself depends on.
+pub use prost;
+/// The protobuf well-known types the HParams records use
+/// ([`proto::hparams`]'s values are `prost_types::Value`s).
+pub use prost_types;
+
+pub use error::{SummaryError, WriteError};
+pub use input::{HistogramValue, HistogramValues, NamedScalar, ScalarValue, Step};
+pub use summary_writer::{SummaryWriter, SummaryWriterBuilder, DEFAULT_MAX_QUEUE};
 
 pub use reader::{read_events, EventReader, ReadError, ReadEvents, MAX_RECORD_BYTES};
 pub use record::{append_record, masked_crc32c, FRAMING_BYTES};
-pub use writer::{EventWriter, FileOptions, WriteError, FLUSH_INTERVAL};
+pub use writer::{EventWriter, FileOptions, FLUSH_INTERVAL};

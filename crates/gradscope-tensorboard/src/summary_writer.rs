@@ -9,6 +9,7 @@ use crate::error::{check_tag, SummaryError};
 use crate::graph::{graph_event, Graph};
 use crate::hparams::{session_records, HParams};
 use crate::image::Image;
+use crate::input::{HistogramValues, NamedScalar, ScalarValue, Step};
 use crate::pr_curve::{PrCounts, DEFAULT_NUM_THRESHOLDS};
 use crate::proto::{self, summary};
 use crate::summary::{summary_event, wall_time_now, RawHistogram};
@@ -18,34 +19,6 @@ use crate::writer::{EventWriter, FileOptions};
 /// waiting for its timer, unless [`SummaryWriterBuilder::max_queue`] says
 /// otherwise.
 pub const DEFAULT_MAX_QUEUE: usize = 1024;
-
-/// Values [`SummaryWriter::add_histogram`] takes: `f32` and `f64`.
-pub trait HistogramValue: Copy + sealed::Sealed {
-    /// The histogram summary of `values` and how many were left out as
-    /// NaN or infinite.
-    fn histogram(tag: &str, values: &[Self]) -> (summary::Value, usize);
-}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
-}
-
-impl HistogramValue for f32 {
-    fn histogram(tag: &str, values: &[f32]) -> (summary::Value, usize) {
-        crate::summary::histogram(tag, values)
-    }
-}
-
-impl HistogramValue for f64 {
-    /// Bucketed as `f32` (TensorBoard draws histograms in float32 anyway);
-    /// values beyond `f32`'s range count as infinite.
-    fn histogram(tag: &str, values: &[f64]) -> (summary::Value, usize) {
-        let narrowed: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-        crate::summary::histogram(tag, &narrowed)
-    }
-}
 
 /// Builds a [`SummaryWriter`] with a flush interval, a file-name suffix or
 /// a queue size other than the defaults.
@@ -122,7 +95,8 @@ impl SummaryWriterBuilder {
 ///
 /// Each `add_*` takes a tag, the data and a step, and returns a `Result`:
 /// bad input is a [`SummaryError`] naming the tag and the argument, never a
-/// panic. The writer is a cheap [`Clone`]-able handle (`Send + Sync`):
+/// panic. A step is any primitive integer ([`Step`]), a value any primitive
+/// number ([`ScalarValue`]): loop indices and `len()`s go in without casts. The writer is a cheap [`Clone`]-able handle (`Send + Sync`):
 /// threads may share it, and their values go to the same file. Values reach
 /// the OS within the flush interval (1 s by default) without a call to
 /// [`flush`](SummaryWriter::flush); dropping the last handle flushes and
@@ -133,8 +107,10 @@ impl SummaryWriterBuilder {
 ///
 /// let dir = tempfile::tempdir()?;
 /// let writer = SummaryWriter::new(dir.path().join("run-1"))?;
-/// for step in 0..10 {
-///     writer.add_scalar("loss", 1.0 / (step as f64 + 1.0), step)?;
+/// let batches = vec![0.9, 0.6, 0.4];
+/// for (step, loss) in batches.iter().enumerate() {
+///     writer.add_scalar("loss", *loss, step)?;
+///     writer.add_scalar("seen", step + 1, step)?;
 /// }
 /// writer.add_text("notes", "**done**", 10)?;
 /// writer.close()?;
@@ -192,6 +168,18 @@ impl State {
     }
 }
 
+/// `step` as an event file stores it, or an error naming `tag` and the
+/// argument `step` if it is beyond `i64`'s range.
+fn step_of(tag: &str, step: impl Step) -> Result<i64, SummaryError> {
+    step.to_i64().ok_or_else(|| {
+        SummaryError::invalid(
+            tag,
+            "step",
+            format!("a step from {} to {}, got {step}", i64::MIN, i64::MAX),
+        )
+    })
+}
+
 impl std::fmt::Debug for SummaryWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SummaryWriter")
@@ -247,9 +235,9 @@ impl SummaryWriter {
         self.state().write(step, vec![value])
     }
 
-    /// Adds a point to the scalar chart `tag` (stored as float32, as
-    /// TensorBoard stores scalars). NaN and infinities are written as they
-    /// are; TensorBoard shows them.
+    /// Adds a point to the scalar chart `tag`: any primitive number
+    /// ([`ScalarValue`]), stored as float32 as TensorBoard stores scalars.
+    /// NaN and infinities are written as they are; TensorBoard shows them.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -257,22 +245,27 @@ impl SummaryWriter {
     /// writer.add_scalar("loss", 0.25, 100)?;
     /// writer.add_scalar("lr", 1e-3f32, 100)?;
     /// writer.add_scalar("epoch", 3, 100)?;
+    /// let queue = vec![1, 2, 3];
+    /// let step: usize = 100;
+    /// writer.add_scalar("queue", queue.len(), step)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn add_scalar(
         &self,
         tag: &str,
-        value: impl Into<f64>,
-        step: i64,
+        value: impl ScalarValue,
+        step: impl Step,
     ) -> Result<(), SummaryError> {
         check_tag(tag)?;
-        self.write(step, crate::summary::scalar(tag, value.into() as f32))
+        let step = step_of(tag, step)?;
+        self.write(step, crate::summary::scalar(tag, value.to_f32()))
     }
 
     /// Adds one point per `(name, value)` to one chart: each goes to the
     /// scalar tag `main_tag/name` of this run (no folder per series, as
     /// tensorboardX makes), and the Custom Scalars dashboard gets a chart
-    /// `main_tag` drawing them together.
+    /// `main_tag` drawing them together. `values` is any collection or
+    /// iterator of `(name, number)` pairs ([`NamedScalar`]).
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -283,17 +276,24 @@ impl SummaryWriter {
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_scalars(
+    pub fn add_scalars<I>(
         &self,
         main_tag: &str,
-        values: &[(&str, f64)],
-        step: i64,
-    ) -> Result<(), SummaryError> {
+        values: I,
+        step: impl Step,
+    ) -> Result<(), SummaryError>
+    where
+        I: IntoIterator,
+        I::Item: NamedScalar,
+    {
         check_tag(main_tag)?;
+        let step = step_of(main_tag, step)?;
+        let values: Vec<I::Item> = values.into_iter().collect();
         let mut points = Vec::with_capacity(values.len());
-        for (i, &(name, value)) in values.iter().enumerate() {
+        for (i, pair) in values.iter().enumerate() {
+            let (name, value) = (pair.name(), pair.value());
             let tag = format!("{main_tag}/{name}");
-            if name.is_empty() || values[..i].iter().any(|(n, _)| *n == name) {
+            if name.is_empty() || values[..i].iter().any(|p| p.name() == name) {
                 return Err(SummaryError::invalid(
                     main_tag,
                     "values",
@@ -301,21 +301,21 @@ impl SummaryWriter {
                 ));
             }
             check_tag(&tag)?;
-            points.push(crate::summary::scalar(&tag, value as f32));
+            points.push(crate::summary::scalar(&tag, value));
         }
         let mut state = self.state();
         let grown = match state.grouped.iter_mut().find(|(m, _)| m == main_tag) {
             Some((_, names)) => {
                 let before = names.len();
-                for (name, _) in values {
-                    if !names.iter().any(|n| n == name) {
-                        names.push(name.to_string());
+                for pair in &values {
+                    if !names.iter().any(|n| n == pair.name()) {
+                        names.push(pair.name().to_string());
                     }
                 }
                 names.len() > before
             }
             None => {
-                let names = values.iter().map(|(n, _)| n.to_string()).collect();
+                let names = values.iter().map(|p| p.name().to_string()).collect();
                 state.grouped.push((main_tag.to_string(), names));
                 true
             }
@@ -327,10 +327,12 @@ impl SummaryWriter {
         state.write(step, points)
     }
 
-    /// Adds a histogram of `values` (`f32` or `f64`) with TensorFlow's
-    /// default buckets, shown by the Histograms and Distributions
-    /// dashboards. NaN and infinite values are left out; the count of those
-    /// left out is returned.
+    /// Adds a histogram of `values` with TensorFlow's default buckets, shown
+    /// by the Histograms and Distributions dashboards: a slice, `Vec` or
+    /// array of any primitive number, a range, or an iterator over numbers
+    /// ([`HistogramValues`]); an `f32` slice is bucketed in place, others
+    /// are converted to `f32` first. NaN and infinite values are left out;
+    /// the count of those left out is returned.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -338,16 +340,24 @@ impl SummaryWriter {
     /// let weights = [0.1f32, -0.3, 0.7, f32::NAN];
     /// assert_eq!(writer.add_histogram("weights", &weights, 0)?, 1);
     /// assert_eq!(writer.add_histogram("grads", &[1e-3f64, 2e-3], 0)?, 0);
+    /// let tokens: Vec<u32> = vec![3, 1, 4, 1, 5];
+    /// writer.add_histogram("token_ids", &tokens, 0)?;
+    /// writer.add_histogram("lengths", tokens.iter().map(|t| t * 2), 0)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_histogram<T: HistogramValue>(
+    pub fn add_histogram<V>(
         &self,
         tag: &str,
-        values: &[T],
-        step: i64,
-    ) -> Result<usize, SummaryError> {
+        values: V,
+        step: impl Step,
+    ) -> Result<usize, SummaryError>
+    where
+        V: IntoIterator,
+        V::IntoIter: HistogramValues,
+    {
         check_tag(tag)?;
-        let (value, left_out) = T::histogram(tag, values);
+        let step = step_of(tag, step)?;
+        let (value, left_out) = values.into_iter().histogram(tag);
         self.write(step, value)?;
         Ok(left_out)
     }
@@ -370,8 +380,9 @@ impl SummaryWriter {
         &self,
         tag: &str,
         histogram: &RawHistogram<'_>,
-        step: i64,
+        step: impl Step,
     ) -> Result<(), SummaryError> {
+        let step = step_of(tag, step)?;
         self.write(step, crate::summary::histogram_raw(tag, histogram)?)
     }
 
@@ -388,7 +399,13 @@ impl SummaryWriter {
     /// writer.add_image("gradient", &Image::hwc(&pixels, 16, 16, 3), 0)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_image(&self, tag: &str, image: &Image<'_>, step: i64) -> Result<(), SummaryError> {
+    pub fn add_image(
+        &self,
+        tag: &str,
+        image: &Image<'_>,
+        step: impl Step,
+    ) -> Result<(), SummaryError> {
+        let step = step_of(tag, step)?;
         if image.count() != 1 {
             return Err(SummaryError::invalid(
                 tag,
@@ -413,32 +430,40 @@ impl SummaryWriter {
     /// writer.add_images("digits", &Image::nchw(&digits, 10, 1, 28, 28), 0)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_images(&self, tag: &str, images: &Image<'_>, step: i64) -> Result<(), SummaryError> {
+    pub fn add_images(
+        &self,
+        tag: &str,
+        images: &Image<'_>,
+        step: impl Step,
+    ) -> Result<(), SummaryError> {
+        let step = step_of(tag, step)?;
         self.write(step, crate::image::image(tag, images)?)
     }
 
-    /// Adds an RGB figure drawn into a `width` x `height` buffer, such as the
-    /// one plotters' `BitMapBackend::with_buffer` draws into (3 bytes a
-    /// pixel, row by row).
+    /// Adds an RGB figure drawn into a buffer `height` rows of `width`
+    /// pixels, such as the one plotters' `BitMapBackend::with_buffer` draws
+    /// into (3 bytes a pixel, row by row). Height comes first, as in
+    /// [`Image::hwc`] and every image constructor of this crate (plotters
+    /// itself takes `(width, height)`).
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
     /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
-    /// let (width, height) = (64, 48);
-    /// let mut buffer = vec![255u8; width * height * 3];
+    /// let (height, width) = (48, 64);
+    /// let mut buffer = vec![255u8; height * width * 3];
     /// // ... draw into `buffer`, e.g. with
     /// // plotters::backend::BitMapBackend::with_buffer(&mut buffer, (64, 48)) ...
     /// buffer[..3].copy_from_slice(&[255, 0, 0]);
-    /// writer.add_figure("plot", &buffer, width, height, 0)?;
+    /// writer.add_figure("plot", &buffer, height, width, 0)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn add_figure(
         &self,
         tag: &str,
         rgb: &[u8],
-        width: usize,
         height: usize,
-        step: i64,
+        width: usize,
+        step: impl Step,
     ) -> Result<(), SummaryError> {
         self.add_image(tag, &Image::hwc(rgb, height, width, 3), step)
     }
@@ -451,8 +476,9 @@ impl SummaryWriter {
     /// writer.add_text("config", "| lr | batch |\n|---|---|\n| 0.01 | 32 |", 0)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_text(&self, tag: &str, markdown: &str, step: i64) -> Result<(), SummaryError> {
+    pub fn add_text(&self, tag: &str, markdown: &str, step: impl Step) -> Result<(), SummaryError> {
         check_tag(tag)?;
+        let step = step_of(tag, step)?;
         self.write(step, crate::summary::text(tag, markdown))
     }
 
@@ -464,6 +490,10 @@ impl SummaryWriter {
     /// each metric tag in the run, so metrics logged while training count
     /// too).
     ///
+    /// `metrics` is any collection or iterator of `(name, number)` pairs
+    /// ([`NamedScalar`]). With none, give the pairs' type:
+    /// `None::<(&str, f64)>` (a bare `&[]` leaves it unknown).
+    ///
     /// ```
     /// use gradscope_tensorboard::hparams::HParams;
     /// # let dir = tempfile::tempdir()?;
@@ -474,20 +504,24 @@ impl SummaryWriter {
     ///     .set("seed", 1)
     ///     .group_by_all_but(&["seed"]);
     /// writer.add_hparams(&hparams, &[("accuracy", 0.93), ("loss", 0.21)])?;
+    /// let epochs: usize = 12;
+    /// writer.add_hparams(&hparams, [("epochs", epochs)])?;
+    /// writer.add_hparams(&hparams, None::<(&str, f64)>)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_hparams(
-        &self,
-        hparams: &HParams,
-        metrics: &[(&str, f64)],
-    ) -> Result<(), SummaryError> {
+    pub fn add_hparams<I>(&self, hparams: &HParams, metrics: I) -> Result<(), SummaryError>
+    where
+        I: IntoIterator,
+        I::Item: NamedScalar,
+    {
         hparams.check()?;
+        let metrics: Vec<I::Item> = metrics.into_iter().collect();
         let mut scalars = Vec::with_capacity(metrics.len());
-        for &(tag, value) in metrics {
-            check_tag(tag)?;
-            scalars.push(crate::summary::scalar(tag, value as f32));
+        for metric in &metrics {
+            check_tag(metric.name())?;
+            scalars.push(crate::summary::scalar(metric.name(), metric.value()));
         }
-        let names: Vec<&str> = metrics.iter().map(|(t, _)| *t).collect();
+        let names: Vec<&str> = metrics.iter().map(|m| m.name()).collect();
         let now = wall_time_now();
         let records = session_records(hparams, &names, now, now);
         let mut state = self.state();
@@ -534,7 +568,7 @@ impl SummaryWriter {
         tag: &str,
         labels: &[bool],
         predictions: &[f32],
-        step: i64,
+        step: impl Step,
     ) -> Result<(), SummaryError> {
         self.add_pr_curve_with_thresholds(tag, labels, predictions, DEFAULT_NUM_THRESHOLDS, step)
     }
@@ -555,8 +589,9 @@ impl SummaryWriter {
         labels: &[bool],
         predictions: &[f32],
         num_thresholds: u32,
-        step: i64,
+        step: impl Step,
     ) -> Result<(), SummaryError> {
+        let step = step_of(tag, step)?;
         let value = crate::pr_curve::pr_curve(tag, labels, predictions, num_thresholds)?;
         self.write(step, value)
     }
@@ -582,8 +617,9 @@ impl SummaryWriter {
         &self,
         tag: &str,
         counts: &PrCounts<'_>,
-        step: i64,
+        step: impl Step,
     ) -> Result<(), SummaryError> {
+        let step = step_of(tag, step)?;
         self.write(step, crate::pr_curve::pr_curve_raw(tag, counts)?)
     }
 
@@ -606,8 +642,9 @@ impl SummaryWriter {
         matrix: &[R],
         metadata: &[&str],
         label_images: Option<&Image<'_>>,
-        step: i64,
+        step: impl Step,
     ) -> Result<(), SummaryError> {
+        let step = step_of(tag, step)?;
         let mut state = self.state();
         state.writer()?;
         crate::projector::write_embedding(
@@ -662,8 +699,9 @@ impl SummaryWriter {
         tag: &str,
         samples: &[f32],
         sample_rate: u32,
-        step: i64,
+        step: impl Step,
     ) -> Result<(), SummaryError> {
+        let step = step_of(tag, step)?;
         self.write(step, crate::audio::audio(tag, samples, sample_rate)?)
     }
 
@@ -735,6 +773,257 @@ mod tests {
             })
             .flat_map(|(step, vs)| vs.into_iter().map(move |v| (step, v)))
             .collect()
+    }
+
+    /// The scalar values written, in order, with their steps.
+    fn scalars(writer: &SummaryWriter) -> Vec<(i64, String, f32)> {
+        values(writer)
+            .into_iter()
+            .filter_map(|(step, v)| match v.value {
+                Some(Value::SimpleValue(x)) => Some((step, v.tag, x)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn add_scalar_takes_every_primitive_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        let items: Vec<u32> = (0..7).collect();
+        let big = 1u64 << 40;
+        w.add_scalar("i8", -3i8, 0).unwrap();
+        w.add_scalar("i16", -300i16, 0).unwrap();
+        w.add_scalar("i32", -70_000i32, 0).unwrap();
+        w.add_scalar("i64", -(1i64 << 40), 0).unwrap();
+        w.add_scalar("i128", -(1i128 << 100), 0).unwrap();
+        w.add_scalar("isize", -5isize, 0).unwrap();
+        w.add_scalar("u8", 255u8, 0).unwrap();
+        w.add_scalar("u16", 65_535u16, 0).unwrap();
+        w.add_scalar("u32", 1u32 << 31, 0).unwrap();
+        w.add_scalar("u64", big, 0).unwrap();
+        w.add_scalar("u128", 1u128 << 100, 0).unwrap();
+        w.add_scalar("usize", items.len(), 0).unwrap();
+        w.add_scalar("f32", 0.25f32, 0).unwrap();
+        w.add_scalar("f64", 0.125f64, 0).unwrap();
+        w.add_scalar("bool", true, 0).unwrap();
+        let by_ref: &f64 = [2.5].first().unwrap();
+        w.add_scalar("ref", by_ref, 0).unwrap();
+        w.add_scalar("literal", 3, 0).unwrap();
+        let got: Vec<(String, f32)> = scalars(&w).into_iter().map(|(_, t, v)| (t, v)).collect();
+        let want: Vec<(String, f32)> = [
+            ("i8", -3.0),
+            ("i16", -300.0),
+            ("i32", -70_000.0),
+            ("i64", -(2f32.powi(40))),
+            ("i128", -(2f32.powi(100))),
+            ("isize", -5.0),
+            ("u8", 255.0),
+            ("u16", 65_535.0),
+            ("u32", 2f32.powi(31)),
+            ("u64", 2f32.powi(40)),
+            ("u128", 2f32.powi(100)),
+            ("usize", 7.0),
+            ("f32", 0.25),
+            ("f64", 0.125),
+            ("bool", 1.0),
+            ("ref", 2.5),
+            ("literal", 3.0),
+        ]
+        .iter()
+        .map(|&(t, v)| (t.to_string(), v))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn steps_take_every_primitive_integer() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        w.add_scalar("x", 0, 1i8).unwrap();
+        w.add_scalar("x", 0, 2i16).unwrap();
+        w.add_scalar("x", 0, 3i32).unwrap();
+        w.add_scalar("x", 0, i64::MAX).unwrap();
+        w.add_scalar("x", 0, i64::MIN as i128).unwrap();
+        w.add_scalar("x", 0, -6isize).unwrap();
+        w.add_scalar("x", 0, 7u8).unwrap();
+        w.add_scalar("x", 0, 8u16).unwrap();
+        w.add_scalar("x", 0, u32::MAX).unwrap();
+        w.add_scalar("x", 0, i64::MAX as u64).unwrap();
+        w.add_scalar("x", 0, 11u128).unwrap();
+        w.add_scalar("x", 0, 12usize).unwrap();
+        let steps: Vec<i64> = scalars(&w).into_iter().map(|(s, _, _)| s).collect();
+        assert_eq!(
+            steps,
+            [
+                1,
+                2,
+                3,
+                i64::MAX,
+                i64::MIN,
+                -6,
+                7,
+                8,
+                4_294_967_295,
+                i64::MAX,
+                11,
+                12
+            ]
+        );
+    }
+
+    #[test]
+    fn a_step_beyond_i64_is_an_error_naming_tag_and_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        let e = w.add_scalar("loss", 1.0, u64::MAX).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "tag \"loss\": argument `step`: expected a step from -9223372036854775808 \
+             to 9223372036854775807, got 18446744073709551615"
+        );
+        assert!(matches!(
+            e,
+            SummaryError::InvalidArgument { argument: "step", ref tag, .. } if tag == "loss"
+        ));
+        let beyond = i64::MAX as u64 + 1;
+        let below = i64::MIN as i128 - 1;
+        let rgb = [0u8; 6];
+        let raw = RawHistogram {
+            min: 0.0,
+            max: 1.0,
+            num: 1.0,
+            sum: 1.0,
+            sum_squares: 1.0,
+            bucket_limits: &[1.0],
+            bucket_counts: &[1.0],
+        };
+        let pr = PrCounts {
+            true_positives: &[1.0],
+            false_positives: &[0.0],
+            true_negatives: &[0.0],
+            false_negatives: &[0.0],
+            precision: &[1.0],
+            recall: &[1.0],
+        };
+        let results = [
+            w.add_scalar("t", 1.0, below),
+            w.add_scalars("t", [("a", 1.0)], beyond),
+            w.add_histogram("t", [1.0f32], beyond).map(drop),
+            w.add_histogram_raw("t", &raw, beyond),
+            w.add_image("t", &Image::hwc(&rgb[..], 1, 2, 3), usize::MAX),
+            w.add_images("t", &Image::hwc(&rgb[..], 1, 2, 3), beyond),
+            w.add_figure("t", &rgb, 1, 2, beyond),
+            w.add_text("t", "x", u128::MAX),
+            w.add_pr_curve("t", &[true], &[0.5], beyond),
+            w.add_pr_curve_with_thresholds("t", &[true], &[0.5], 3, beyond),
+            w.add_pr_curve_raw("t", &pr, beyond),
+            w.add_embedding("t", &[[1.0f32]], &[], None, beyond),
+            w.add_audio("t", &[0.0], 8000, beyond),
+        ];
+        for (i, r) in results.into_iter().enumerate() {
+            let e = r.unwrap_err();
+            assert!(
+                e.to_string().starts_with("tag \"t\": argument `step`"),
+                "{i}: {e}"
+            );
+        }
+        assert!(values(&w).is_empty(), "nothing written");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no projector files"
+        );
+    }
+
+    #[test]
+    fn add_scalars_and_hparams_take_any_collection_of_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        w.add_scalars("slice", &[("a", 1.0)], 0).unwrap();
+        let owned: Vec<(String, f32)> = vec![("b".to_string(), 2.0)];
+        w.add_scalars("vec", owned, 0).unwrap();
+        let map = std::collections::HashMap::from([("c", 3.0f64)]);
+        w.add_scalars("map_ref", &map, 0).unwrap();
+        w.add_scalars("map", map, 0).unwrap();
+        w.add_scalars("usize", [("d", 4usize)], 0).unwrap();
+        let names = ["e", "f"];
+        w.add_scalars("iter", names.iter().zip(5u8..), 0).unwrap();
+        w.add_hparams(&HParams::new().set("lr", 0.1), [("m", 7u64)])
+            .unwrap();
+        let got: Vec<(String, f32)> = scalars(&w).into_iter().map(|(_, t, v)| (t, v)).collect();
+        let want: Vec<(String, f32)> = [
+            ("slice/a", 1.0),
+            ("vec/b", 2.0),
+            ("map_ref/c", 3.0),
+            ("map/c", 3.0),
+            ("usize/d", 4.0),
+            ("iter/e", 5.0),
+            ("iter/f", 6.0),
+            ("m", 7.0),
+        ]
+        .iter()
+        .map(|&(t, v)| (t.to_string(), v))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn add_histogram_takes_slices_and_iterators_of_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        let floats = vec![1.0f64, 2.0, 3.0];
+        let bytes = [1u8, 2, 3];
+        w.add_histogram("f32", &[1.0f32, 2.0, 3.0][..], 0).unwrap();
+        w.add_histogram("vec_f64", &floats, 0).unwrap();
+        let ints = [1i32, 2, 3];
+        w.add_histogram("i32", &ints[..], 0).unwrap();
+        w.add_histogram("u8", &bytes[..], 0).unwrap();
+        w.add_histogram("map", floats.iter().map(|x| x * 1.0), 0)
+            .unwrap();
+        w.add_histogram("range", 1..=3, 0).unwrap();
+        w.add_histogram("filter", (0..5u64).filter(|&x| (1..=3).contains(&x)), 0)
+            .unwrap();
+        w.add_histogram("owned", vec![3usize, 1, 2], 0).unwrap();
+        assert_eq!(
+            w.add_histogram("nan", [f64::NAN, 1.0, 2.0, 3.0], 0)
+                .unwrap(),
+            1
+        );
+        let got = values(&w);
+        assert_eq!(got.len(), 9);
+        for (_, v) in got {
+            let Some(Value::Histo(h)) = &v.value else {
+                panic!("{}: not a histogram", v.tag)
+            };
+            let summary = (h.num, h.sum, h.sum_squares, h.min, h.max);
+            assert_eq!(summary, (3.0, 6.0, 14.0, 1.0, 3.0), "{}", v.tag);
+        }
+    }
+
+    #[test]
+    fn add_figure_takes_height_then_width() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::new(dir.path()).unwrap();
+        // Two rows of three pixels; the last pixel red.
+        let (height, width) = (2, 3);
+        let mut rgb = vec![0u8; height * width * 3];
+        rgb[15..].copy_from_slice(&[255, 0, 0]);
+        w.add_figure("figure", &rgb, height, width, 0).unwrap();
+        let got = values(&w);
+        let Some(Value::Image(image)) = &got[0].1.value else {
+            panic!("not an image")
+        };
+        assert_eq!((image.height, image.width), (2, 3));
+        let mut reader = png::Decoder::new(std::io::Cursor::new(&image.encoded_image_string))
+            .read_info()
+            .unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!((info.height, info.width), (2, 3));
+        assert_eq!(pixels[..info.buffer_size()], rgb[..]);
+        let e = w.add_figure("figure", &rgb, 3, 3, 0).unwrap_err();
+        assert!(e.to_string().contains("argument `pixels`"), "{e}");
     }
 
     #[test]
@@ -821,7 +1110,10 @@ mod tests {
             ]
         );
         assert!(w
-            .add_hparams(&HParams::new().set("lr", f64::INFINITY), &[])
+            .add_hparams(
+                &HParams::new().set("lr", f64::INFINITY),
+                None::<(&str, f64)>
+            )
             .is_err());
     }
 
@@ -832,7 +1124,7 @@ mod tests {
         let nan = [f32::NAN; 4];
         assert!(w.add_scalar("", 1.0, 0).is_err());
         assert!(w.add_scalar("a\u{7}", 1.0, 0).is_err());
-        assert_eq!(w.add_histogram("h", &nan, 0).unwrap(), 4);
+        assert_eq!(w.add_histogram("h", nan, 0).unwrap(), 4);
         assert!(w.add_image("i", &Image::hwc(&nan[..], 0, 0, 3), 0).is_err());
         assert!(w
             .add_image("i", &Image::nhwc(&nan[..], 4, 1, 1, 1), 0)

@@ -7,7 +7,6 @@
 //! with SIGKILL loses at most that much. A file is opened create-new, so an
 //! existing event file is never truncated.
 
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -18,6 +17,7 @@ use std::time::Duration;
 
 use prost::Message;
 
+use crate::error::WriteError;
 use crate::proto::Event;
 use crate::record::append_record;
 use crate::summary::{file_version_event, wall_time_now};
@@ -33,21 +33,27 @@ const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(1);
 /// How an [`EventWriter`] names and flushes its file. The default is what
 /// [`EventWriter::create`] uses.
 ///
+/// Built from [`FileOptions::new`] (or `default()`) with one method per
+/// option; the fields can be read and set too. It is `#[non_exhaustive]`,
+/// so that a later option breaks no one: a struct literal does not compile
+/// outside this crate.
+///
 /// ```
 /// use std::time::Duration;
 /// use gradscope_tensorboard::{EventWriter, FileOptions};
 ///
 /// let dir = tempfile::tempdir()?;
-/// let options = FileOptions {
-///     flush_interval: Duration::from_millis(200),
-///     filename_suffix: ".train".into(),
-///     max_queue: 100,
-/// };
+/// let options = FileOptions::new()
+///     .flush_interval(Duration::from_millis(200))
+///     .filename_suffix(".train")
+///     .max_queue(100);
+/// assert_eq!(options.max_queue, 100);
 /// let writer = EventWriter::create_with(dir.path(), &options)?;
 /// assert!(writer.path().to_str().unwrap().ends_with(".train"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileOptions {
     /// The longest buffered records wait before the background thread hands
     /// them to the OS ([`FLUSH_INTERVAL`] by default; at least 1 ms is used).
@@ -72,6 +78,36 @@ impl Default for FileOptions {
     }
 }
 
+impl FileOptions {
+    /// The defaults: [`FLUSH_INTERVAL`], no file-name suffix, an unbounded
+    /// queue.
+    pub fn new() -> FileOptions {
+        FileOptions::default()
+    }
+
+    /// Sets [`flush_interval`](FileOptions#structfield.flush_interval): the
+    /// longest buffered records wait before reaching the OS.
+    pub fn flush_interval(mut self, interval: Duration) -> FileOptions {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Sets [`filename_suffix`](FileOptions#structfield.filename_suffix),
+    /// appended to the event file's name.
+    pub fn filename_suffix(mut self, suffix: impl Into<String>) -> FileOptions {
+        self.filename_suffix = suffix.into();
+        self
+    }
+
+    /// Sets [`max_queue`](FileOptions#structfield.max_queue): events
+    /// buffered before they are handed to the OS without waiting for the
+    /// timer.
+    pub fn max_queue(mut self, events: usize) -> FileOptions {
+        self.max_queue = events;
+        self
+    }
+}
+
 /// Buffered bytes that trigger an immediate flush.
 const FLUSH_BYTES: usize = 1 << 20;
 
@@ -80,61 +116,6 @@ const FLUSH_BYTES: usize = 1 << 20;
 /// (about 20 KB an event) it found tens of MB still waiting for the disk:
 /// 25 ms per run here. Synced along the way, the last few MB are left.
 const SYNC_BYTES: usize = 8 << 20;
-
-/// Why an event file could not be created or written, naming the path.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WriteError {
-    /// The log directory could not be created (a file in the way, no
-    /// permission, ...).
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// What the OS said.
-        source: io::Error,
-    },
-    /// The event file could not be created, written, flushed or synced.
-    /// After one such failure the writer writes nothing more, so the file
-    /// keeps whole records only.
-    Io {
-        /// The event file.
-        path: PathBuf,
-        /// What the OS said.
-        source: io::Error,
-    },
-}
-
-impl WriteError {
-    /// The directory or file the error is about.
-    pub fn path(&self) -> &Path {
-        match self {
-            WriteError::CreateDir { path, .. } | WriteError::Io { path, .. } => path,
-        }
-    }
-}
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WriteError::CreateDir { path, source } => write!(
-                f,
-                "log directory {}: cannot create it: {source}",
-                path.display()
-            ),
-            WriteError::Io { path, source } => {
-                write!(f, "event file {}: {source}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for WriteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            WriteError::CreateDir { source, .. } | WriteError::Io { source, .. } => Some(source),
-        }
-    }
-}
 
 struct State {
     file: File,

@@ -1,0 +1,316 @@
+//! What [`SummaryWriter`](crate::SummaryWriter)'s methods take: any
+//! primitive number as a value ([`ScalarValue`]) or a step ([`Step`]),
+//! `(name, number)` pairs ([`NamedScalar`]), and slices or iterators of
+//! numbers for histograms ([`HistogramValue`], [`HistogramValues`]).
+//!
+//! The traits are sealed: they are implemented here for std's types, so
+//! that a loop index, a `len()` or a `Vec` goes in without a cast or a copy,
+//! and a later release can add methods without breaking anyone.
+
+use std::fmt;
+
+use crate::proto::summary;
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T: Sealed + ?Sized> Sealed for &T {}
+}
+
+/// A number [`add_scalar`](crate::SummaryWriter::add_scalar) and friends
+/// take: every primitive integer and float (and `bool`, as 0 or 1), or a
+/// reference to one. TensorBoard stores scalars as `f32`, so the value is
+/// rounded to the nearest `f32`.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+/// let items = vec!["a", "b", "c"];
+/// for step in 0..items.len() {
+///     writer.add_scalar("items", items.len(), step)?; // usize, usize
+///     writer.add_scalar("bytes", 1u64 << 40, step)?;
+///     writer.add_scalar("loss", 0.5f32, step)?;
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a number a scalar summary takes",
+    note = "every primitive integer and float is, and a reference to one"
+)]
+pub trait ScalarValue: Copy + sealed::Sealed {
+    /// The value as TensorBoard stores it: the nearest `f32` (±infinity
+    /// beyond `f32`'s range).
+    fn to_f32(self) -> f32;
+}
+
+/// A step: any primitive integer, so that a loop index of any type goes in
+/// without `as i64`. Event files store steps as `i64`; a step beyond that
+/// range (such as `u64::MAX`) is a
+/// [`SummaryError::InvalidArgument`](crate::SummaryError::InvalidArgument)
+/// naming the argument `step`, never a wrapped-around number.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+/// let batches = [0.9, 0.7, 0.4];
+/// for (step, loss) in batches.iter().enumerate() {
+///     writer.add_scalar("loss", *loss, step)?; // step: usize
+/// }
+/// writer.add_scalar("tokens", 1.0, 3u64)?;
+/// writer.add_scalar("tokens", 1.0, 4i32)?;
+/// let err = writer.add_scalar("tokens", 1.0, u64::MAX).unwrap_err();
+/// assert!(err.to_string().contains("argument `step`"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a step",
+    note = "a step is any primitive integer (stored as i64)"
+)]
+pub trait Step: Copy + fmt::Display + sealed::Sealed {
+    /// The step as an event file stores it, or `None` beyond `i64`'s range.
+    fn to_i64(self) -> Option<i64>;
+}
+
+macro_rules! numbers {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+
+        impl ScalarValue for $t {
+            #[inline]
+            fn to_f32(self) -> f32 {
+                self as f32
+            }
+        }
+    )*};
+}
+numbers!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+
+macro_rules! steps {
+    ($($t:ty),*) => {$(
+        impl Step for $t {
+            #[inline]
+            fn to_i64(self) -> Option<i64> {
+                i64::try_from(self).ok()
+            }
+        }
+    )*};
+}
+steps!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+impl sealed::Sealed for bool {}
+
+/// As `Into<f64>` has it: `false` is 0, `true` is 1.
+impl ScalarValue for bool {
+    #[inline]
+    fn to_f32(self) -> f32 {
+        f32::from(u8::from(self))
+    }
+}
+
+/// For the values of a map iterated by reference, or `slice.iter()`.
+impl<T: ScalarValue> ScalarValue for &T {
+    #[inline]
+    fn to_f32(self) -> f32 {
+        (*self).to_f32()
+    }
+}
+
+/// A `(name, number)` pair of
+/// [`add_scalars`](crate::SummaryWriter::add_scalars) and
+/// [`add_hparams`](crate::SummaryWriter::add_hparams)' metrics: a tuple of
+/// anything string-like (`&str`, `String`, `&String`) and a
+/// [`ScalarValue`], or a reference to such a tuple. So those methods take
+/// an array or slice of tuples, a `Vec`, a `HashMap` or `BTreeMap` (by
+/// value or by reference) or an iterator.
+///
+/// ```
+/// use std::collections::HashMap;
+/// # let dir = tempfile::tempdir()?;
+/// let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+/// writer.add_scalars("loss", &[("train", 0.5), ("test", 0.7)], 0)?;
+/// writer.add_scalars("count", [("seen", 3usize), ("kept", 2)], 0)?;
+/// let owned: Vec<(String, f32)> = vec![("train".into(), 0.4)];
+/// writer.add_scalars("loss", owned, 1)?;
+/// let by_name = HashMap::from([("train", 0.3), ("test", 0.6)]);
+/// writer.add_scalars("loss", &by_name, 2)?;
+/// let accuracy = [0.8f64, 0.9];
+/// writer.add_scalars(
+///     "accuracy",
+///     accuracy.iter().enumerate().map(|(i, a)| (format!("fold{i}"), a)),
+///     2,
+/// )?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a (name, number) pair",
+    note = "a pair is a tuple `(impl AsRef<str>, number)` or a reference to one"
+)]
+pub trait NamedScalar: sealed::Sealed {
+    /// The series or metric name.
+    fn name(&self) -> &str;
+    /// The value as TensorBoard stores it (see [`ScalarValue::to_f32`]).
+    fn value(&self) -> f32;
+}
+
+impl<N: AsRef<str>, V: ScalarValue> sealed::Sealed for (N, V) {}
+
+impl<N: AsRef<str>, V: ScalarValue> NamedScalar for (N, V) {
+    fn name(&self) -> &str {
+        self.0.as_ref()
+    }
+
+    fn value(&self) -> f32 {
+        self.1.to_f32()
+    }
+}
+
+impl<T: NamedScalar + ?Sized> NamedScalar for &T {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn value(&self) -> f32 {
+        (**self).value()
+    }
+}
+
+/// A number a histogram is made of: every primitive integer and float, or
+/// a reference to one. Values are bucketed as `f32` (TensorBoard draws
+/// histograms in float32 anyway); values beyond `f32`'s range count as
+/// infinite and are left out.
+pub trait HistogramValue: ScalarValue {
+    /// The histogram summary of `values` and how many were left out as
+    /// NaN or infinite.
+    fn histogram(tag: &str, values: &[Self]) -> (summary::Value, usize);
+}
+
+impl HistogramValue for f32 {
+    /// The values as they are: no copy.
+    fn histogram(tag: &str, values: &[f32]) -> (summary::Value, usize) {
+        crate::summary::histogram(tag, values)
+    }
+}
+
+macro_rules! converted_histogram {
+    ($($t:ty),*) => {$(
+        impl HistogramValue for $t {
+            fn histogram(tag: &str, values: &[$t]) -> (summary::Value, usize) {
+                narrowed(tag, values.iter().copied())
+            }
+        }
+    )*};
+}
+converted_histogram!(f64, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+impl<T: HistogramValue> HistogramValue for &T {
+    fn histogram(tag: &str, values: &[&T]) -> (summary::Value, usize) {
+        narrowed(tag, values.iter().copied())
+    }
+}
+
+/// Bucketing works on an `f32` slice: other values are converted into one.
+fn narrowed<T: ScalarValue>(tag: &str, values: impl Iterator<Item = T>) -> (summary::Value, usize) {
+    let values: Vec<f32> = values.map(ScalarValue::to_f32).collect();
+    crate::summary::histogram(tag, &values)
+}
+
+/// The values of [`add_histogram`](crate::SummaryWriter::add_histogram): the
+/// iterator a slice, `Vec` or array of [`HistogramValue`]s turns into
+/// (`&[f32]`, `&Vec<f64>`, `[i32; 4]`, ...), a range, or one of std's
+/// iterator adapters over such values (`map`, `filter`, `copied`, `chain`,
+/// `take`, ...).
+///
+/// Why the trait is on iterator types: an `&[f32]` slice must reach the
+/// vectorised bucketing as it is, with no copy, and without specialization
+/// a blanket impl over all iterators would rule out an impl for slices. So
+/// `add_histogram` takes any `IntoIterator` whose iterator is one of these:
+/// a slice's, a `Vec`'s or an array's iterator hands over its remaining
+/// slice, and the others are collected into `f32`s. Another iterator goes
+/// in through one of the adapters (such as `.fuse()`) or collected.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+/// let weights: Vec<f32> = vec![0.1, -0.2, 0.3];
+/// writer.add_histogram("weights", &weights, 0)?; // no copy
+/// writer.add_histogram("weights_f64", &vec![0.1f64, 0.2], 0)?;
+/// writer.add_histogram("labels", &[3u8, 1, 4, 1, 5][..], 0)?;
+/// writer.add_histogram("ids", [7i32, -2, 9], 0)?;
+/// writer.add_histogram("abs", weights.iter().map(|w| w.abs()), 0)?;
+/// writer.add_histogram("positive", weights.iter().filter(|w| **w > 0.0), 0)?;
+/// writer.add_histogram("range", 0..100, 0)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an iterator of histogram values add_histogram takes",
+    note = "pass a slice, Vec or array of numbers, a range, or a std adapter over numbers (such as `.map(..)` or `.fuse()`); or collect the values into a Vec"
+)]
+pub trait HistogramValues: sealed::Sealed {
+    /// The histogram summary of the values and how many were left out as
+    /// NaN or infinite.
+    fn histogram(self, tag: &str) -> (summary::Value, usize);
+}
+
+macro_rules! slice_iterators {
+    ($([$($generics:tt)*] $iter:ty),* $(,)?) => {$(
+        impl<$($generics)*> sealed::Sealed for $iter {}
+
+        impl<$($generics)*> HistogramValues for $iter {
+            fn histogram(self, tag: &str) -> (summary::Value, usize) {
+                T::histogram(tag, self.as_slice())
+            }
+        }
+    )*};
+}
+slice_iterators!(
+    ['a, T: HistogramValue] std::slice::Iter<'a, T>,
+    [T: HistogramValue] std::vec::IntoIter<T>,
+    [T: HistogramValue, const N: usize] std::array::IntoIter<T, N>,
+);
+
+macro_rules! adapters {
+    ($([$($generics:tt)*] $iter:ty $(where { $($bound:tt)* })?),* $(,)?) => {$(
+        impl<$($generics)*> sealed::Sealed for $iter
+        where
+            $iter: Iterator,
+            <$iter as Iterator>::Item: HistogramValue,
+            $($($bound)*)?
+        {}
+
+        impl<$($generics)*> HistogramValues for $iter
+        where
+            $iter: Iterator,
+            <$iter as Iterator>::Item: HistogramValue,
+            $($($bound)*)?
+        {
+            fn histogram(self, tag: &str) -> (summary::Value, usize) {
+                narrowed(tag, self)
+            }
+        }
+    )*};
+}
+adapters!(
+    [T] std::ops::Range<T>,
+    [T] std::ops::RangeInclusive<T>,
+    [I, F] std::iter::Map<I, F>,
+    [I, P] std::iter::Filter<I, P>,
+    [I, F] std::iter::FilterMap<I, F>,
+    [I] std::iter::Copied<I>,
+    [I] std::iter::Cloned<I>,
+    [A, B] std::iter::Chain<A, B>,
+    [I] std::iter::Take<I>,
+    [I] std::iter::Skip<I>,
+    [I] std::iter::StepBy<I>,
+    [I] std::iter::Rev<I>,
+    [I] std::iter::Fuse<I>,
+    [I, F] std::iter::Inspect<I, F>,
+    [I, P] std::iter::TakeWhile<I, P>,
+    [I, P] std::iter::SkipWhile<I, P>,
+    [I, P] std::iter::MapWhile<I, P>,
+    [I: Iterator] std::iter::Peekable<I>,
+    [I, U: IntoIterator, F] std::iter::FlatMap<I, U, F>,
+    [I] std::iter::Flatten<I> where { I: Iterator, I::Item: IntoIterator },
+    [T] std::iter::Empty<T>,
+    [T] std::iter::Once<T>,
+    [F] std::iter::FromFn<F>,
+    ['a, T] std::collections::vec_deque::Iter<'a, T>,
+);
