@@ -12,10 +12,10 @@ mod helpers;
 
 /// `--save` and `--init-from`.
 mod checkpoint;
-/// The library crates used from outside the workspace; their dependencies.
-mod crates;
 /// The binary on bad input and its printed output.
 mod cli;
+/// The library crates used from outside the workspace; their dependencies.
+mod crates;
 /// Deep and residual networks.
 mod deep;
 /// Signals, `kill -9`, file-size limits and concurrent runs.

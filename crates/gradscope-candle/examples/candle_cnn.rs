@@ -105,16 +105,16 @@ pub fn run(args: Args) -> Result<Outcome> {
         let loss = candle_nn::loss::cross_entropy(&net.forward(&x)?, &y)?;
         let grads = loss.backward()?;
         if let Some(monitor) = &mut monitor {
-            monitor.observe(step as i64, &grads)?;
+            monitor.observe(step, &grads)?;
         }
         optimizer.step(&grads)?;
         if step % args.log_every == 0 {
-            writer.add_scalar("loss", loss.to_scalar::<f32>()?, step as i64)?;
+            writer.add_scalar("loss", loss.to_scalar::<f32>()?, step)?;
         }
     }
     let per_step = started.elapsed().as_secs_f64() / args.iterations.max(1) as f64;
     let test_acc = mnist::accuracy(&net, &test, &device)?;
-    writer.add_scalar("test_acc", test_acc, args.iterations as i64)?;
+    writer.add_scalar("test_acc", test_acc, args.iterations)?;
     match monitor {
         Some(monitor) => monitor.close()?,
         None => writer.close()?,

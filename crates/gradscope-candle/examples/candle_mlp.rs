@@ -123,14 +123,14 @@ pub fn run(args: Args) -> Result<Outcome> {
         let (x, y) = batches.next(&train, &device)?;
         let loss = candle_nn::loss::cross_entropy(&net.forward(&x)?, &y)?;
         let grads = loss.backward()?;
-        monitor.observe(step as i64, &grads)?;
+        monitor.observe(step, &grads)?;
         optimizer.step(&grads)?;
         if step % args.log_every == 0 {
-            writer.add_scalar("loss", loss.to_scalar::<f32>()?, step as i64)?;
+            writer.add_scalar("loss", loss.to_scalar::<f32>()?, step)?;
         }
     }
     let test_acc = mnist::accuracy(&net, &test, &device)?;
-    writer.add_scalar("test_acc", test_acc, args.iterations as i64)?;
+    writer.add_scalar("test_acc", test_acc, args.iterations)?;
     let outcome = Outcome {
         activation: args.activation,
         test_acc,

@@ -63,7 +63,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event, wall_time_now};
-use gradscope_tensorboard::{SummaryError, SummaryWriter};
+use gradscope_tensorboard::{Step, SummaryError, SummaryWriter};
 
 use crate::layout::monitor_layout;
 use crate::stats::{self, update_ratio, GradStats, TensorStats};
@@ -97,6 +97,11 @@ pub enum MonitorError {
         step: i64,
         /// The last step observed.
         last: i64,
+    },
+    /// A step number beyond `i64`'s range (event files store steps as i64).
+    StepOutOfRange {
+        /// The step given, as written.
+        step: String,
     },
     /// A gradient held NaN or infinite values, and the monitor was told to
     /// stop on them.
@@ -137,6 +142,13 @@ impl fmt::Display for MonitorError {
             MonitorError::StepBackwards { step, last } => write!(
                 f,
                 "gradient monitor: step {step} comes after step {last}; steps must increase"
+            ),
+            MonitorError::StepOutOfRange { step } => write!(
+                f,
+                "gradient monitor: step {step} is beyond what an event file stores \
+                 ({} to {}); count steps from 0",
+                i64::MIN,
+                i64::MAX
             ),
             MonitorError::NonFinite { param, step, count } => write!(
                 f,
@@ -281,8 +293,12 @@ impl GradMonitor {
     }
 
     /// Takes step `step`'s gradients, after `loss.backward()` and before
-    /// the optimizer steps with them. Steps must increase.
-    pub fn observe(&mut self, step: i64, grads: &GradStore) -> Result<(), MonitorError> {
+    /// the optimizer steps with them. Steps must increase; any primitive
+    /// integer is a step (`usize` loop counters need no cast).
+    pub fn observe(&mut self, step: impl Step, grads: &GradStore) -> Result<(), MonitorError> {
+        let step = step.to_i64().ok_or_else(|| MonitorError::StepOutOfRange {
+            step: step.to_string(),
+        })?;
         if let Some(last) = self.last_step {
             if step <= last {
                 return Err(MonitorError::StepBackwards { step, last });
@@ -332,10 +348,13 @@ impl GradMonitor {
             .collect();
         for (group, mean) in self.groups.iter().zip(&group_means) {
             values.push(scalar(&tags::GROUP_GRAD_MEAN_ABS.tag(group), *mean as f32));
-            values.push(scalar(
-                &tags::GROUP_LOG10_GRAD_MEAN_ABS.tag(group),
-                mean.log10() as f32,
-            ));
+            // A group without gradient (0) or with NaN shows in the tag
+            // above; its log10 gets no point rather than an infinite one.
+            let log10 = mean.log10();
+            if log10.is_finite() {
+                let tag = tags::GROUP_LOG10_GRAD_MEAN_ABS.tag(group);
+                values.push(scalar(&tag, log10 as f32));
+            }
         }
         if self.group_stats.steps() == 0 {
             values.push(monitor_layout().to_value());
