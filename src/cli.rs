@@ -440,13 +440,21 @@ impl TrainArgs {
 
 /// An error as the command line words it: where the library reports a
 /// problem with a value a flag set, the flag leads. Causes are joined by
-/// `: `, as `{:#}` joins them.
+/// `: `, as `{:#}` joins them, except a cause the message already ends
+/// with: the TensorBoard crate's errors say what the OS said and also give
+/// it as their source.
 pub fn error_message(err: &anyhow::Error) -> String {
-    let causes: Vec<String> = err
-        .chain()
-        .map(|cause| in_flag_terms(cause).unwrap_or_else(|| cause.to_string()))
-        .collect();
-    causes.join(": ")
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = in_flag_terms(cause).unwrap_or_else(|| cause.to_string());
+        if message.is_empty() {
+            message = text;
+        } else if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 /// `cause` worded with the flag that set the value it is about.

@@ -8,7 +8,9 @@
 //!   run folder, prints the table, writes REPORT.md.
 //! - [`train`]: the training loop (forward, loss, one backward pass, Adam),
 //!   the fused loss and optimizer, and [`train::RunLog`], which owns a run's
-//!   logging from its first event to its end.
+//!   logging from its first event to its end, through a
+//!   [`train::RunWriter`] that records the run as it writes it, so the
+//!   report need not read back what was just written.
 //! - [`report`]: reading a logdir back without TensorBoard: `inspect`,
 //!   `compare`, `plot` and REPORT.md.
 //! - [`model`]: the MLP (plain structs and `forward`), each layer one fused
@@ -30,9 +32,6 @@
 //! - [`time_profile`]: a recurrent run's gradient through time: what is
 //!   logged of it, and its figure.
 //! - [`table`]: the comparison table, as text, CSV or markdown.
-//! - [`logdir`]: a logdir's runs as the reports read them, and the
-//!   [`logdir::RunWriter`] that records a run while writing it, so the
-//!   report need not read back what was just written.
 //! - [`figure`]: drawing figures into memory (the font, log ranges, the
 //!   gradient-flow bar chart), for the report's PNGs and a run's images.
 //! - [`markdown`]: markdown tables, for the Text dashboard and the reports.
@@ -40,8 +39,9 @@
 //! - [`interrupt`]: Ctrl-C, SIGTERM and SIGPIPE, checked once per iteration.
 //!
 //! Everything TensorBoard (the schema, framing, the event writer, summary
-//! builders and the reader) is the separate crate [`gradscope_tensorboard`],
-//! which any Rust program can use without candle.
+//! builders, the event-file reader and the logdir reader the reports start
+//! from, [`gradscope_tensorboard::logdir`]) is the separate crate
+//! [`gradscope_tensorboard`], which any Rust program can use without candle.
 
 pub mod cli;
 pub mod cpu;
@@ -51,7 +51,6 @@ pub mod diagnostics;
 pub mod experiment;
 pub mod figure;
 pub mod interrupt;
-pub mod logdir;
 pub mod markdown;
 pub mod model;
 pub mod monitor;
