@@ -4,7 +4,8 @@
 //! relative to the logdir (`.` for the logdir itself, `a/b` for nested
 //! folders), as TensorBoard names them. An event file is any file whose name
 //! contains `tfevents` ([`is_event_file`], TensorBoard's rule). A run's files
-//! are read in name order, which for every common writer is creation order.
+//! are read in name order, numbers compared by value (`.9` before `.10`),
+//! which for every common writer is creation order.
 //!
 //! Files from any writer are understood: scalars arrive as `simple_value`
 //! (TF1, tensorboardX, this crate) or as a one-element tensor with plugin
@@ -58,6 +59,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -212,13 +214,58 @@ fn run_name(root: &Path, dir: &Path) -> String {
     }
 }
 
+/// Orders paths by name, except that runs of digits compare by their value:
+/// writers number their files (`<secs>.<host>.<pid>.<n>`), and a file `.10`
+/// written after `.9` must be read after it for its values to win.
+fn by_name_and_number(a: &Path, b: &Path) -> Ordering {
+    let (a, b) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let (x, next_i) = digits(a, i);
+            let (y, next_j) = digits(b, j);
+            // Without leading zeros, a longer number is larger; equal
+            // lengths compare digit by digit.
+            let order = (x.len().cmp(&y.len())).then_with(|| x.cmp(y));
+            if order != Ordering::Equal {
+                return order;
+            }
+            (i, j) = (next_i, next_j);
+        } else if a[i] != b[j] {
+            return a[i].cmp(&b[j]);
+        } else {
+            (i, j) = (i + 1, j + 1);
+        }
+    }
+    // One is a prefix of the other by value (or equal): the shorter first,
+    // then plain bytes, so that `.01` and `.1` still have an order.
+    (a.len() - i).cmp(&(b.len() - j)).then_with(|| a.cmp(b))
+}
+
+/// The digits of the number starting at `start`, leading zeros left out,
+/// and where the number ends.
+fn digits(s: &[u8], start: usize) -> (&[u8], usize) {
+    let end = s[start..]
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .map_or(s.len(), |n| start + n);
+    let first = s[start..end]
+        .iter()
+        .position(|&c| c != b'0')
+        .map_or(end, |n| start + n);
+    (&s[first..end], end)
+}
+
 /// Every run in name order: those of `loaded` that match a group (same
 /// name, same files) as they are, the others read from their files.
 fn load_runs(groups: BTreeMap<String, Vec<PathBuf>>, mut loaded: Vec<Run>) -> Vec<Run> {
     let mut runs: Vec<Option<Run>> = Vec::with_capacity(groups.len());
     let mut to_read = Vec::new();
     for (name, mut files) in groups {
-        files.sort();
+        files.sort_by(|a, b| by_name_and_number(a, b));
         let same = |run: &Run| run.name == name && run.files.iter().map(|f| &f.path).eq(&files);
         match loaded.iter().position(same) {
             Some(i) => runs.push(Some(loaded.swap_remove(i))),
@@ -376,6 +423,50 @@ mod tests {
         assert_eq!(damaged, [bad.as_path(), cut.as_path()]);
         assert_eq!(logdir.failed_files(), 1);
         assert_eq!(logdir.run("good").unwrap().files[0].path, good);
+    }
+
+    #[test]
+    fn files_are_read_in_name_order_with_numbers_by_value() {
+        let order = |names: &[&str]| {
+            let mut paths: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
+            paths.sort_by(|a, b| by_name_and_number(a, b));
+            paths
+                .into_iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+        };
+        let names = [
+            "e.7.h.1.10",
+            "e.7.h.1.9",
+            "e.10.h.1.0",
+            "e.7.h.1.09x",
+            "e.7.h.1",
+        ];
+        assert_eq!(
+            order(&names),
+            [
+                "e.7.h.1",
+                "e.7.h.1.9",
+                "e.7.h.1.09x",
+                "e.7.h.1.10",
+                "e.10.h.1.0"
+            ]
+        );
+        // Equal by value, the bytes decide, so the order is total.
+        assert_eq!(order(&["a.1", "a.01", "a.001"]), ["a.001", "a.01", "a.1"]);
+
+        // A rerun's file numbered past 9 is read after its first: its
+        // value at a step both wrote wins.
+        let dir = tempfile::tempdir().unwrap();
+        for (n, value) in [(9, 1.0), (10, 2.0)] {
+            let path = dir.path().join(format!("events.out.tfevents.7.h.1.{n}"));
+            let mut bytes = Vec::new();
+            let event = summary_event(5, 0.0, vec![scalar("x", value)]);
+            crate::append_record(&mut bytes, &prost::Message::encode_to_vec(&event));
+            std::fs::write(path, bytes).unwrap();
+        }
+        let logdir = Logdir::load(dir.path()).unwrap();
+        assert_eq!(logdir.runs[0].scalars("x"), [(5, 2.0)]);
     }
 
     #[test]
