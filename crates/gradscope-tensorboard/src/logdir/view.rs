@@ -57,6 +57,8 @@ pub struct ValueView {
 }
 
 /// The value of a [`ValueView`].
+// The variants are the protobuf's (`Summary.Value.value`), as in `proto`.
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum Value {
     #[prost(float, tag = "2")]
