@@ -891,6 +891,27 @@ mod tests {
         assert!(err.contains("--grid") && err.contains("none.txt"), "{err}");
     }
 
+    /// An error that says its source's words and also gives it as its
+    /// source (the TensorBoard crate's) reads once; a context on top still
+    /// leads.
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        use gradscope_tensorboard::logdir::LoadError;
+        let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied here");
+        let err = LoadError::Io {
+            path: "/logs/run".into(),
+            source: denied,
+        };
+        let err = anyhow::Error::new(err).context("reading the logdir");
+        assert_eq!(
+            error_message(&err),
+            "reading the logdir: /logs/run: cannot read it: denied here"
+        );
+        // Causes that add something are all kept.
+        let err = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_message(&err), "outer: inner");
+    }
+
     #[test]
     fn recurrent_scenarios_mix_with_activations_and_take_their_defaults() {
         let a = parse(&["--scenario", "relu,lstm,gru,rnn"]).unwrap();
