@@ -77,7 +77,8 @@ impl fmt::Display for LoadError {
         match self {
             LoadError::NotFound { path } => write!(
                 f,
-                "{}: no such directory or file: give a logdir or an event file",
+                "{}: no such directory or file: check the path (a logdir is the folder \
+                 given to the writer)",
                 path.display()
             ),
             LoadError::NotADirectory { path } => {
