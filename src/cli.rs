@@ -440,13 +440,21 @@ impl TrainArgs {
 
 /// An error as the command line words it: where the library reports a
 /// problem with a value a flag set, the flag leads. Causes are joined by
-/// `: `, as `{:#}` joins them.
+/// `: `, as `{:#}` joins them, except a cause the message already ends
+/// with: the TensorBoard crate's errors say what the OS said and also give
+/// it as their source.
 pub fn error_message(err: &anyhow::Error) -> String {
-    let causes: Vec<String> = err
-        .chain()
-        .map(|cause| in_flag_terms(cause).unwrap_or_else(|| cause.to_string()))
-        .collect();
-    causes.join(": ")
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = in_flag_terms(cause).unwrap_or_else(|| cause.to_string());
+        if message.is_empty() {
+            message = text;
+        } else if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 /// `cause` worded with the flag that set the value it is about.
@@ -881,6 +889,27 @@ mod tests {
         let a = parse(&["--grid", missing.to_str().unwrap()]).unwrap();
         let err = error_message(&a.experiment().unwrap_err());
         assert!(err.contains("--grid") && err.contains("none.txt"), "{err}");
+    }
+
+    /// An error that says its source's words and also gives it as its
+    /// source (the TensorBoard crate's) reads once; a context on top still
+    /// leads.
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        use gradscope_tensorboard::logdir::LoadError;
+        let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied here");
+        let err = LoadError::Io {
+            path: "/logs/run".into(),
+            source: denied,
+        };
+        let err = anyhow::Error::new(err).context("reading the logdir");
+        assert_eq!(
+            error_message(&err),
+            "reading the logdir: /logs/run: cannot read it: denied here"
+        );
+        // Causes that add something are all kept.
+        let err = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_message(&err), "outer: inner");
     }
 
     #[test]

@@ -8,13 +8,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use gradscope_tensorboard::logdir::{Logdir, Run};
 
 pub mod jobs;
 pub mod plan;
 
 use crate::data::Dataset;
 use crate::interrupt::{self, Interrupted};
-use crate::logdir::Run;
 use crate::model::{Activation, ActivationFn, Cell, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::seed_groups;
 use crate::seeds;
@@ -192,7 +192,7 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
 /// from the event files on disk and prints the groups' table, then writes
 /// REPORT.md: what training does at its end, for after shards.
 pub fn aggregate(logdir: &Path) -> Result<()> {
-    let loaded = crate::logdir::Logdir::load_dir(logdir)?;
+    let loaded = Logdir::load_dir(logdir)?;
     if seeds::groups(&loaded).is_empty() {
         say!(
             "{}: no seed groups (runs in RUN/seed-K folders) to aggregate",
@@ -226,7 +226,7 @@ fn summarize_seed_groups(logdir: &Path, only: Option<&[String]>) -> Result<()> {
             ),
         }
     }
-    let loaded = crate::logdir::Logdir::load_dir(logdir)?;
+    let loaded = Logdir::load_dir(logdir)?;
     say!("\n{}", seed_groups::text(&loaded));
     Ok(())
 }
@@ -293,8 +293,7 @@ fn train_run(
 /// with success. A run killed mid-way, stopped or diverged did not.
 fn run_finished(dir: &Path) -> bool {
     has_event_files(dir)
-        && crate::logdir::Logdir::load(dir)
-            .is_ok_and(|l| l.runs.iter().any(|r| r.name == "." && r.finished()))
+        && Logdir::load(dir).is_ok_and(|l| l.runs.iter().any(|r| r.name == "." && r.finished()))
 }
 
 /// The settings of `scenario`'s run `name`, one of `runs`: the shared ones

@@ -1,14 +1,17 @@
 //! gradscope trains small neural networks with candle and writes what happens
 //! inside them as TensorBoard event files.
 //!
-//! The modules, from the command line down; each uses only those below it:
+//! The modules, from the command line down (docs/architecture.md has the
+//! layers and what each may use):
 //!
 //! - [`cli`]: the flags (clap), and the only place that names them.
 //! - [`experiment`]: loads the data once, trains each scenario into its own
 //!   run folder, prints the table, writes REPORT.md.
 //! - [`train`]: the training loop (forward, loss, one backward pass, Adam),
 //!   the fused loss and optimizer, and [`train::RunLog`], which owns a run's
-//!   logging from its first event to its end.
+//!   logging from its first event to its end, through a
+//!   [`train::RunWriter`] that records the run as it writes it, so the
+//!   report need not read back what was just written.
 //! - [`report`]: reading a logdir back without TensorBoard: `inspect`,
 //!   `compare`, `plot` and REPORT.md.
 //! - [`model`]: the MLP (plain structs and `forward`), each layer one fused
@@ -26,9 +29,6 @@
 //! - [`time_profile`]: a recurrent run's gradient through time: what is
 //!   logged of it, and its figure.
 //! - [`table`]: the comparison table, as text, CSV or markdown.
-//! - [`logdir`]: a logdir's runs as the reports read them, and the
-//!   [`logdir::RunWriter`] that records a run while writing it, so the
-//!   report need not read back what was just written.
 //! - [`figure`]: drawing figures into memory (the font, log ranges, the
 //!   gradient-flow bar chart), for the report's PNGs and a run's images.
 //! - [`markdown`]: markdown tables, for the Text dashboard and the reports.
@@ -36,9 +36,11 @@
 //! - [`interrupt`]: Ctrl-C, SIGTERM and SIGPIPE, checked once per iteration.
 //!
 //! Everything TensorBoard (the schema, framing, the event writer, summary
-//! builders and the reader) is the separate crate [`gradscope_tensorboard`],
-//! which any Rust program can use without candle; the gradient view of any
-//! candle model is [`gradscope_candle`], built on it.
+//! builders, the event-file reader and the logdir reader the reports start
+//! from, [`gradscope_tensorboard::logdir`]) is the separate crate
+//! [`gradscope_tensorboard`], which any Rust program can use without candle;
+//! the gradient view of any candle model is [`gradscope_candle`], built on
+//! it.
 
 pub mod cli;
 pub mod cpu;
@@ -46,7 +48,6 @@ pub mod data;
 pub mod experiment;
 pub mod figure;
 pub mod interrupt;
-pub mod logdir;
 pub mod markdown;
 pub mod model;
 pub mod report;

@@ -24,10 +24,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gradscope_tensorboard::custom_scalars::{Category, Layout, Margin};
+use gradscope_tensorboard::logdir::{is_event_file, Kind, Logdir, Run};
 use gradscope_tensorboard::summary::{scalar, summary_event, text, wall_time_now};
 use gradscope_tensorboard::EventWriter;
 
-use crate::logdir::{is_event_file, Kind, Logdir, Run};
 use crate::stats;
 use crate::tags;
 

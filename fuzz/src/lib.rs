@@ -10,11 +10,11 @@
 use std::path::Path;
 
 use gradscope::data::idx::{self, IMAGES_MAGIC, LABELS_MAGIC};
-use gradscope::logdir::EventView;
 use gradscope_tensorboard::custom_scalars::{Category, Layout, Margin};
 use gradscope_tensorboard::graph::{Graph, Node};
 use gradscope_tensorboard::hparams::HParams;
 use gradscope_tensorboard::image::Image;
+use gradscope_tensorboard::logdir::{FileStatus, Run};
 use gradscope_tensorboard::pr_curve::PrCounts;
 use gradscope_tensorboard::proto;
 use gradscope_tensorboard::summary::RawHistogram;
@@ -64,17 +64,18 @@ fn check_event_file(bytes: &[u8]) {
         None if !failed => assert_eq!(reader.offset(), len, "stopped early"),
         None => {}
     }
-    // The reports' view of the same bytes: what decodes as an Event decodes
-    // as an EventView (Event's schema less the histogram fields), record
-    // for record.
-    let mut view = EventReader::new(Path::new("fuzz-input"), bytes, len).decoding::<EventView>();
-    for &offset in &accepted {
-        match view.next() {
-            Some(Ok((at, _))) => assert_eq!(at, offset),
-            other => panic!(
-                "an Event at {offset} is not an EventView: {:?}",
-                other.map(|r| r.map(|(at, _)| at))
-            ),
+    // The logdir reader over the same bytes (each record decoded as Event's
+    // schema less the histogram fields, then sorted into tags): it takes
+    // the same records, and ends the file the same way.
+    let mut run = Run::new("fuzz");
+    let file = run.read_from(Path::new("fuzz-input"), bytes, len);
+    assert_eq!(file.events, accepted.len(), "{:?}", file.status);
+    match (&file.status, failed, reader.truncated_at()) {
+        (FileStatus::Complete, false, None) => {}
+        (FileStatus::Truncated { offset }, false, Some(at)) => assert_eq!(*offset, at),
+        (FileStatus::Failed { offset, .. }, true, None) => assert_eq!(*offset, reader.offset()),
+        (status, failed, truncated) => {
+            panic!("the logdir reader says {status:?}; the event reader {failed} {truncated:?}")
         }
     }
 }

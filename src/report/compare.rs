@@ -12,7 +12,8 @@
 use anyhow::{bail, Result};
 use std::io::Write;
 
-use crate::logdir::{Logdir, Run};
+use gradscope_tensorboard::logdir::{Logdir, Run};
+
 use crate::report::seed_groups;
 use crate::stats::GradStats;
 use crate::table::{legend, render, Format, RunRow};
@@ -81,7 +82,7 @@ pub fn averaged_mean_grad(run: &Run) -> Vec<f64> {
 pub fn run(path: &std::path::Path, format: Format) -> Result<()> {
     let logdir = Logdir::load_dir(path)?;
     for file in logdir.damaged_files() {
-        eprintln!("{}", file.problem().unwrap_or_default());
+        eprintln!("{}", super::problem(file).unwrap_or_default());
     }
     let _ = write!(std::io::stdout(), "{}", render(&rows(&logdir), format));
     if format == Format::Markdown {

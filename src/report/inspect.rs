@@ -11,8 +11,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::{bail, Result};
-
-use crate::logdir::{EventFile, FileStatus, Logdir, Run};
+use gradscope_tensorboard::logdir::{EventFile, FileStatus, Logdir, Run};
 
 /// The run of `inspect`: the listing on stdout, problems on stderr.
 pub fn run(path: &Path) -> Result<()> {
@@ -20,7 +19,7 @@ pub fn run(path: &Path) -> Result<()> {
     logdir.require_runs()?;
     let _ = std::io::Write::write_all(&mut std::io::stdout(), listing(&logdir).as_bytes());
     for file in logdir.damaged_files() {
-        eprintln!("{}", file.problem().unwrap_or_default());
+        eprintln!("{}", super::problem(file).unwrap_or_default());
     }
     let failed = logdir.failed_files();
     if failed > 0 {
@@ -119,7 +118,8 @@ fn file_line(logdir: &Logdir, file: &EventFile) -> String {
         FileStatus::Truncated { offset } => {
             format!(" (cut short at byte {offset})")
         }
-        FileStatus::Failed(_) => ", then an unreadable record (see below)".into(),
+        FileStatus::Failed { .. } => ", then an unreadable record (see below)".into(),
+        other => format!(" ({other:?})"),
     };
     format!("{name}: {} events{state}", file.events)
 }

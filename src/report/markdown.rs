@@ -7,8 +7,8 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use gradscope_tensorboard::logdir::{Logdir, Run};
 
-use crate::logdir::{Logdir, Run};
 use crate::report::compare::rows;
 use crate::report::plot::{self, PLOTS_DIR};
 use crate::report::seed_groups;
@@ -59,7 +59,7 @@ pub fn report(logdir: &Logdir, figures: &plot::Figures) -> String {
     for skipped in &figures.skipped {
         let _ = writeln!(out, "- {skipped}");
     }
-    let problems: Vec<String> = logdir.damaged_files().filter_map(|f| f.problem()).collect();
+    let problems: Vec<String> = logdir.damaged_files().filter_map(super::problem).collect();
     if !problems.is_empty() {
         let _ = writeln!(out, "\n## Files not fully read\n");
         for p in problems {

@@ -30,13 +30,13 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use gradscope_tensorboard::logdir::{Logdir, Run};
 use plotters::prelude::*;
 
 use crate::figure::{
     drawing, gradient_flow, legend, log_range, loggable, render, Area, Bars, FONT,
 };
 
-use crate::logdir::{Logdir, Run};
 use crate::report::compare::averaged_mean_grad;
 use crate::seeds;
 use crate::tags;
@@ -58,7 +58,7 @@ pub struct Figures {
 pub fn run(path: &Path) -> Result<()> {
     let logdir = Logdir::load_dir(path)?;
     for file in logdir.damaged_files() {
-        eprintln!("{}", file.problem().unwrap_or_default());
+        eprintln!("{}", super::problem(file).unwrap_or_default());
     }
     let figures = plot(&logdir, &path.join(PLOTS_DIR))?;
     for written in &figures.written {
@@ -153,7 +153,7 @@ pub const TIME_GRAD_PREFIX: &str = "time_grad_";
 
 /// A recurrent run's logged profiles: per logged step, `(t, ||dL/dh_t||)`
 /// from its `time_grad/t…` scalars, in order of t.
-fn time_curves(run: &crate::logdir::Run) -> Vec<crate::time_profile::Curve> {
+fn time_curves(run: &Run) -> Vec<crate::time_profile::Curve> {
     let mut by_step: std::collections::BTreeMap<i64, Vec<(usize, f64)>> = Default::default();
     for (tag, data) in &run.tags {
         let Some(t) = tags::time_grad_step(tag) else {

@@ -10,7 +10,8 @@
 
 use std::fmt::Write;
 
-use crate::logdir::{Logdir, Run};
+use gradscope_tensorboard::logdir::{Logdir, Run};
+
 use crate::model::Activation;
 use crate::report::compare::averaged_mean_grad;
 use crate::seeds::{groups, SeedGroup};

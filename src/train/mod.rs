@@ -22,6 +22,7 @@ pub mod lines;
 pub mod loss;
 pub mod recurrent;
 pub mod run_log;
+pub mod run_writer;
 pub mod summarizer;
 
 use std::fmt;
@@ -30,10 +31,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
+use gradscope_tensorboard::logdir::Run;
 
 use crate::data::{Batcher, Dataset, Sequence, Split, CLASSES};
 use crate::interrupt;
-use crate::logdir::Run;
 use crate::model::{
     checkpoint, Activation, ActivationFn, Architecture, Cell, Init, Mlp, Shape,
     DEFAULT_LEAKY_SLOPE, MAX_PARAMETERS,
@@ -42,6 +43,7 @@ use crate::stats::RunSummary;
 pub use adam::{Adam, AdamConfig};
 pub use engine::{DeviceChoice, Engine};
 pub use run_log::{Diverged, Ending, RunLog};
+pub use run_writer::RunWriter;
 
 /// The article's settings: the defaults of every run. A run's folder name
 /// mentions only the settings that differ from them.

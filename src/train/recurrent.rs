@@ -18,10 +18,10 @@ use std::path::Path;
 use anyhow::Result;
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Module, Tensor, Var};
+use gradscope_tensorboard::logdir::Run;
 
 use crate::data::{Batcher, Dataset, Split, CLASSES};
 use crate::interrupt;
-use crate::logdir::Run;
 use crate::model::sequence_op::TimeGrads;
 use crate::model::{Cell, Recurrent, RecurrentShape};
 use crate::stats::RunSummary;

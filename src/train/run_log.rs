@@ -17,13 +17,13 @@ use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
 use gradscope_tensorboard::image::{image, Image};
+use gradscope_tensorboard::logdir::Run;
 use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{scalar, summary_event, wall_time_now};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::Dataset;
 use crate::interrupt::{Interrupted, Signal};
-use crate::logdir::{Run, RunWriter};
 use crate::model::Mlp;
 use crate::stats::{self, RunSummary};
 use crate::tags;
@@ -32,6 +32,7 @@ use crate::train::adam::AdamConfig;
 use crate::train::diagnoser::Diagnosed;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
+use crate::train::run_writer::RunWriter;
 use crate::train::summarizer::{Setup, StepSource, Summarizer};
 use crate::train::{describe, TrainConfig};
 

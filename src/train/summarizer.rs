@@ -37,12 +37,12 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::Tensor;
 
-use crate::logdir::RunWriter;
 use crate::stats::{mean_abs, GradStats, UnitFractions};
 use crate::tags;
 use crate::train::adam::{AdamConfig, Replica};
 use crate::train::diagnoser::{Diagnosed, Diagnoser, DIAGNOSE_EVERY};
 use crate::train::lines::Lines;
+use crate::train::run_writer::RunWriter;
 use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
 
@@ -618,8 +618,8 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logdir::Logdir;
     use crate::train::lines::testing::{gathered_into, Sink};
+    use gradscope_tensorboard::logdir::Logdir;
     use gradscope_tensorboard::proto::{event, summary::value::Value};
     use gradscope_tensorboard::read_events;
 

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use gradscope::logdir::Logdir;
 use gradscope::model::Activation;
 use gradscope::report::compare;
 use gradscope::stats::RunSummary;
 use gradscope::train::{train, TrainConfig};
+use gradscope_tensorboard::logdir::Logdir;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
 use gradscope_tensorboard::EventWriter;
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gradscope::logdir::{Kind, Logdir};
 use gradscope::tags;
+use gradscope_tensorboard::logdir::{Kind, Logdir};
 
 use crate::helpers;
 

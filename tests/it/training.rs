@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use gradscope::logdir::Logdir;
 use gradscope::model::Activation;
 use gradscope::train::{train, TrainConfig};
+use gradscope_tensorboard::logdir::Logdir;
 use gradscope_tensorboard::proto::hparams::{
     h_params_plugin_data::Data, HParamsPluginData, Status,
 };
@@ -116,7 +116,7 @@ fn loss_falls_and_every_tag_is_logged_at_every_step() {
     assert!(last < first * 0.5, "loss went from {first} to {last}");
 
     // The run `train` hands the report is the one loading the file gives.
-    let loaded = Logdir::load(&dir.path().join("logs")).unwrap();
+    let loaded = Logdir::load(dir.path().join("logs")).unwrap();
     assert_eq!(loaded.runs, vec![run.expect("a short run is recorded")]);
 }
 

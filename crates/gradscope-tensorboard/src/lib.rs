@@ -108,6 +108,10 @@
 //! - [`EventReader`] and [`read_events`]: reading files back (from any
 //!   TensorBoard writer) with both CRCs checked; a cut-short last record is
 //!   reported, not an error.
+//! - [`logdir`]: a logdir read back, from any writer (TF1, TF2, torch,
+//!   tensorboardX, this crate): its runs, each run's tags with their
+//!   [kind](logdir::Kind), each tag's `(step, wall_time, value)` points,
+//!   and how reading each file ended (complete, cut short, failed).
 //! - [`append_record`] and [`masked_crc32c`]: the TFRecord framing itself.
 //! - [`proto`]: the protobuf types (TensorBoard's field numbers).
 //!
@@ -149,6 +153,7 @@ pub mod histogram;
 pub mod hparams;
 pub mod image;
 mod input;
+pub mod logdir;
 pub mod pr_curve;
 pub mod projector;
 pub mod proto;

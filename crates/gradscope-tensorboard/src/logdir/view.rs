@@ -1,13 +1,14 @@
-//! [`EventView`]: an event as the reports read it, histogram buckets left
-//! undecoded.
+//! [`EventView`]: an event as the logdir reader reads it, histogram buckets
+//! left undecoded.
 //!
 //! It is TensorBoard's `Event` with the same field numbers, except that a
 //! histogram's fields are not part of its schema: decoding skips them as
-//! unknown fields instead of reading every bucket, which made a
-//! `--log-every 1` logdir (150 MB, nearly all histogram buckets) slow to
+//! unknown fields instead of reading every bucket, which made a logdir
+//! written at every step (150 MB, nearly all histogram buckets) slow to
 //! summarise. Scalars, tensors and plugin metadata decode as in `Event`.
+//! The reader only counts a histogram's points, so nothing is lost.
 
-use gradscope_tensorboard::proto::{self, Event, SessionLog, SummaryMetadata, TensorProto};
+use crate::proto::{self, Event, SessionLog, SummaryMetadata, TensorProto};
 
 /// An `Event` without its histograms' contents.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -56,6 +57,8 @@ pub struct ValueView {
 }
 
 /// The value of a [`ValueView`].
+// The variants are the protobuf's (`Summary.Value.value`), as in `proto`.
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum Value {
     #[prost(float, tag = "2")]

@@ -4,8 +4,8 @@
 //! REPORT.md describes every run of the logdir. The runs this process has
 //! just trained need not be read back for it: at `--log-every 1` they hold
 //! about 150 MB of histograms, and reading them took longer than the report
-//! itself. [`crate::logdir::Logdir::load_dir_with`] takes these runs
-//! as they are, and reads the rest of the logdir from disk.
+//! itself. [`Logdir::load_dir_with`] takes these runs as they are, and
+//! reads the rest of the logdir from disk.
 //!
 //! The record is bounded: a run that logs more than [`MAX_POINTS`] values
 //! (a long run at `--log-every 1`) stops recording, and the report reads
@@ -13,7 +13,9 @@
 
 use std::path::Path;
 
-use crate::logdir::{EventFile, EventView, FileStatus, Run};
+#[cfg(doc)]
+use gradscope_tensorboard::logdir::Logdir;
+use gradscope_tensorboard::logdir::{EventFile, FileStatus, Run};
 use gradscope_tensorboard::proto::{event, Event};
 use gradscope_tensorboard::EventWriter;
 use gradscope_tensorboard::WriteError;
@@ -57,7 +59,7 @@ impl RunWriter {
             if self.points > MAX_POINTS {
                 self.run = None;
             } else {
-                run.add_event(EventView::from(event));
+                run.add_event(event);
             }
         }
         Ok(())
@@ -68,11 +70,7 @@ impl RunWriter {
     /// than [`MAX_POINTS`] values.
     pub fn close(self) -> Result<Option<Run>, WriteError> {
         let RunWriter { writer, run, .. } = self;
-        let file = EventFile {
-            path: writer.path().to_path_buf(),
-            events: writer.events(),
-            status: FileStatus::Complete,
-        };
+        let file = EventFile::new(writer.path(), writer.events(), FileStatus::Complete);
         writer.close()?;
         Ok(run.map(|mut run| {
             run.files.push(file);
@@ -84,7 +82,7 @@ impl RunWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logdir::Logdir;
+    use gradscope_tensorboard::logdir::Logdir;
     use gradscope_tensorboard::proto::{event, SessionLog};
     use gradscope_tensorboard::summary::{histogram, scalar, summary_event, text};
 
