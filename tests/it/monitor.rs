@@ -12,11 +12,13 @@ use serde_json::Value as Json;
 
 use crate::helpers::{self, Server};
 
-#[allow(dead_code)]
+// Each example is a crate of its own with its own copy of examples/mnist;
+// here both are modules of one crate, so it is loaded twice.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../crates/gradscope-candle/examples/candle_mlp.rs"]
 mod candle_mlp;
 
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../crates/gradscope-candle/examples/candle_cnn.rs"]
 mod candle_cnn;
 
