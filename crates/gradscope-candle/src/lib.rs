@@ -57,11 +57,14 @@
 
 #![warn(missing_docs)]
 
+pub mod connectivity;
 pub mod diagnosis;
 pub mod layout;
+pub mod magnitude;
 pub mod monitor;
 pub mod stats;
 pub mod tags;
 pub mod units;
 
+pub use connectivity::{connectivity, Connectivity};
 pub use monitor::{GradMonitor, MonitorError};
