@@ -59,6 +59,7 @@
 
 pub mod connectivity;
 pub mod diagnosis;
+pub mod gradcheck;
 pub mod layout;
 pub mod magnitude;
 pub mod monitor;
@@ -67,4 +68,5 @@ pub mod tags;
 pub mod units;
 
 pub use connectivity::{connectivity, Connectivity};
+pub use gradcheck::{gradcheck, GradcheckError, GradcheckOptions, GradcheckReport};
 pub use monitor::{GradMonitor, MonitorError};
