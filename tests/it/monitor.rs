@@ -14,11 +14,12 @@ use serde_json::Value as Json;
 
 use crate::helpers::{self, Server};
 
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../crates/gradscope-candle/examples/candle_mlp.rs"]
 mod candle_mlp;
 
-#[allow(dead_code)]
+// Both examples include examples/mnist/mod.rs: one copy each is intended.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../crates/gradscope-candle/examples/candle_cnn.rs"]
 mod candle_cnn;
 
