@@ -63,6 +63,26 @@ pub enum Command {
     /// files on disk, print the groups' table and write REPORT.md: what
     /// training does at its end, for after `--shard`ed runs.
     Aggregate(AggregateArgs),
+    /// Check the backward pass of every fused op the trainer uses (each
+    /// activation's MLP, the residual MLP, the RNN, LSTM and GRU) against
+    /// central finite differences, in f32; one line per case, and a
+    /// non-zero exit status if any fails.
+    Gradcheck(GradcheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GradcheckArgs {
+    /// Seed of the cases' weights, inputs and sampled entries.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// At most this many entries checked per parameter (drawn by the
+    /// seed); smaller parameters are checked whole.
+    #[arg(long, default_value_t = gradscope_candle::GradcheckOptions::DEFAULT_MAX_ENTRIES, value_parser = at_least_one)]
+    pub max_entries: usize,
+    /// Print every case's table of parameters (worst error, where, both
+    /// derivatives), not only the failed cases'.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -642,6 +662,13 @@ fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
         }
     }
     Ok(Scenarios(runs))
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, got {s:?}")),
+    }
 }
 
 fn finite(s: &str) -> Result<f64, String> {

@@ -17,6 +17,8 @@
 //! - [`model`]: the MLP (plain structs and `forward`), each layer one fused
 //!   candle op, the activations, initialisation schemes, safetensors
 //!   checkpoints, and the network as a TensorBoard graph.
+//! - [`gradcheck`]: `gradscope gradcheck`, the fused ops' backward passes
+//!   against finite differences.
 //! - [`data`]: MNIST-style IDX files and seeded batches.
 //! - [`seeds`]: seed groups (`<run>/seed-<k>`) and their aggregate run
 //!   (`<run>/mean`: mean and standard deviation across seeds).
@@ -47,6 +49,7 @@ pub mod cpu;
 pub mod data;
 pub mod experiment;
 pub mod figure;
+pub mod gradcheck;
 pub mod interrupt;
 pub mod markdown;
 pub mod model;

@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
         Command::Plot(args) => gradscope::report::plot::run(&args.logdir),
         Command::Aggregate(args) => gradscope::experiment::aggregate(&args.logdir),
+        Command::Gradcheck(args) => {
+            gradscope::gradcheck::run(args.seed, args.max_entries, args.verbose)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,6 +22,8 @@ mod deep;
 mod faults;
 /// The fuzz targets' checks over seeds, regressions and mutations.
 mod fuzz_inputs;
+/// `gradscope gradcheck`: the fused ops' backward passes.
+mod gradcheck;
 /// The experiment's result on real MNIST digits.
 mod mnist_experiment;
 /// The gradient monitor, by hand and on the candle-nn examples.

@@ -2,11 +2,13 @@
 //! use as errors, the two candle-nn examples on real data, and a convnet's
 //! tags as TensorBoard's own server serves them.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{Optimizer, VarMap, SGD};
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{Optimizer, VarBuilder, VarMap, SGD};
 use gradscope_candle::{GradMonitor, MonitorError};
+use gradscope_tensorboard::proto::{event, summary::value::Value};
 use gradscope_tensorboard::SummaryWriter;
 use serde_json::Value as Json;
 
@@ -115,14 +117,249 @@ fn logged_figures_equal_the_ones_worked_out_by_hand() {
     assert!(at("nonfinite/layer1.weight", 0).is_none());
     // One group, so the attenuation is 1.
     assert!(close(at("attenuation", 2).unwrap(), 1.0));
+    // Plain SGD steps along -grad: a cosine of 1, at the steps with a ratio.
+    for tag in ["update_cosine/layer1.weight", "update_cosine/layer1.bias"] {
+        assert_eq!(scalars.steps(tag), [0, 1], "{tag}");
+        for &(step, cosine) in scalars.get(tag) {
+            assert!(close(cosine, 1.0), "{tag} at {step}: {cosine}");
+        }
+    }
     let histograms = helpers::histograms(&helpers::only_event_file(dir.path()));
     for tag in [
         "grad/layer1.weight",
         "weight/layer1.weight",
         "grad/layer1.bias",
+        "grad_log10_abs/layer1.weight",
+        "grad_log10_abs/layer1.bias",
     ] {
         assert_eq!(histograms[tag].len(), 3, "{tag}");
     }
+    // dL/dw = x = (0.5, -1.5, 3): log10 |x| in the tenth-decade buckets
+    // ending at -0.3, 0.2 and 0.5, none zero.
+    let (_, logs) = &histograms["grad_log10_abs/layer1.weight"][0];
+    assert!((logs.min - 0.5f64.log10()).abs() < 1e-6, "{logs:?}");
+    assert!((logs.max - 3f64.log10()).abs() < 1e-6, "{logs:?}");
+    let occupied: Vec<i64> = (logs.bucket_limit.iter().zip(&logs.bucket))
+        .filter(|(_, &count)| count > 0.0)
+        .map(|(limit, _)| (limit * 10.0).round() as i64)
+        .collect();
+    assert_eq!(occupied, [-3, 2, 5], "{logs:?}");
+    assert_eq!(
+        scalars.get("grad_zeros/layer1.weight"),
+        [(0, 0.0), (1, 0.0), (2, 0.0)]
+    );
+}
+
+/// Exact zeros have no logarithm: they are counted, and the log-magnitude
+/// histogram holds the rest, six decades apart.
+#[test]
+fn zero_gradients_are_counted_beside_the_log_magnitude_histogram() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Var::zeros(4, DType::F32, &Device::Cpu).unwrap();
+    let x = Tensor::new(&[0f32, 1.0, 1e-3, -1e-6], &Device::Cpu).unwrap();
+    let writer = SummaryWriter::new(dir.path()).unwrap();
+    let mut monitor =
+        GradMonitor::from_vars([("fc.weight".to_string(), w.clone())], writer).unwrap();
+    let grads = (w.as_tensor() * &x)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    monitor.observe(0, &grads).unwrap();
+    monitor.close().unwrap();
+    let file = helpers::only_event_file(dir.path());
+    assert_eq!(
+        helpers::scalars(&file).get("grad_zeros/fc.weight"),
+        [(0, 1.0)]
+    );
+    let (_, logs) = &helpers::histograms(&file)["grad_log10_abs/fc.weight"][0];
+    assert_eq!(logs.num, 3.0);
+    assert_eq!(logs.bucket.iter().sum::<f64>(), 3.0);
+    assert!(
+        (logs.min + 6.0).abs() < 1e-5 && logs.max.abs() < 1e-6,
+        "{logs:?}"
+    );
+    // A tenth of a decade each: six decades take about 60 buckets.
+    assert!((59..=62).contains(&logs.bucket.len()), "{logs:?}");
+}
+
+/// The text records of an event file: tag -> [(step, text)].
+fn texts(file: &Path) -> BTreeMap<String, Vec<(i64, String)>> {
+    let mut series: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for e in helpers::events(file).events {
+        let Some(event::What::Summary(s)) = e.what else {
+            continue;
+        };
+        for v in s.value {
+            let plugin = v.metadata.as_ref().and_then(|m| m.plugin_data.as_ref());
+            if plugin.is_none_or(|p| p.plugin_name != "text") {
+                continue;
+            }
+            if let Some(Value::Tensor(t)) = v.value {
+                for bytes in t.string_val {
+                    let text = String::from_utf8(bytes).unwrap();
+                    series
+                        .entry(v.tag.clone())
+                        .or_default()
+                        .push((e.step, text));
+                }
+            }
+        }
+    }
+    series
+}
+
+/// `Linear -> layer norm -> Linear`: candle-nn's fused layer norm has no
+/// backward pass, so the first linear layer and the norm's own weight and
+/// bias get no gradient; the second linear layer is unaffected. Both the
+/// op and `candle_nn::LayerNorm` (which calls it on contiguous input).
+#[test]
+fn a_layer_norm_without_backward_cuts_off_exactly_the_parameters_before_it() {
+    let cut_off = ["fc1.bias", "fc1.weight", "ln.bias", "ln.weight"];
+    for use_module in [false, true] {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let fc1 = candle_nn::linear(4, 6, vb.pp("fc1")).unwrap();
+        let ln = candle_nn::layer_norm(6, 1e-5, vb.pp("ln")).unwrap();
+        let fc2 = candle_nn::linear(6, 3, vb.pp("fc2")).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (8, 4), &Device::Cpu).unwrap();
+        let loss = || -> candle_core::Result<Tensor> {
+            let h = fc1.forward(&x)?;
+            let h = if use_module {
+                ln.forward(&h)?
+            } else {
+                candle_nn::ops::layer_norm(&h, ln.weight(), ln.bias().unwrap(), 1e-5)?
+            };
+            fc2.forward(&h)?.sqr()?.mean_all()
+        };
+        let grads = loss().unwrap().backward().unwrap();
+        let report = gradscope_candle::connectivity(&varmap, &grads).unwrap();
+        assert_eq!(report.without_gradient(), cut_off, "module {use_module}");
+        assert!(report.zero_gradient().is_empty() && report.nonfinite().is_empty());
+        assert_eq!(report.params(), 6);
+        assert!(!report.is_connected());
+
+        // The monitor refuses, naming all four and not fc2.
+        let dir = tempfile::tempdir().unwrap();
+        let writer = SummaryWriter::new(dir.path()).unwrap();
+        let mut monitor = GradMonitor::new(&varmap, writer.clone()).unwrap();
+        let err = monitor.observe(0, &grads).unwrap_err();
+        assert!(
+            matches!(&err, MonitorError::Disconnected { report } if report.without_gradient() == cut_off),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(cut_off.iter().all(|p| message.contains(p)) && !message.contains("fc2"));
+        writer.close().unwrap();
+        let health = &texts(&helpers::only_event_file(dir.path()))["gradient_health"];
+        assert_eq!(health.len(), 1);
+        assert_eq!(health[0].0, 0);
+        assert!(
+            health[0]
+                .1
+                .contains("4 of 6 parameters receive no gradient"),
+            "{health:?}"
+        );
+
+        // Allowed (frozen on purpose): the report is logged, fc2 is
+        // monitored, the cut-off parameters are skipped.
+        let dir = tempfile::tempdir().unwrap();
+        let writer = SummaryWriter::new(dir.path()).unwrap();
+        let mut monitor = GradMonitor::new(&varmap, writer)
+            .unwrap()
+            .allow_disconnected(true)
+            .log_every(2);
+        let mut sgd = SGD::new(varmap.all_vars(), 0.1).unwrap();
+        for step in 0..4 {
+            let grads = loss().unwrap().backward().unwrap();
+            monitor.observe(step, &grads).unwrap();
+            sgd.step(&grads).unwrap();
+        }
+        assert_eq!(monitor.groups(), ["fc2"]);
+        monitor.close().unwrap();
+        let file = helpers::only_event_file(dir.path());
+        let scalars = helpers::scalars(&file);
+        assert_eq!(scalars.steps("grad_norm/fc2.weight"), [0, 2]);
+        assert!(scalars.get("grad_norm/fc1.weight").is_empty());
+        assert!(scalars.get("group_grad_mean_abs/ln").is_empty());
+        assert_eq!(texts(&file)["gradient_health"].len(), 1);
+    }
+}
+
+/// The first non-finite gradient is found at its step even between logged
+/// steps, with every parameter holding one, in the accessor, the Text
+/// dashboard and the error.
+#[test]
+fn the_first_nonfinite_step_names_every_parameter_even_between_logged_steps() {
+    // At step 3, x's first value is infinite (w's gradient is x) and the
+    // shift NaN (b's gradient is 2(b + shift)).
+    let loss = |w: &Var, b: &Var, step: i64| {
+        let (x0, shift) = if step == 3 {
+            (f32::INFINITY, f32::NAN)
+        } else {
+            (X[0], 0.0)
+        };
+        let x = Tensor::new(&[x0, X[1], X[2]], &Device::Cpu).unwrap();
+        let w_term = (w.as_tensor() * x).unwrap().sum_all().unwrap();
+        let b_term = (b.as_tensor() + f64::from(shift)).unwrap().sqr().unwrap();
+        (w_term + b_term.sum_all().unwrap()).unwrap()
+    };
+    let both = [
+        ("layer1.bias".to_string(), 2),
+        ("layer1.weight".to_string(), 1),
+    ];
+
+    let dir = tempfile::tempdir().unwrap();
+    let (varmap, w, b) = toy();
+    let writer = SummaryWriter::new(dir.path()).unwrap();
+    let mut monitor = GradMonitor::new(&varmap, writer).unwrap().log_every(5);
+    for step in 0..8 {
+        let grads = loss(&w, &b, step).backward().unwrap();
+        monitor.observe(step, &grads).unwrap();
+    }
+    let names: Vec<String> = both.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(monitor.first_nonfinite(), Some((3, names.as_slice())));
+    monitor.close().unwrap();
+    let file = helpers::only_event_file(dir.path());
+    let scalars = helpers::scalars(&file);
+    assert_eq!(scalars.get("nonfinite/layer1.bias"), [(3, 2.0)]);
+    assert_eq!(scalars.get("nonfinite/layer1.weight"), [(3, 1.0)]);
+    let health = &texts(&file)["gradient_health"];
+    assert_eq!(health.len(), 2, "{health:?}");
+    assert_eq!(health[1].0, 3);
+    for needle in [
+        "Step 3",
+        "`layer1.bias` (2 values)",
+        "`layer1.weight` (1 values)",
+    ] {
+        assert!(health[1].1.contains(needle), "{needle}: {health:?}");
+    }
+
+    // Told to stop: the error at step 3 lists both.
+    let (varmap, w, b) = toy();
+    let writer = SummaryWriter::new(dir.path().join("stop")).unwrap();
+    let mut monitor = GradMonitor::new(&varmap, writer)
+        .unwrap()
+        .log_every(5)
+        .stop_on_nonfinite(true);
+    for step in 0..3 {
+        monitor
+            .observe(step, &loss(&w, &b, step).backward().unwrap())
+            .unwrap();
+    }
+    let err = monitor
+        .observe(3, &loss(&w, &b, 3).backward().unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(&err, MonitorError::NonFinite { step: 3, params } if params == &both),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("layer1.bias (2), layer1.weight (1)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,15 +369,36 @@ fn bad_use_is_an_error_naming_the_parameter() {
     let writer = SummaryWriter::new(dir.path()).unwrap();
     let mut monitor = GradMonitor::new(&varmap, writer.clone()).unwrap();
 
-    // A loss that does not reach b: its gradient is missing.
+    // A loss that does not reach b: at the first step, the monitor's
+    // connectivity check names it.
     let x = Tensor::from_slice(&X, 3, &Device::Cpu).unwrap();
-    let grads = (w.as_tensor() * &x)
+    let grads_without_b = (w.as_tensor() * &x)
         .unwrap()
         .sum_all()
         .unwrap()
         .backward()
         .unwrap();
-    let err = monitor.observe(0, &grads).unwrap_err();
+    let err = monitor.observe(0, &grads_without_b).unwrap_err();
+    assert!(
+        matches!(&err, MonitorError::Disconnected { report }
+            if report.without_gradient() == ["layer1.bias"]),
+        "{err}"
+    );
+    assert!(err.to_string().contains("allow_disconnected"), "{err}");
+
+    // Connected at its first step, b's gradient missing later.
+    let (varmap2, w2, b2) = toy();
+    let mut monitor2 = GradMonitor::new(&varmap2, writer.clone()).unwrap();
+    monitor2
+        .observe(0, &toy_loss(&w2, &b2, 0.0).backward().unwrap())
+        .unwrap();
+    let grads_without_b = (w2.as_tensor() * &x)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let err = monitor2.observe(1, &grads_without_b).unwrap_err();
     assert!(
         matches!(&err, MonitorError::MissingGradient { param } if param == "layer1.bias"),
         "{err}"
@@ -177,7 +435,8 @@ fn bad_use_is_an_error_naming_the_parameter() {
     let grads = toy_loss(&w, &b, f32::NAN).backward().unwrap();
     let err = monitor.observe(0, &grads).unwrap_err();
     assert!(
-        matches!(&err, MonitorError::NonFinite { param, step: 0, count: 2 } if param == "layer1.bias"),
+        matches!(&err, MonitorError::NonFinite { step: 0, params }
+            if params == &[("layer1.bias".to_string(), 2)]),
         "{err}"
     );
     writer.close().unwrap();

@@ -43,8 +43,16 @@
 //! - [`GradMonitor`] and [`MonitorError`]: the monitor ([`monitor`] lists
 //!   what it writes).
 //! - [`stats`]: the statistics themselves (mean |grad|, a tensor's
-//!   [`TensorStats`](stats::TensorStats), attenuation, the update ratio),
+//!   [`TensorStats`](stats::TensorStats), attenuation, the update ratio,
+//!   the step's cosine with the gradient),
 //!   defined once for the monitor and gradscope's trainer.
+//! - [`connectivity()`] and [`Connectivity`]: which parameters a backward
+//!   pass did not reach (candle-nn's no-backward ops), or gave zero or
+//!   non-finite gradients; the monitor checks it at its first step.
+//! - [`gradcheck()`]: autograd against finite differences for any loss
+//!   over a `VarMap`, for checking `CustomOp` backward passes.
+//! - [`magnitude`]: the log10 |grad| histogram, so that gradients decades
+//!   apart show decades apart in TensorBoard.
 //! - [`units`]: dead and saturated units of a hidden layer on a batch.
 //! - [`diagnosis`]: a model's gradient flow in words (vanishing, exploding,
 //!   dead or saturated layers), with its thresholds.
@@ -57,11 +65,16 @@
 
 #![warn(missing_docs)]
 
+pub mod connectivity;
 pub mod diagnosis;
+pub mod gradcheck;
 pub mod layout;
+pub mod magnitude;
 pub mod monitor;
 pub mod stats;
 pub mod tags;
 pub mod units;
 
+pub use connectivity::{connectivity, Connectivity};
+pub use gradcheck::{gradcheck, GradcheckError, GradcheckOptions, GradcheckReport};
 pub use monitor::{GradMonitor, MonitorError};

@@ -41,6 +41,11 @@
 //!   parameter whose ‖W_before‖ is 0 (a zero-initialised bias at step 0)
 //!   gets no point rather than an infinite one. CS231n's rule of thumb: about
 //!   -3 is healthy;
+//! - `update_cosine/p`: the cosine between that optimizer step and the
+//!   negative gradient ([`stats::step_cosine`]): 1 for plain SGD;
+//! - histogram `grad_log10_abs/p`: log10 |grad|, so that gradients decades
+//!   apart sit decades apart ([`crate::magnitude`]), and `grad_zeros/p`: the
+//!   exact zeros it leaves out;
 //! - `nonfinite/p`: how many NaN or infinite gradient values it held, when
 //!   there are any ([`GradMonitor::stop_on_nonfinite`] makes that an error);
 //! - per layer group (parameters sharing the name before their last `.`,
@@ -52,21 +57,33 @@
 //!
 //! [`GradMonitor::close`] adds `attenuation`: the last group's mean |grad|
 //! over the first group's, each averaged over the logged steps, as
-//! gradscope's trainer reports it ([`crate::stats`]). Between logged steps
-//! the monitor only compares the step number. The tag names are
+//! gradscope's trainer reports it ([`crate::stats`]). The tag names are
 //! [`crate::tags`]'.
+//!
+//! **Gradient health** (Text dashboard, tag `gradient_health`). The first
+//! `observe` checks which variables the backward pass reached
+//! ([`mod@crate::connectivity`]) and writes the report; variables without a
+//! gradient make it a [`MonitorError::Disconnected`] naming every one,
+//! unless [`GradMonitor::allow_disconnected`] says they are frozen. Every
+//! step, logged or not, is checked for NaN and infinite gradients, by one
+//! sum per gradient on its device: the first step that has them is written
+//! with every variable holding them ([`GradMonitor::first_nonfinite`]).
+//! After it (unless told to stop on them), steps between logged ones cost
+//! only the step number's comparison.
 
 use std::cmp::Ordering;
 use std::fmt;
 
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use candle_nn::VarMap;
-use gradscope_tensorboard::summary::{histogram, scalar, summary_event, wall_time_now};
+use gradscope_tensorboard::summary::{histogram, scalar, summary_event, text, wall_time_now};
 use gradscope_tensorboard::{Step, SummaryError, SummaryWriter};
 
+use crate::connectivity::{connectivity_of_vars, Connectivity, GradScan};
 use crate::layout::monitor_layout;
-use crate::stats::{self, update_ratio, GradStats, TensorStats};
+use crate::magnitude::log10_abs_histogram;
+use crate::stats::{self, step_cosine, update_ratio, GradStats, TensorStats};
 use crate::tags;
 
 /// Why the monitor refused a call.
@@ -103,16 +120,21 @@ pub enum MonitorError {
         /// The step given, as written.
         step: String,
     },
-    /// A gradient held NaN or infinite values, and the monitor was told to
+    /// Gradients held NaN or infinite values, and the monitor was told to
     /// stop on them.
     NonFinite {
-        /// The first variable (in the monitor's order) whose gradient held
-        /// them.
-        param: String,
         /// The step.
         step: i64,
-        /// How many of its values were NaN or infinite.
-        count: usize,
+        /// Every variable whose gradient held them, in the monitor's order,
+        /// with how many of its values were NaN or infinite.
+        params: Vec<(String, usize)>,
+    },
+    /// At the first observed step, the loss did not reach every monitored
+    /// variable: the report names each one without a gradient. Frozen
+    /// variables are allowed by [`GradMonitor::allow_disconnected`].
+    Disconnected {
+        /// What the backward pass gave each variable.
+        report: Connectivity,
     },
     /// A tensor operation failed.
     Tensor(candle_core::Error),
@@ -150,10 +172,21 @@ impl fmt::Display for MonitorError {
                 i64::MIN,
                 i64::MAX
             ),
-            MonitorError::NonFinite { param, step, count } => write!(
+            MonitorError::NonFinite { step, params } => {
+                let list: Vec<String> = params
+                    .iter()
+                    .map(|(param, count)| format!("{param} ({count})"))
+                    .collect();
+                write!(
+                    f,
+                    "gradient monitor: step {step}: NaN or infinite gradient values in {}",
+                    list.join(", ")
+                )
+            }
+            MonitorError::Disconnected { report } => write!(
                 f,
-                "gradient monitor: step {step}: the gradient of {param} holds {count} NaN or \
-                 infinite values"
+                "gradient monitor: {report}\n\nIf these parameters are frozen on purpose, \
+                 build the monitor with allow_disconnected(true)."
             ),
             MonitorError::Tensor(e) => write!(f, "gradient monitor: {e}"),
             MonitorError::Write(e) => write!(f, "gradient monitor: {e}"),
@@ -188,8 +221,18 @@ struct Param {
     name: String,
     var: Var,
     shape: Vec<usize>,
-    /// Index into [`GradMonitor::groups`].
-    group: usize,
+    /// Index into [`GradMonitor::groups`]; `None` for a frozen variable.
+    group: Option<usize>,
+    /// Had no gradient at the first step, and the monitor was told to
+    /// allow that: skipped when it has none.
+    frozen: bool,
+}
+
+/// What a logged step keeps of a variable for the next call, which sees
+/// the optimizer's step.
+struct Before {
+    weight: Vec<f32>,
+    grad: Vec<f32>,
 }
 
 /// Logs the gradient flow of a candle model; see the [module](self) doc.
@@ -203,11 +246,16 @@ pub struct GradMonitor {
     groups: Vec<String>,
     every: i64,
     stop_on_nonfinite: bool,
+    allow_disconnected: bool,
     last_step: Option<i64>,
-    /// The weights before the optimizer step of the last logged step,
-    /// and that step: the update ratio is written at the next call.
-    before: Option<(i64, Vec<Vec<f32>>)>,
+    /// The weights and gradients of the last logged step, and that step:
+    /// the optimizer step's ratio and cosine are written at the next call.
+    before: Option<(i64, Vec<Option<Before>>)>,
     group_stats: GradStats,
+    /// The first observed step's report.
+    connectivity: Option<Connectivity>,
+    /// The first step with NaN or infinite gradients, and their variables.
+    first_nonfinite: Option<(i64, Vec<String>)>,
 }
 
 impl GradMonitor {
@@ -232,30 +280,20 @@ impl GradMonitor {
         vars: impl IntoIterator<Item = (String, Var)>,
         writer: SummaryWriter,
     ) -> Result<GradMonitor, MonitorError> {
-        let mut groups: Vec<String> = Vec::new();
-        let mut params = Vec::new();
-        for (name, var) in vars {
-            let group_name = match name.rsplit_once('.') {
-                Some((group, _)) => group.to_string(),
-                None => name.clone(),
-            };
-            let group = match groups.iter().position(|g| *g == group_name) {
-                Some(i) => i,
-                None => {
-                    groups.push(group_name);
-                    groups.len() - 1
-                }
-            };
-            params.push(Param {
+        let mut params: Vec<Param> = vars
+            .into_iter()
+            .map(|(name, var)| Param {
                 shape: var.dims().to_vec(),
                 name,
                 var,
-                group,
-            });
-        }
+                group: None,
+                frozen: false,
+            })
+            .collect();
         if params.is_empty() {
             return Err(MonitorError::NoParameters);
         }
+        let groups = assign_groups(&mut params);
         Ok(GradMonitor {
             writer,
             varmap: None,
@@ -264,8 +302,11 @@ impl GradMonitor {
             groups,
             every: 1,
             stop_on_nonfinite: false,
+            allow_disconnected: false,
             last_step: None,
             before: None,
+            connectivity: None,
+            first_nonfinite: None,
         })
     }
 
@@ -276,10 +317,69 @@ impl GradMonitor {
     }
 
     /// Makes a NaN or infinite gradient value a [`MonitorError::NonFinite`]
-    /// (after it is logged) instead of a `nonfinite/<param>` point alone.
+    /// naming every variable that holds them (after it is logged) instead
+    /// of `nonfinite/<param>` points alone.
     pub fn stop_on_nonfinite(mut self, stop: bool) -> GradMonitor {
         self.stop_on_nonfinite = stop;
         self
+    }
+
+    /// Lets variables the first step's gradients do not reach (frozen
+    /// ones) pass: the report still goes to the Text dashboard, and later
+    /// steps skip those variables while they have no gradient. Without it,
+    /// the first `observe` returns [`MonitorError::Disconnected`] naming
+    /// them all.
+    ///
+    /// ```
+    /// use candle_core::{Device, Var};
+    /// use gradscope_candle::GradMonitor;
+    /// use gradscope_tensorboard::SummaryWriter;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let (trained, frozen) = (Var::new(&[1f32], &Device::Cpu)?, Var::new(&[2f32], &Device::Cpu)?);
+    /// let vars = [("head.weight".to_string(), trained.clone()), ("body.weight".to_string(), frozen.clone())];
+    /// let mut monitor = GradMonitor::from_vars(vars, SummaryWriter::new(dir.path())?)?
+    ///     .allow_disconnected(true);
+    /// let loss = (trained.as_tensor() * frozen.as_tensor().detach())?.sum_all()?;
+    /// monitor.observe(0, &loss.backward()?)?;
+    /// assert_eq!(monitor.connectivity().unwrap().without_gradient(), ["body.weight"]);
+    /// assert_eq!(monitor.groups(), ["head"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn allow_disconnected(mut self, allow: bool) -> GradMonitor {
+        self.allow_disconnected = allow;
+        self
+    }
+
+    /// The connectivity report of the first observed step; `None` before it.
+    pub fn connectivity(&self) -> Option<&Connectivity> {
+        self.connectivity.as_ref()
+    }
+
+    /// The first observed step whose gradients held NaN or infinite values,
+    /// and every variable whose gradient held them, in the monitor's order.
+    /// Every step is checked, logged or not (see the [module](self) doc).
+    ///
+    /// ```
+    /// use candle_core::{Device, Var};
+    /// use gradscope_candle::GradMonitor;
+    /// use gradscope_tensorboard::SummaryWriter;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let w = Var::new(&[1f32, 4.0], &Device::Cpu)?;
+    /// let mut monitor = GradMonitor::from_vars([("w".to_string(), w.clone())], SummaryWriter::new(dir.path())?)?
+    ///     .log_every(100);
+    /// for step in 0..5 {
+    ///     // sqrt's gradient 1/(2 sqrt(w)) is infinite once w reaches 0, at step 1.
+    ///     let grads = w.as_tensor().sqrt()?.sum_all()?.backward()?;
+    ///     monitor.observe(step, &grads)?;
+    ///     w.set(&(w.as_tensor() - 1.0)?.relu()?)?;
+    /// }
+    /// assert_eq!(monitor.first_nonfinite(), Some((1, &["w".to_string()][..])));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_nonfinite(&self) -> Option<(i64, &[String])> {
+        (self.first_nonfinite.as_ref()).map(|(step, params)| (*step, params.as_slice()))
     }
 
     /// The monitored parameters' names, in order.
@@ -287,7 +387,9 @@ impl GradMonitor {
         self.params.iter().map(|p| p.name.as_str())
     }
 
-    /// The layer groups, in order.
+    /// The layer groups, in order; once the first step found frozen
+    /// variables ([`allow_disconnected`](Self::allow_disconnected)), without
+    /// the groups of frozen variables alone.
     pub fn groups(&self) -> &[String] {
         &self.groups
     }
@@ -305,23 +407,67 @@ impl GradMonitor {
             }
         }
         self.last_step = Some(step);
-        self.write_update_ratios()?;
-        if step % self.every != 0 {
+        self.write_update_steps()?;
+        let first = self.connectivity.is_none();
+        let logged = step % self.every == 0;
+        if first || logged {
+            self.follow_varmap()?;
+        }
+        if first {
+            self.check_connectivity(step, grads)?;
+        }
+        let nonfinite = if logged {
+            self.log(step, grads)?
+        } else {
+            self.screen(step, grads)?
+        };
+        self.report_nonfinite(step, nonfinite)
+    }
+
+    /// The first step's [`Connectivity`], to the Text dashboard; an error
+    /// naming every variable without a gradient unless they are allowed.
+    fn check_connectivity(&mut self, step: i64, grads: &GradStore) -> Result<(), MonitorError> {
+        let vars = self.params.iter().map(|p| (p.name.as_str(), &p.var));
+        let report = connectivity_of_vars(vars, grads)?;
+        let record = text(tags::GRADIENT_HEALTH, &report.to_string());
+        self.writer
+            .add_event(&summary_event(step, wall_time_now(), vec![record]))?;
+        self.connectivity = Some(report.clone());
+        if report.is_connected() {
             return Ok(());
         }
-        self.follow_varmap()?;
+        if !self.allow_disconnected {
+            return Err(MonitorError::Disconnected { report });
+        }
+        for p in &mut self.params {
+            p.frozen = report.without_gradient().contains(&p.name);
+        }
+        self.groups = assign_groups(&mut self.params);
+        self.group_stats = GradStats::new(self.groups.len());
+        Ok(())
+    }
+
+    /// A logged step: every figure of every variable. Returns the variables
+    /// with NaN or infinite gradient values and how many.
+    fn log(&mut self, step: i64, grads: &GradStore) -> Result<Vec<(String, usize)>, MonitorError> {
         let wall_time = wall_time_now();
-        let mut values = Vec::with_capacity(self.params.len() * 6 + self.groups.len());
+        let mut values = Vec::with_capacity(self.params.len() * 8 + self.groups.len());
         let mut group_sums = vec![(0f64, 0usize); self.groups.len()];
-        let mut weights = Vec::with_capacity(self.params.len());
-        let mut nonfinite = None;
+        let mut kept = Vec::with_capacity(self.params.len());
+        let mut nonfinite = Vec::new();
         for p in &self.params {
-            let grad =
-                grads
-                    .get(p.var.as_tensor())
-                    .ok_or_else(|| MonitorError::MissingGradient {
+            let grad = match grads.get(p.var.as_tensor()) {
+                Some(grad) => grad,
+                None if p.frozen => {
+                    kept.push(None);
+                    continue;
+                }
+                None => {
+                    return Err(MonitorError::MissingGradient {
                         param: p.name.clone(),
-                    })?;
+                    })
+                }
+            };
             let grad = host_values(grad)?;
             let weight = host_values(p.var.as_tensor())?;
             let figures = TensorStats::new(&grad);
@@ -333,14 +479,22 @@ impl GradMonitor {
                 histogram(&tags::GRAD.tag(name), &grad).0,
                 histogram(&tags::WEIGHT.tag(name), &weight).0,
             ]);
+            let magnitudes = log10_abs_histogram(&grad);
+            values.push(scalar(&tags::GRAD_ZEROS.tag(name), magnitudes.zeros as f32));
+            // All zero or non-finite: nothing to draw; the counts say so.
+            if magnitudes.num > 0 {
+                values.push(magnitudes.to_value(&tags::GRAD_LOG10_ABS.tag(name))?);
+            }
             if figures.nonfinite > 0 {
                 values.push(scalar(&tags::NONFINITE.tag(name), figures.nonfinite as f32));
-                nonfinite.get_or_insert((name.clone(), figures.nonfinite));
+                nonfinite.push((name.clone(), figures.nonfinite));
             }
-            let sum = &mut group_sums[p.group];
-            sum.0 += figures.mean_abs * grad.len() as f64;
-            sum.1 += grad.len();
-            weights.push(weight);
+            if let Some(group) = p.group {
+                let sum = &mut group_sums[group];
+                sum.0 += figures.mean_abs * grad.len() as f64;
+                sum.1 += grad.len();
+            }
+            kept.push(Some(Before { weight, grad }));
         }
         let group_means: Vec<f64> = group_sums
             .iter()
@@ -362,13 +516,83 @@ impl GradMonitor {
         self.group_stats.record(&group_means);
         self.writer
             .add_event(&summary_event(step, wall_time, values))?;
-        self.before = Some((step, weights));
-        match nonfinite {
-            Some((param, count)) if self.stop_on_nonfinite => {
-                Err(MonitorError::NonFinite { param, step, count })
-            }
-            _ => Ok(()),
+        self.before = Some((step, kept));
+        Ok(nonfinite)
+    }
+
+    /// A step between logged ones: finds NaN and infinite gradients by one
+    /// sum per gradient on its device (a NaN or infinity makes the sum
+    /// non-finite; a finite sum proves there is none), counting them on
+    /// the host only then, and writes their `nonfinite/<param>` points.
+    /// Once the first such step is known and the monitor is not to stop on
+    /// them, there is nothing more to learn here and it checks nothing.
+    fn screen(
+        &mut self,
+        step: i64,
+        grads: &GradStore,
+    ) -> Result<Vec<(String, usize)>, MonitorError> {
+        let mut nonfinite = Vec::new();
+        if self.first_nonfinite.is_some() && !self.stop_on_nonfinite {
+            return Ok(nonfinite);
         }
+        for p in &self.params {
+            let Some(grad) = grads.get(p.var.as_tensor()) else {
+                continue;
+            };
+            let sum = grad.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            if sum.is_finite() {
+                continue;
+            }
+            // The sum of finite values can overflow: count to be sure.
+            let count = GradScan::of(grad)?.nonfinite;
+            if count > 0 {
+                nonfinite.push((p.name.clone(), count));
+            }
+        }
+        if !nonfinite.is_empty() {
+            let values = (nonfinite.iter())
+                .map(|(name, count)| scalar(&tags::NONFINITE.tag(name), *count as f32))
+                .collect();
+            self.writer
+                .add_event(&summary_event(step, wall_time_now(), values))?;
+        }
+        Ok(nonfinite)
+    }
+
+    /// Records and reports the first step with non-finite gradients; the
+    /// error, if the monitor is to stop on them.
+    fn report_nonfinite(
+        &mut self,
+        step: i64,
+        nonfinite: Vec<(String, usize)>,
+    ) -> Result<(), MonitorError> {
+        if nonfinite.is_empty() {
+            return Ok(());
+        }
+        if self.first_nonfinite.is_none() {
+            let list: Vec<String> = (nonfinite.iter())
+                .map(|(name, count)| format!("`{name}` ({count} values)"))
+                .collect();
+            let message = format!(
+                "Step {step}: the first step whose gradients hold NaN or infinite values, in {} \
+                 of {} parameters: {}. The gradients of every step observed before were finite.",
+                nonfinite.len(),
+                self.params.len(),
+                list.join(", ")
+            );
+            let record = text(tags::GRADIENT_HEALTH, &message);
+            self.writer
+                .add_event(&summary_event(step, wall_time_now(), vec![record]))?;
+            let names = nonfinite.iter().map(|(name, _)| name.clone()).collect();
+            self.first_nonfinite = Some((step, names));
+        }
+        if self.stop_on_nonfinite {
+            return Err(MonitorError::NonFinite {
+                step,
+                params: nonfinite,
+            });
+        }
+        Ok(())
     }
 
     /// Takes the variables the map now holds under the monitored names.
@@ -395,17 +619,21 @@ impl GradMonitor {
         Ok(())
     }
 
-    /// Writes the update ratios of the last logged step's optimizer step,
-    /// now that the weights hold its result.
-    fn write_update_ratios(&mut self) -> Result<(), MonitorError> {
+    /// Writes the update ratios and cosines of the last logged step's
+    /// optimizer step, now that the weights hold its result.
+    fn write_update_steps(&mut self) -> Result<(), MonitorError> {
         let Some((step, before)) = self.before.take() else {
             return Ok(());
         };
         let mut values = Vec::new();
         for (p, before) in self.params.iter().zip(&before) {
+            let Some(before) = before else { continue };
             let after = host_values(p.var.as_tensor())?;
-            if let Some(ratio) = update_ratio(before, &after) {
+            if let Some(ratio) = update_ratio(&before.weight, &after) {
                 values.push(scalar(&tags::UPDATE_RATIO.tag(&p.name), ratio as f32));
+            }
+            if let Some(cosine) = step_cosine(&before.weight, &after, &before.grad) {
+                values.push(scalar(&tags::UPDATE_COSINE.tag(&p.name), cosine as f32));
             }
         }
         if !values.is_empty() {
@@ -434,6 +662,31 @@ impl GradMonitor {
         self.writer.close()?;
         Ok(())
     }
+}
+
+/// Puts each variable not frozen into its layer group (the name before its
+/// last `.`), groups in the order of their first variable; returns the
+/// groups.
+fn assign_groups(params: &mut [Param]) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for p in params.iter_mut() {
+        if p.frozen {
+            p.group = None;
+            continue;
+        }
+        let group_name = match p.name.rsplit_once('.') {
+            Some((group, _)) => group,
+            None => p.name.as_str(),
+        };
+        p.group = Some(match groups.iter().position(|g| g == group_name) {
+            Some(i) => i,
+            None => {
+                groups.push(group_name.to_string());
+                groups.len() - 1
+            }
+        });
+    }
+    groups
 }
 
 /// A tensor's values as f32 on the host, in row-major order.

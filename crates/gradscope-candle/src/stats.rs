@@ -187,6 +187,56 @@ pub fn update_ratio(before: &[f32], after: &[f32]) -> Option<f64> {
     ratio.is_finite().then_some(ratio)
 }
 
+/// The cosine between the step an optimizer took (`after − before`) and the
+/// negative gradient `grad` it was given: 1 for plain SGD, below 1 where
+/// momentum, Adam's per-value scaling or weight decay turned the step away
+/// from steepest descent, and near 0 or negative where the step no longer
+/// follows this gradient at all (Adam with stale moments, a gradient that
+/// flips sign each step). `None` where the step or the gradient is zero,
+/// or any figure is not finite, or the lengths differ.
+///
+/// ```
+/// use gradscope_candle::stats::step_cosine;
+/// // SGD: the step is -lr · grad.
+/// let cos = step_cosine(&[1.0, 2.0], &[0.9, 2.2], &[1.0, -2.0]).unwrap();
+/// assert!((cos - 1.0).abs() < 1e-6);
+/// // A step along the gradient (ascent) is -1; orthogonal, 0.
+/// assert!((step_cosine(&[0.0], &[1.0], &[1.0]).unwrap() + 1.0).abs() < 1e-12);
+/// assert!(step_cosine(&[0.0, 0.0], &[1.0, 0.0], &[0.0, 1.0]).unwrap().abs() < 1e-12);
+/// assert_eq!(step_cosine(&[1.0], &[1.0], &[1.0]), None); // no step
+/// ```
+pub fn step_cosine(before: &[f32], after: &[f32], grad: &[f32]) -> Option<f64> {
+    if before.len() != after.len() || before.len() != grad.len() {
+        return None;
+    }
+    // Eight f32 lanes the compiler vectorises, as in `update_ratio`; the
+    // sums go to f64 before they are combined.
+    const LANES: usize = 8;
+    let (mut dot, mut step, mut size) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
+    let n = before.len();
+    let whole = n - n % LANES;
+    for i in (0..whole).step_by(LANES) {
+        for k in 0..LANES {
+            let d = after[i + k] - before[i + k];
+            let g = grad[i + k];
+            dot[k] -= d * g;
+            step[k] += d * d;
+            size[k] += g * g;
+        }
+    }
+    let total = |lanes: [f32; LANES]| lanes.iter().map(|&v| f64::from(v)).sum::<f64>();
+    let (mut dot, mut step, mut size) = (total(dot), total(step), total(size));
+    for i in whole..n {
+        let d = f64::from(after[i]) - f64::from(before[i]);
+        let g = f64::from(grad[i]);
+        dot -= d * g;
+        step += d * d;
+        size += g * g;
+    }
+    let cosine = dot / (step.sqrt() * size.sqrt());
+    cosine.is_finite().then_some(cosine.clamp(-1.0, 1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +255,33 @@ mod tests {
             let ours = update_ratio(&before, &after).unwrap();
             assert!((ours - plain).abs() < 1e-4, "n={n}: {ours} vs {plain}");
         }
+    }
+
+    #[test]
+    fn step_cosine_agrees_with_the_plain_sum_across_lane_boundaries() {
+        for n in [1, 7, 8, 9, 100, 1001] {
+            let grad: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37 + 0.5).sin()).collect();
+            let before: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            // A step part along -grad, part along a fixed other direction.
+            let after: Vec<f32> = (0..n)
+                .map(|i| before[i] - 0.01 * grad[i] + 0.004 * (i as f32 * 1.3).cos())
+                .collect();
+            let (mut dot, mut dd, mut gg) = (0f64, 0f64, 0f64);
+            for i in 0..n {
+                let d = f64::from(after[i] - before[i]);
+                let g = f64::from(grad[i]);
+                dot -= d * g;
+                dd += d * d;
+                gg += g * g;
+            }
+            let plain = dot / (dd.sqrt() * gg.sqrt());
+            let ours = step_cosine(&before, &after, &grad).unwrap();
+            assert!((ours - plain).abs() < 1e-5, "n={n}: {ours} vs {plain}");
+            assert!(ours > 0.3 && ours <= 1.0, "n={n}: {ours}");
+        }
+        assert_eq!(step_cosine(&[1.0], &[2.0], &[0.0]), None);
+        assert_eq!(step_cosine(&[1.0], &[2.0], &[f32::NAN]), None);
+        assert_eq!(step_cosine(&[1.0, 2.0], &[2.0], &[1.0]), None);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //!
 //! Per parameter `p` (named as the model's `VarMap` names it), one section
 //! each in TensorBoard: [`GRAD_MEAN_ABS`], [`GRAD_MAX_ABS`], [`GRAD_NORM`],
-//! [`UPDATE_RATIO`], [`NONFINITE`] (scalars) and [`GRAD`], [`WEIGHT`]
-//! (histograms). Per layer group `g`: [`GROUP_GRAD_MEAN_ABS`] and
-//! [`GROUP_LOG10_GRAD_MEAN_ABS`]. At the end: [`ATTENUATION`].
+//! [`UPDATE_RATIO`], [`UPDATE_COSINE`], [`NONFINITE`], [`GRAD_ZEROS`]
+//! (scalars) and [`GRAD`], [`GRAD_LOG10_ABS`], [`WEIGHT`] (histograms).
+//! Per layer group `g`: [`GROUP_GRAD_MEAN_ABS`] and
+//! [`GROUP_LOG10_GRAD_MEAN_ABS`]. Text: [`GRADIENT_HEALTH`]. At the end:
+//! [`ATTENUATION`].
 //!
 //! ```
 //! use gradscope_candle::tags::{GRAD_MEAN_ABS, GROUP_GRAD_MEAN_ABS};
@@ -65,6 +67,16 @@ pub const GRAD_NORM: PerParam = PerParam::new("grad_norm/");
 pub const UPDATE_RATIO: PerParam = PerParam::new("update_ratio/");
 /// Histogram: a parameter's gradient.
 pub const GRAD: PerParam = PerParam::new("grad/");
+/// Histogram: log10 |value| of a parameter's gradient, exact zeros left
+/// out ([`magnitude::log10_abs_histogram`](crate::magnitude::log10_abs_histogram)):
+/// gradients decades apart sit decades apart.
+pub const GRAD_LOG10_ABS: PerParam = PerParam::new("grad_log10_abs/");
+/// Scalar: how many values of a parameter's gradient are exactly zero (the
+/// ones [`GRAD_LOG10_ABS`] leaves out).
+pub const GRAD_ZEROS: PerParam = PerParam::new("grad_zeros/");
+/// Scalar: the cosine between the optimizer's step and the negative
+/// gradient ([`stats::step_cosine`](crate::stats::step_cosine)).
+pub const UPDATE_COSINE: PerParam = PerParam::new("update_cosine/");
 /// Histogram: a parameter's values.
 pub const WEIGHT: PerParam = PerParam::new("weight/");
 /// Scalar: how many NaN or infinite values a parameter's gradient held,
@@ -77,6 +89,11 @@ pub const GROUP_GRAD_MEAN_ABS: PerParam = PerParam::new("group_grad_mean_abs/");
 /// (the Custom Scalars dashboard has none, and vanishing gradients span
 /// decades).
 pub const GROUP_LOG10_GRAD_MEAN_ABS: PerParam = PerParam::new("group_log10_grad_mean_abs/");
+
+/// Text: the gradient health report, at the first observed step
+/// ([`Connectivity`](crate::Connectivity)) and at the first step whose
+/// gradients held NaN or infinite values.
+pub const GRADIENT_HEALTH: &str = "gradient_health";
 
 /// Scalar, once at the end: the last layer's mean |grad| over the first
 /// layer's, each averaged over the logged steps
