@@ -90,6 +90,15 @@ pub const MEAN_GRAD: PerLayer = PerLayer::new("mean_");
 /// Custom Scalars dashboard has none, and the layers' values span decades).
 pub const LOG10_MEAN_GRAD: PerLayer = PerLayer::new("log10_mean_");
 
+/// Histogram, every logged step: log10 |dLoss/dW| of layer `i`'s kernel
+/// gradient, exact zeros left out (counted in [`ZERO_GRAD`]): the layers'
+/// gradients decades apart, where the linear [`grad_histogram`] puts them
+/// all on zero. Buckets of a tenth of a decade.
+pub const LOG10_ABS_GRAD: PerLayer = PerLayer::new("log10_abs_grad_");
+/// Scalar, every logged step: how many entries of layer `i`'s kernel
+/// gradient are exactly zero (left out of [`LOG10_ABS_GRAD`]).
+pub const ZERO_GRAD: PerLayer = PerLayer::new("zero_grad_");
+
 // The per-layer diagnostics below are logged at the diagnosed steps: the
 // logged steps, at most one per 200 iterations (`train::diagnoser`), so at
 // every logged step of the default `--log-every 200`. docs/views.md defines them.

@@ -19,6 +19,7 @@ pub mod diagnoser;
 pub mod divergence;
 pub mod engine;
 pub mod lines;
+mod log_magnitude;
 pub mod loss;
 pub mod recurrent;
 pub mod run_log;

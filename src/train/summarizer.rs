@@ -42,6 +42,7 @@ use crate::tags;
 use crate::train::adam::{AdamConfig, Replica};
 use crate::train::diagnoser::{Diagnosed, Diagnoser, DIAGNOSE_EVERY};
 use crate::train::lines::Lines;
+use crate::train::log_magnitude;
 use crate::train::run_writer::RunWriter;
 use gradscope_tensorboard::proto::Event;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
@@ -586,7 +587,9 @@ fn next_job(inbox: &Receiver<Job>, lines: &mut Lines) -> Option<Job> {
 }
 
 /// The summaries of one step: [`tags::LOSS`], [`tags::ACC`], and per layer
-/// its mean |grad| (and its log10) and the histograms of its kernel's gradient and kernel.
+/// its mean |grad| (and its log10), the histograms of its kernel's gradient
+/// and kernel, and of the gradient's log10 magnitudes with its count of
+/// exact zeros.
 /// Fills `means` with each layer's mean |grad|; returns the event and how
 /// many non-finite values the histograms left out.
 fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -> (Event, usize) {
@@ -608,6 +611,9 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
         let (weight_hist, skipped_w) = histogram(&tags::weight_histogram(l + 1), weights);
         values.extend([grad_hist, weight_hist]);
         non_finite += skipped + skipped_w;
+        let (log_hist, zeros) = log_magnitude::histogram(&tags::LOG10_ABS_GRAD.tag(l + 1), grad);
+        values.extend(log_hist);
+        values.push(scalar(&tags::ZERO_GRAD.tag(l + 1), zeros as f32));
     }
     (
         summary_event(record.step, record.wall_time, values),
@@ -696,10 +702,14 @@ mod tests {
                 "log10_mean_1",
                 "histogram_1",
                 "hist_weights_1",
+                "log10_abs_grad_1",
+                "zero_grad_1",
                 "mean_2",
                 "log10_mean_2",
                 "histogram_2",
-                "hist_weights_2"
+                "hist_weights_2",
+                "log10_abs_grad_2",
+                "zero_grad_2"
             ]
         );
         assert_eq!(s.value[2].value, Some(Value::SimpleValue(2.0)));
