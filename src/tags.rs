@@ -119,6 +119,25 @@ pub const UPDATE_RATIO: PerLayer = PerLayer::new("update_ratio_");
 /// logged batch (before a skip connection adds the layer's input back).
 pub const ACTIVATIONS: PerLayer = PerLayer::new("activations_");
 
+// The optimizer's side, at every logged step (docs/views.md).
+
+/// Scalar: ‖dLoss/dW‖ of layer `i`'s kernel before any clipping (L2 norm).
+pub const GRAD_NORM: PerLayer = PerLayer::new("grad_norm_");
+/// Scalar, fused Adam: ‖m‖ of Adam's first moment of layer `i`'s kernel,
+/// after the logged step's update.
+pub const ADAM_M_NORM: PerLayer = PerLayer::new("adam_m_norm_");
+/// Scalar, fused Adam: ‖v‖ of the second moment, likewise.
+pub const ADAM_V_NORM: PerLayer = PerLayer::new("adam_v_norm_");
+/// Scalar, fused Adam: the cosine between the step the optimizer took on
+/// layer `i`'s kernel (W_after − W_before) and the negative gradient.
+pub const UPDATE_COSINE: PerLayer = PerLayer::new("update_cosine_");
+/// Scalar, with `--clip-norm`: the global norm of every parameter's
+/// gradient before clipping (what clipping compares with the bound).
+pub const GLOBAL_GRAD_NORM: &str = "grad_norm";
+/// Scalar, with `--clip-norm`: the fraction of the iterations since the
+/// last logged step (this one included) whose gradients were clipped.
+pub const CLIPPED_FRACTION: &str = "clipped_fraction";
+
 /// Image: the first layer's kernel, one picture per unit (its weights over
 /// the input image), tiled; at the first and the last diagnosed step.
 pub const FIRST_LAYER_KERNELS: &str = "first_layer_kernels";

@@ -200,6 +200,7 @@ pub fn train(
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
     let mut log = RunLog::start(name, run_dir, cfg, data, &model, optimizer.replayable())?;
+    let kernels: Vec<_> = model.layers.iter().map(|l| l.kernel.clone()).collect();
 
     let mut labels = Vec::new();
     for i in 0..cfg.iterations {
@@ -216,7 +217,8 @@ pub fn train(
         let loss = loss.to_scalar::<f32>()?;
         let diverged = divergence::check(loss, &model, &grads)?;
         if let Some(max_norm) = cfg.clip_norm {
-            clip::clip_grad_norm(&mut grads, &model.vars(), max_norm)?;
+            let total = clip::clip_grad_norm(&mut grads, &model.vars(), max_norm)?;
+            log.clipped(total, max_norm);
         }
         if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
@@ -225,7 +227,12 @@ pub fn train(
         if let Some(divergence) = diverged {
             return log.end(i, Ending::Diverged(divergence));
         }
-        optimizer.step(&grads)?;
+        if log.measures_optimizer(i) {
+            let measures = optimizer.step_measured(&grads, &kernels)?;
+            log.optimized(i, measures)?;
+        } else {
+            optimizer.step(&grads)?;
+        }
         log.stepped(i, &model)?;
     }
 

@@ -75,7 +75,8 @@ pub fn train(
         let loss = loss.to_scalar::<f32>()?;
         let diverged = divergence::check_params(loss, parameters(&model), &grads)?;
         if let Some(max_norm) = cfg.clip_norm {
-            clip::clip_grad_norm(&mut grads, &vars, max_norm)?;
+            let total = clip::clip_grad_norm(&mut grads, &vars, max_norm)?;
+            log.clipped(total, max_norm);
         }
         if logged || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
@@ -87,7 +88,12 @@ pub fn train(
         if let Some(divergence) = diverged {
             return log.end(i, Ending::Diverged(divergence));
         }
-        optimizer.step(&grads)?;
+        if log.measures_optimizer(i) {
+            let measures = optimizer.step_measured(&grads, &kernels)?;
+            log.optimized(i, Some(measures))?;
+        } else {
+            optimizer.step(&grads)?;
+        }
         log.tick();
     }
 

@@ -28,12 +28,13 @@ use crate::model::Mlp;
 use crate::stats::{self, RunSummary};
 use crate::tags;
 use crate::time_profile::{self, Curve};
-use crate::train::adam::AdamConfig;
+use crate::train::adam::{AdamConfig, StepMeasure};
+use crate::train::clip;
 use crate::train::diagnoser::Diagnosed;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
 use crate::train::run_writer::RunWriter;
-use crate::train::summarizer::{Setup, StepSource, Summarizer};
+use crate::train::summarizer::{Clipping, Setup, StepSource, Summarizer};
 use crate::train::{describe, TrainConfig};
 
 /// How a run ended.
@@ -86,6 +87,10 @@ pub struct RunLog {
     last_logged: Option<(usize, f32, f32)>,
     /// A recurrent run's gradient through time at each logged step.
     through_time: Vec<Curve>,
+    /// With `--clip-norm`: the iterations since the last logged step and
+    /// how many of them were clipped, and the last one's clipping.
+    clip_counts: (usize, usize),
+    last_clip: Option<(f64, f64)>,
 }
 
 impl RunLog {
@@ -170,6 +175,8 @@ impl RunLog {
             progress,
             last_logged: None,
             through_time: Vec::new(),
+            clip_counts: (0, 0),
+            last_clip: None,
         })
     }
 
@@ -212,9 +219,51 @@ impl RunLog {
         self.log_step(i, loss, acc, &source)
     }
 
-    fn log_step(&mut self, i: usize, loss: f32, acc: f32, source: &Snapshot) -> Result<()> {
+    /// Counts iteration `i`'s gradient clipping (`--clip-norm`): their
+    /// global norm was `total_norm` before clipping to `max_norm`
+    /// ([`clip::clip_grad_norm`]). Call it before the iteration's
+    /// [`step`](Self::step), if logged.
+    pub fn clipped(&mut self, total_norm: f64, max_norm: f64) {
+        let scale = clip::scale(total_norm, max_norm);
+        self.clip_counts.0 += 1;
+        self.clip_counts.1 += usize::from(scale < 1.0);
+        self.last_clip = Some((total_norm, scale));
+    }
+
+    /// Whether the optimizer should measure its step after logged
+    /// iteration `i` ([`optimized`](Self::optimized)): not when the
+    /// summary thread's replica of it measures the step itself.
+    pub fn measures_optimizer(&self, i: usize) -> bool {
+        self.last_logged.is_some_and(|(step, ..)| step == i) && !self.summaries.replicated()
+    }
+
+    /// Logs the optimizer's step after logged iteration `i`, measured per
+    /// kernel (layer 1 first) by the optimizer; `None` where the optimizer
+    /// cannot measure it (candle-nn's AdamW).
+    pub fn optimized(
+        &mut self,
+        i: usize,
+        measures: Option<Vec<Option<StepMeasure>>>,
+    ) -> Result<()> {
+        let Some(measures) = measures else {
+            return Ok(());
+        };
         self.summaries
-            .log_step(i as i64, wall_time_now(), loss, acc, source)
+            .optimized(i as i64, wall_time_now(), measures)
+            .with_context(|| format!("{}: logging iteration {i}'s optimizer step", self.name))
+    }
+
+    fn log_step(&mut self, i: usize, loss: f32, acc: f32, source: &Snapshot) -> Result<()> {
+        let clip = self.last_clip.take().map(|(total_norm, scale)| {
+            let (iterations, clipped) = std::mem::take(&mut self.clip_counts);
+            Clipping {
+                total_norm,
+                scale,
+                fraction: clipped as f64 / iterations.max(1) as f64,
+            }
+        });
+        self.summaries
+            .log_step(i as i64, wall_time_now(), loss, acc, clip, source)
             .with_context(|| format!("{}: logging iteration {i}", self.name))?;
         self.last_logged = Some((i, loss, acc));
         Ok(())

@@ -39,12 +39,13 @@ use candle_core::Tensor;
 
 use crate::stats::{mean_abs, GradStats, UnitFractions};
 use crate::tags;
-use crate::train::adam::{AdamConfig, Replica};
+use crate::train::adam::{AdamConfig, Replica, StepMeasure};
 use crate::train::diagnoser::{Diagnosed, Diagnoser, DIAGNOSE_EVERY};
 use crate::train::lines::Lines;
 use crate::train::log_magnitude;
 use crate::train::run_writer::RunWriter;
-use gradscope_tensorboard::proto::Event;
+use gradscope_tensorboard::proto::summary::value::Value::Histo;
+use gradscope_tensorboard::proto::{summary, Event};
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
 
 /// Where a logged step's numbers come from: per dense layer, input first,
@@ -81,6 +82,21 @@ struct StepRecord {
     /// With diagnostics: each layer's bias, and the step's batch.
     biases: Vec<Vec<f32>>,
     batch: Option<Tensor>,
+    /// With `--clip-norm`: how the step's gradients were clipped (`grads`
+    /// holds them clipped).
+    clip: Option<Clipping>,
+}
+
+/// A logged step's gradient clipping (`--clip-norm`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clipping {
+    /// The global norm of every parameter's gradient before clipping.
+    pub total_norm: f64,
+    /// What the gradients were multiplied by (1: not clipped).
+    pub scale: f64,
+    /// The fraction of the iterations since the last logged step, this one
+    /// included, that were clipped.
+    pub fraction: f64,
 }
 
 enum Job {
@@ -93,6 +109,13 @@ enum Job {
     Stepped {
         step: i64,
         kernels: Vec<Vec<f32>>,
+    },
+    /// The optimizer's step after logged step `step`, measured per layer
+    /// by the training thread's optimizer (when no replica measures it).
+    Optimized {
+        step: i64,
+        wall_time: f64,
+        measures: Vec<Option<StepMeasure>>,
     },
 }
 
@@ -251,9 +274,11 @@ impl Summarizer {
         wall_time: f64,
         loss: f32,
         acc: f32,
+        clip: Option<Clipping>,
         source: &dyn StepSource,
     ) -> Result<()> {
         let mut record = self.record(step, wall_time, loss, acc);
+        record.clip = clip;
         source.copy_grads(&mut record.grads)?;
         if self.wants_weights(step) {
             source.copy_weights(&mut record.weights)?;
@@ -280,6 +305,27 @@ impl Summarizer {
         self.send(Job::Stepped { step, kernels })
     }
 
+    /// Whether the worker measures the optimizer's steps itself, with its
+    /// replica: then the training thread need not.
+    pub fn replicated(&self) -> bool {
+        self.replicated
+    }
+
+    /// Logs the optimizer's step after logged step `step`, as the training
+    /// thread's optimizer measured it, per layer (`None`: not measured).
+    pub fn optimized(
+        &mut self,
+        step: i64,
+        wall_time: f64,
+        measures: Vec<Option<StepMeasure>>,
+    ) -> Result<()> {
+        self.send(Job::Optimized {
+            step,
+            wall_time,
+            measures,
+        })
+    }
+
     /// Whether `step`'s record must carry the kernels: always, unless the
     /// worker replicates the optimizer; then at step 0 (where the replica
     /// starts) and every [`CHECK_EVERY`] steps. Copying 33 KB of kernels a
@@ -302,9 +348,11 @@ impl Summarizer {
             has_weights: false,
             biases: vec![Vec::new(); self.layers],
             batch: None,
+            clip: None,
         });
         (record.step, record.wall_time, record.loss, record.acc) = (step, wall_time, loss, acc);
         record.has_weights = false;
+        record.clip = None;
         record
     }
 
@@ -403,7 +451,9 @@ fn work(
     let mut means = Vec::with_capacity(setup.layers);
     let mut kernels = Kernels::new(setup.replica);
     let mut diagnoser = setup.diagnosed.map(Diagnoser::new);
-    // Diagnostics events, written after the job's own event.
+    // The optimizer's step and the diagnostics, events written after the
+    // job's own.
+    let mut optimized = None;
     let mut diagnosed = Vec::new();
     while let Some(job) = next_job(inbox, &mut lines) {
         let (event, line, record) = match job {
@@ -432,6 +482,14 @@ fn work(
                 diagnosed.extend(diagnoser.as_mut().and_then(|d| d.stepped(step, &kernels)));
                 (None, None, None)
             }
+            Job::Optimized {
+                step,
+                wall_time,
+                measures,
+            } => {
+                let values = optimizer_values(measures.iter().map(Option::as_ref));
+                (Some(summary_event(step, wall_time, values)), None, None)
+            }
         };
         if let Some(mut record) = record {
             if let (Some(diagnoser), Some(batch)) = (&mut diagnoser, record.batch.take()) {
@@ -445,7 +503,10 @@ fn work(
                     &means,
                 )?);
             }
-            kernels.step(&record)?;
+            if let Some(measures) = kernels.step(&record)? {
+                let values = optimizer_values(measures.iter().map(Some));
+                optimized = Some(summary_event(record.step, record.wall_time, values));
+            }
             if let (Some(diagnoser), Some(after)) = (&mut diagnoser, kernels.replicated()) {
                 diagnosed.extend(diagnoser.stepped(record.step, after));
             }
@@ -453,6 +514,9 @@ fn work(
             let _ = give_back.send(record);
         }
         if let Some(event) = event {
+            writer.write_event(&event)?;
+        }
+        if let Some(event) = optimized.take() {
             writer.write_event(&event)?;
         }
         for event in diagnosed.drain(..) {
@@ -539,12 +603,13 @@ impl Kernels {
     }
 
     /// Steps the replica with `record`'s gradients, as the optimizer does
-    /// after the step is logged.
-    fn step(&mut self, record: &StepRecord) -> Result<()> {
-        if let Some(replica) = &mut self.replica {
-            replica.step(&record.grads)?;
+    /// after the step is logged; returns each kernel's step measured, if
+    /// there is a replica.
+    fn step(&mut self, record: &StepRecord) -> Result<Option<Vec<StepMeasure>>> {
+        match &mut self.replica {
+            Some(replica) => Ok(Some(replica.step_measured(&record.grads)?)),
+            None => Ok(None),
         }
-        Ok(())
     }
 }
 
@@ -597,6 +662,12 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
         scalar(tags::LOSS, record.loss),
         scalar(tags::ACC, record.acc),
     ];
+    if let Some(clip) = record.clip {
+        values.push(scalar(tags::GLOBAL_GRAD_NORM, clip.total_norm as f32));
+        values.push(scalar(tags::CLIPPED_FRACTION, clip.fraction as f32));
+    }
+    // The gradients were multiplied by this: their norms before, after.
+    let scale = record.clip.map_or(1.0, |c| c.scale);
     let mut non_finite = 0;
     means.clear();
     for (l, (grad, weights)) in record.grads.iter().zip(weights).enumerate() {
@@ -608,6 +679,11 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
             mean.log10() as f32,
         ));
         let (grad_hist, skipped) = histogram(&tags::grad_histogram(l + 1), grad);
+        if let Some(Histo(h)) = &grad_hist.value {
+            // The histogram's sum of squares is over the finite values.
+            let norm = h.sum_squares.sqrt() / scale;
+            values.push(scalar(&tags::GRAD_NORM.tag(l + 1), norm as f32));
+        }
         let (weight_hist, skipped_w) = histogram(&tags::weight_histogram(l + 1), weights);
         values.extend([grad_hist, weight_hist]);
         non_finite += skipped + skipped_w;
@@ -619,6 +695,30 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
         summary_event(record.step, record.wall_time, values),
         non_finite,
     )
+}
+
+/// The optimizer's values of a logged step: per layer (kernel), the norms
+/// of Adam's moments and the cosine of its step with the negative gradient
+/// (none for a layer not measured, or a cosine not defined).
+fn optimizer_values<'a>(
+    measures: impl Iterator<Item = Option<&'a StepMeasure>>,
+) -> Vec<summary::Value> {
+    let mut values = Vec::new();
+    for (l, measure) in measures.enumerate() {
+        let Some(measure) = measure else { continue };
+        values.push(scalar(
+            &tags::ADAM_M_NORM.tag(l + 1),
+            measure.m_norm() as f32,
+        ));
+        values.push(scalar(
+            &tags::ADAM_V_NORM.tag(l + 1),
+            measure.v_norm() as f32,
+        ));
+        if let Some(cosine) = measure.cosine() {
+            values.push(scalar(&tags::UPDATE_COSINE.tag(l + 1), cosine as f32));
+        }
+    }
+    values
 }
 
 #[cfg(test)]
@@ -700,12 +800,14 @@ mod tests {
                 "acc",
                 "mean_1",
                 "log10_mean_1",
+                "grad_norm_1",
                 "histogram_1",
                 "hist_weights_1",
                 "log10_abs_grad_1",
                 "zero_grad_1",
                 "mean_2",
                 "log10_mean_2",
+                "grad_norm_2",
                 "histogram_2",
                 "hist_weights_2",
                 "log10_abs_grad_2",
@@ -796,6 +898,7 @@ mod tests {
         // What the optimizer's weights are at each step.
         let mut optimizer = Replica::new(config, vec![vec![0.5, -0.25, 3.0]]);
         let mut logged = Vec::new();
+        let mut moments = Vec::new();
         for step in 0..7 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![step as f32 * 0.1, -1.0, 0.25];
@@ -809,6 +912,8 @@ mod tests {
             }
             logged.push(optimizer.weights()[0].clone());
             let grads = r.grads.clone();
+            let measure = optimizer.clone().step_measured(&grads).unwrap()[0];
+            moments.push(measure.m_norm() as f32);
             if step == 3 {
                 // Built by the training thread (a full queue): it copies the
                 // kernels in first, as `log_step` does then.
@@ -825,16 +930,24 @@ mod tests {
         let (writer, _) = s.finish().unwrap();
         writer.close().unwrap();
 
+        // Each step's event, then the replica's measure of the optimizer's
+        // step after it: the moments of the optimizer's own.
         let events = read_events(&path).unwrap().events;
-        for (event, weights) in events[1..].iter().zip(&logged) {
-            let Some(event::What::Summary(summary)) = &event.what else {
-                panic!("not a summary")
+        assert_eq!(events.len(), 1 + 2 * logged.len());
+        for ((pair, weights), moment) in events[1..].chunks(2).zip(&logged).zip(&moments) {
+            let summary = |e: &Event| match &e.what {
+                Some(event::What::Summary(s)) => s.clone(),
+                _ => panic!("not a summary"),
             };
-            let got = summary.value.iter().find(|v| v.tag == "hist_weights_1");
+            let (step, optimized) = (summary(&pair[0]), summary(&pair[1]));
+            let got = step.value.iter().find(|v| v.tag == "hist_weights_1");
             let want = histogram("hist_weights_1", weights).0;
-            assert_eq!(got, Some(&want), "step {}", event.step);
+            assert_eq!(got, Some(&want), "step {}", pair[0].step);
+            assert_eq!(pair[1].step, pair[0].step);
+            let m_norm = optimized.value.iter().find(|v| v.tag == "adam_m_norm_1");
+            let want = scalar("adam_m_norm_1", *moment);
+            assert_eq!(m_norm, Some(&want), "step {}", pair[0].step);
         }
-        assert_eq!(events.len(), 1 + logged.len());
         let warnings: Vec<String> = sink
             .text()
             .lines()

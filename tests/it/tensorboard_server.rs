@@ -87,6 +87,9 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
     scalar_tags.extend(layers.clone().map(|l| format!("log10_mean_{l}")));
     scalar_tags.extend(layers.clone().map(|l| format!("update_ratio_{l}")));
     scalar_tags.extend(layers.clone().map(|l| format!("zero_grad_{l}")));
+    for family in ["grad_norm", "adam_m_norm", "adam_v_norm", "update_cosine"] {
+        scalar_tags.extend(layers.clone().map(|l| format!("{family}_{l}")));
+    }
     let mut histogram_tags: BTreeSet<String> = layers
         .flat_map(|l| {
             [

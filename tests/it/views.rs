@@ -289,6 +289,8 @@ fn tensorboard_serves_the_views_of_gradient_flow() {
 /// the kernels the training thread sends after stepping (every
 /// `DIAGNOSE_EVERY`th logged): both give the same values; and the per-layer
 /// diagnostics are logged once per `DIAGNOSE_EVERY` iterations either way.
+/// So do the optimizer's moments and the step's cosine, measured by the
+/// replica or by the training thread's optimizer.
 #[test]
 fn update_ratios_agree_with_and_without_the_replica() {
     const EVERY: usize = gradscope::train::diagnoser::DIAGNOSE_EVERY as usize;
@@ -320,6 +322,24 @@ fn update_ratios_agree_with_and_without_the_replica() {
                 "{tag}"
             );
             assert_eq!(every.get(&tag), tenth.get(&tag), "{activation} {tag}");
+            // The optimizer's step, measured by the replica at every step or
+            // by the optimizer itself at the logged ones: the same values.
+            for family in [tags::ADAM_M_NORM, tags::ADAM_V_NORM, tags::UPDATE_COSINE] {
+                let tag = family.tag(layer);
+                let measured = tenth.get(&tag);
+                assert_eq!(
+                    tenth.steps(&tag),
+                    [0, EVERY as i64, 2 * EVERY as i64, 3 * EVERY as i64]
+                );
+                assert_eq!(every.steps(&tag).len(), 3 * EVERY + 1, "{tag}");
+                let replicated: Vec<(i64, f32)> = every
+                    .get(&tag)
+                    .iter()
+                    .filter(|(step, _)| step % EVERY as i64 == 0)
+                    .copied()
+                    .collect();
+                assert_eq!(replicated, measured, "{activation} {tag}");
+            }
             // Adam's first step moves each weight by about lr: a ratio far
             // below 1 and far above nothing.
             let (_, first) = tenth.get(&tag)[0];
