@@ -144,6 +144,9 @@ pub const FIRST_LAYER_KERNELS: &str = "first_layer_kernels";
 /// Image: the bar chart of every layer's mean |grad| (log scale) at a
 /// logged step, at most one per 200 iterations.
 pub const GRADIENT_FLOW: &str = "gradient_flow";
+/// Text, at the end of a diverged run: what turned non-finite and where
+/// the first non-finite value was (`train::origin`).
+pub const DIVERGENCE: &str = "divergence";
 /// Text: the run's diagnosis in words (vanishing, exploding, dead and
 /// saturated layers), at the end.
 pub const DIAGNOSIS: &str = "diagnosis";

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod lines;
 mod log_magnitude;
 pub mod loss;
+pub mod origin;
 pub mod recurrent;
 pub mod run_log;
 pub mod run_writer;
@@ -224,8 +225,11 @@ pub fn train(
             let acc = batch_accuracy(&logits, &labels)?;
             log.step(i, &x, loss, acc, &model, &grads)?;
         }
-        if let Some(divergence) = diverged {
-            return log.end(i, Ending::Diverged(divergence));
+        if let Some(cause) = diverged {
+            // Where it began: the iteration re-run on host copies (the
+            // optimizer has not stepped the weights).
+            let origin = origin::Located::of(origin::locate(&model, &x, &labels, i));
+            return log.end(i, Ending::Diverged { cause, origin });
         }
         if log.measures_optimizer(i) {
             let measures = optimizer.step_measured(&grads, &kernels)?;

@@ -26,6 +26,7 @@ use crate::model::sequence_op::TimeGrads;
 use crate::model::{Cell, Recurrent, RecurrentShape};
 use crate::stats::RunSummary;
 use crate::train::adam::{Adam, AdamConfig};
+use crate::train::origin::Located;
 use crate::train::run_log::{Ending, RunLog};
 use crate::train::{
     batch_accuracy, check_batch_fits, clip, correct, describe, divergence, loss, ConfigError,
@@ -85,8 +86,11 @@ pub fn train(
                 log.through_time(i, &norms)?;
             }
         }
-        if let Some(divergence) = diverged {
-            return log.end(i, Ending::Diverged(divergence));
+        if let Some(cause) = diverged {
+            let origin = Located::Unknown(
+                "the recurrent runs are not re-run to locate it (the MLP's are)".into(),
+            );
+            return log.end(i, Ending::Diverged { cause, origin });
         }
         if log.measures_optimizer(i) {
             let measures = optimizer.step_measured(&grads, &kernels)?;

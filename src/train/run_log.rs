@@ -33,6 +33,7 @@ use crate::train::clip;
 use crate::train::diagnoser::Diagnosed;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
+use crate::train::origin::Located;
 use crate::train::run_writer::RunWriter;
 use crate::train::summarizer::{Clipping, Setup, StepSource, Summarizer};
 use crate::train::{describe, TrainConfig};
@@ -43,7 +44,8 @@ pub enum Ending {
     /// Every iteration ran; the model scored these on the whole splits.
     Finished { train_acc: f32, test_acc: f32 },
     /// A loss or gradient went non-finite; nothing more was trained.
-    Diverged(Divergence),
+    /// `origin`: where the first non-finite value of that iteration was.
+    Diverged { cause: Divergence, origin: Located },
     /// A signal asked the run to stop.
     Stopped(Signal),
 }
@@ -54,6 +56,8 @@ pub struct Diverged {
     pub run: String,
     pub iteration: usize,
     pub cause: Divergence,
+    /// Where it began.
+    pub origin: Located,
     /// The run's event file.
     pub path: PathBuf,
 }
@@ -64,12 +68,13 @@ impl fmt::Display for Diverged {
             run,
             iteration,
             cause,
+            origin,
             path,
         } = self;
         write!(
             f,
-            "{run}: training diverged at iteration {iteration}: {cause}. Everything logged \
-             up to and including iteration {iteration} is in {}",
+            "{run}: training diverged at iteration {iteration}: {cause}; {origin}. Everything \
+             logged up to and including iteration {iteration} is in {}",
             path.display()
         )
     }
@@ -317,10 +322,11 @@ impl RunLog {
         let closed = self.close(at, &ending);
         match ending {
             Ending::Finished { .. } => closed.map(|closed| (closed.summary, closed.run)),
-            Ending::Diverged(cause) => Err(Diverged {
+            Ending::Diverged { cause, origin } => Err(Diverged {
                 run: name,
                 iteration: at,
                 cause,
+                origin,
                 path: closed?.path,
             }
             .into()),
@@ -365,17 +371,17 @@ impl RunLog {
                 train_acc,
                 test_acc,
             } => (train_acc, test_acc),
-            Ending::Diverged(_) | Ending::Stopped(_) => (f32::NAN, f32::NAN),
+            Ending::Diverged { .. } | Ending::Stopped(_) => (f32::NAN, f32::NAN),
         };
         let (final_loss, final_batch_acc) =
             last_logged.map_or((f32::NAN, f32::NAN), |l| (l.1, l.2));
         let wall_time = wall_time_now();
         if !matches!(ending, Ending::Finished { .. }) {
-            summaries.write_event(summary_event(
-                at as i64,
-                wall_time,
-                describe::failure_values(wall_time),
-            ))?;
+            let mut values = describe::failure_values(wall_time);
+            if let Ending::Diverged { cause, origin } = ending {
+                values.extend(describe::divergence_values(at, cause, origin));
+            }
+            summaries.write_event(summary_event(at as i64, wall_time, values))?;
         }
         // The summary thread holds the gradient statistics of every logged
         // step: the finished run's figures wait for it.

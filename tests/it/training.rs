@@ -168,6 +168,28 @@ fn a_diverged_run_ends_its_hparams_session_as_failed() {
         panic!("not a session end")
     };
     assert_eq!(info.status, Status::Failure as i32);
+    // Beside the failed session: where the divergence began, in words.
+    let text = s
+        .value
+        .iter()
+        .find(|v| v.tag == tags::DIVERGENCE)
+        .expect("no divergence text");
+    let Some(Value::Tensor(t)) = &text.value else {
+        panic!("not text")
+    };
+    let words = String::from_utf8(t.string_val[0].clone()).unwrap();
+    assert!(
+        words.starts_with("Training diverged at iteration "),
+        "{words}"
+    );
+    assert!(
+        err.contains(
+            words
+                .trim_start_matches("Training diverged at iteration ")
+                .trim_end_matches('.')
+        ),
+        "{err} / {words}"
+    );
 }
 
 /// At `--log-every 1` the summary thread replays the optimizer instead of
