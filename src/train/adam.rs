@@ -505,9 +505,11 @@ mod tests {
                 .to_vec1::<f32>()
                 .unwrap();
             let before = var.as_tensor().to_vec1::<f32>().unwrap();
-            let measured = adam.step_measured(&grads, &[var.clone()]).unwrap();
-            let mirrored = replica.step_measured(&[g.clone()]).unwrap();
-            plain.step(&[g.clone()]).unwrap();
+            let measured = adam
+                .step_measured(&grads, std::slice::from_ref(&var))
+                .unwrap();
+            let mirrored = replica.step_measured(std::slice::from_ref(&g)).unwrap();
+            plain.step(std::slice::from_ref(&g)).unwrap();
             let after = var.as_tensor().to_vec1::<f32>().unwrap();
             let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&after), bits(&replica.weights()[0]), "step {step}");

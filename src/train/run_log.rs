@@ -262,9 +262,9 @@ impl RunLog {
         let clip = self.last_clip.take().map(|(total_norm, scale)| {
             let (iterations, clipped) = std::mem::take(&mut self.clip_counts);
             Clipping {
-                total_norm,
-                scale,
-                fraction: clipped as f64 / iterations.max(1) as f64,
+                total_norm: total_norm as f32,
+                scale: scale as f32,
+                fraction: (clipped as f64 / iterations.max(1) as f64) as f32,
             }
         });
         self.summaries

@@ -83,20 +83,21 @@ struct StepRecord {
     biases: Vec<Vec<f32>>,
     batch: Option<Tensor>,
     /// With `--clip-norm`: how the step's gradients were clipped (`grads`
-    /// holds them clipped).
-    clip: Option<Clipping>,
+    /// holds them clipped). Boxed: a job is moved through the queue, and
+    /// most runs do not clip.
+    clip: Option<Box<Clipping>>,
 }
 
 /// A logged step's gradient clipping (`--clip-norm`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Clipping {
     /// The global norm of every parameter's gradient before clipping.
-    pub total_norm: f64,
+    pub total_norm: f32,
     /// What the gradients were multiplied by (1: not clipped).
-    pub scale: f64,
+    pub scale: f32,
     /// The fraction of the iterations since the last logged step, this one
     /// included, that were clipped.
-    pub fraction: f64,
+    pub fraction: f32,
 }
 
 enum Job {
@@ -278,7 +279,7 @@ impl Summarizer {
         source: &dyn StepSource,
     ) -> Result<()> {
         let mut record = self.record(step, wall_time, loss, acc);
-        record.clip = clip;
+        record.clip = clip.map(Box::new);
         source.copy_grads(&mut record.grads)?;
         if self.wants_weights(step) {
             source.copy_weights(&mut record.weights)?;
@@ -662,12 +663,12 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
         scalar(tags::LOSS, record.loss),
         scalar(tags::ACC, record.acc),
     ];
-    if let Some(clip) = record.clip {
-        values.push(scalar(tags::GLOBAL_GRAD_NORM, clip.total_norm as f32));
-        values.push(scalar(tags::CLIPPED_FRACTION, clip.fraction as f32));
+    if let Some(clip) = record.clip.as_deref() {
+        values.push(scalar(tags::GLOBAL_GRAD_NORM, clip.total_norm));
+        values.push(scalar(tags::CLIPPED_FRACTION, clip.fraction));
     }
     // The gradients were multiplied by this: their norms before, after.
-    let scale = record.clip.map_or(1.0, |c| c.scale);
+    let scale = record.clip.as_ref().map_or(1.0, |c| f64::from(c.scale));
     let mut non_finite = 0;
     means.clear();
     for (l, (grad, weights)) in record.grads.iter().zip(weights).enumerate() {

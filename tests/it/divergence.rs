@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor, Var};
 use gradscope::model::{checkpoint, Activation, Mlp};
 use gradscope::tags;
 use gradscope::train::origin::{Located, Origin, Pass, Site};
-use gradscope::train::{build_model, train, Diverged, TrainConfig};
+use gradscope::train::{build_model, train, Diverged};
 use gradscope_tensorboard::proto::{event, summary::value::Value};
 
 use crate::helpers;
