@@ -90,13 +90,14 @@ pub const MEAN_GRAD: PerLayer = PerLayer::new("mean_");
 /// Custom Scalars dashboard has none, and the layers' values span decades).
 pub const LOG10_MEAN_GRAD: PerLayer = PerLayer::new("log10_mean_");
 
-/// Histogram, every logged step: log10 |dLoss/dW| of layer `i`'s kernel
+/// Histogram, diagnosed steps (every logged step at the default
+/// `--log-every 200`): log10 |dLoss/dW| of layer `i`'s kernel
 /// gradient, exact zeros left out (counted in [`ZERO_GRAD`]): the layers'
 /// gradients decades apart, where the linear [`grad_histogram`] puts them
 /// all on zero. Buckets of a tenth of a decade.
 pub const LOG10_ABS_GRAD: PerLayer = PerLayer::new("log10_abs_grad_");
-/// Scalar, every logged step: how many entries of layer `i`'s kernel
-/// gradient are exactly zero (left out of [`LOG10_ABS_GRAD`]).
+/// Scalar, with [`LOG10_ABS_GRAD`]: how many entries of layer `i`'s kernel
+/// gradient are exactly zero (left out of it).
 pub const ZERO_GRAD: PerLayer = PerLayer::new("zero_grad_");
 
 // The per-layer diagnostics below are logged at the diagnosed steps: the
@@ -119,7 +120,9 @@ pub const UPDATE_RATIO: PerLayer = PerLayer::new("update_ratio_");
 /// logged batch (before a skip connection adds the layer's input back).
 pub const ACTIVATIONS: PerLayer = PerLayer::new("activations_");
 
-// The optimizer's side, at every logged step (docs/views.md).
+// The optimizer's side (docs/views.md): the gradient's norms and the
+// clipping at every logged step, Adam's moments and the step's cosine at
+// the diagnosed steps.
 
 /// Scalar: ‖dLoss/dW‖ of layer `i`'s kernel before any clipping (L2 norm).
 pub const GRAD_NORM: PerLayer = PerLayer::new("grad_norm_");

@@ -235,11 +235,12 @@ impl RunLog {
         self.last_clip = Some((total_norm, scale));
     }
 
-    /// Whether the optimizer should measure its step after logged
-    /// iteration `i` ([`optimized`](Self::optimized)): not when the
+    /// Whether the optimizer should measure its step after iteration `i`
+    /// ([`optimized`](Self::optimized)): after a diagnosed step (at most
+    /// one per 200 iterations, see [`crate::train::diagnoser`]), unless the
     /// summary thread's replica of it measures the step itself.
     pub fn measures_optimizer(&self, i: usize) -> bool {
-        self.last_logged.is_some_and(|(step, ..)| step == i) && !self.summaries.replicated()
+        self.summaries.wants_measures(i as i64)
     }
 
     /// Logs the optimizer's step after logged iteration `i`, measured per

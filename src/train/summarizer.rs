@@ -82,6 +82,11 @@ struct StepRecord {
     /// With diagnostics: each layer's bias, and the step's batch.
     biases: Vec<Vec<f32>>,
     batch: Option<Tensor>,
+    /// Whether the step is one of the diagnosed steps (at most one per
+    /// [`DIAGNOSE_EVERY`] iterations), which also get the log10 |grad|
+    /// histograms: the first logged step on or after each multiple, every
+    /// logged step at the default `--log-every 200`.
+    detailed: bool,
     /// With `--clip-norm`: how the step's gradients were clipped (`grads`
     /// holds them clipped). Boxed: a job is moved through the queue, and
     /// most runs do not clip.
@@ -229,6 +234,9 @@ pub struct Summarizer {
     /// ([`DIAGNOSE_EVERY`]), and the last one that was.
     next_diagnosed: i64,
     last_diagnosed: Option<i64>,
+    /// The last logged step that was diagnosed (with or without the
+    /// per-layer diagnostics).
+    last_detailed: Option<i64>,
 }
 
 /// The records' bytes the queue holds before `log_step` builds a step
@@ -263,6 +271,7 @@ impl Summarizer {
             diagnosed: setup.diagnosed.is_some(),
             next_diagnosed: 0,
             last_diagnosed: None,
+            last_detailed: None,
         })
     }
 
@@ -285,11 +294,15 @@ impl Summarizer {
             source.copy_weights(&mut record.weights)?;
             record.has_weights = true;
         }
-        if self.diagnosed && step >= self.next_diagnosed {
-            source.copy_biases(&mut record.biases)?;
-            record.batch = Some(source.batch()?);
+        if step >= self.next_diagnosed {
             self.next_diagnosed = (step / DIAGNOSE_EVERY + 1) * DIAGNOSE_EVERY;
-            self.last_diagnosed = Some(step);
+            record.detailed = true;
+            self.last_detailed = Some(step);
+            if self.diagnosed {
+                source.copy_biases(&mut record.biases)?;
+                record.batch = Some(source.batch()?);
+                self.last_diagnosed = Some(step);
+            }
         }
         self.queue_step(record, source)
     }
@@ -306,10 +319,11 @@ impl Summarizer {
         self.send(Job::Stepped { step, kernels })
     }
 
-    /// Whether the worker measures the optimizer's steps itself, with its
-    /// replica: then the training thread need not.
-    pub fn replicated(&self) -> bool {
-        self.replicated
+    /// Whether the optimizer should measure its step after logged step
+    /// `step` and hand it to [`optimized`](Self::optimized): after a
+    /// diagnosed step, unless the worker's replica measures it itself.
+    pub fn wants_measures(&self, step: i64) -> bool {
+        !self.replicated && self.last_detailed == Some(step)
     }
 
     /// Logs the optimizer's step after logged step `step`, as the training
@@ -349,10 +363,12 @@ impl Summarizer {
             has_weights: false,
             biases: vec![Vec::new(); self.layers],
             batch: None,
+            detailed: false,
             clip: None,
         });
         (record.step, record.wall_time, record.loss, record.acc) = (step, wall_time, loss, acc);
         record.has_weights = false;
+        record.detailed = false;
         record.clip = None;
         record
     }
@@ -605,10 +621,14 @@ impl Kernels {
 
     /// Steps the replica with `record`'s gradients, as the optimizer does
     /// after the step is logged; returns each kernel's step measured, if
-    /// there is a replica.
+    /// there is a replica and the step is a diagnosed one.
     fn step(&mut self, record: &StepRecord) -> Result<Option<Vec<StepMeasure>>> {
         match &mut self.replica {
-            Some(replica) => Ok(Some(replica.step_measured(&record.grads)?)),
+            Some(replica) if record.detailed => Ok(Some(replica.step_measured(&record.grads)?)),
+            Some(replica) => {
+                replica.step(&record.grads)?;
+                Ok(None)
+            }
             None => Ok(None),
         }
     }
@@ -653,9 +673,11 @@ fn next_job(inbox: &Receiver<Job>, lines: &mut Lines) -> Option<Job> {
 }
 
 /// The summaries of one step: [`tags::LOSS`], [`tags::ACC`], and per layer
-/// its mean |grad| (and its log10), the histograms of its kernel's gradient
-/// and kernel, and of the gradient's log10 magnitudes with its count of
-/// exact zeros.
+/// its mean |grad| (and its log10), its norm before clipping, the
+/// histograms of its kernel's gradient and kernel, and at a diagnosed step
+/// the histogram of the gradient's log10 magnitudes with its count of exact
+/// zeros; with clipping, the global norm before it and the fraction
+/// clipped.
 /// Fills `means` with each layer's mean |grad|; returns the event and how
 /// many non-finite values the histograms left out.
 fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -> (Event, usize) {
@@ -688,9 +710,15 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
         let (weight_hist, skipped_w) = histogram(&tags::weight_histogram(l + 1), weights);
         values.extend([grad_hist, weight_hist]);
         non_finite += skipped + skipped_w;
-        let (log_hist, zeros) = log_magnitude::histogram(&tags::LOG10_ABS_GRAD.tag(l + 1), grad);
-        values.extend(log_hist);
-        values.push(scalar(&tags::ZERO_GRAD.tag(l + 1), zeros as f32));
+        if record.detailed {
+            // A pass over the gradient as long as the linear histogram's:
+            // at `--log-every 1`, on every step, it made the summary thread
+            // the bottleneck (see `detailed`).
+            let tag = tags::LOG10_ABS_GRAD.tag(l + 1);
+            let (log_hist, zeros) = log_magnitude::histogram(&tag, grad);
+            values.extend(log_hist);
+            values.push(scalar(&tags::ZERO_GRAD.tag(l + 1), zeros as f32));
+        }
     }
     (
         summary_event(record.step, record.wall_time, values),
@@ -779,6 +807,7 @@ mod tests {
             r.weights[0] = vec![0.1, 0.2];
             r.weights[1] = vec![f32::NAN];
             r.has_weights = true;
+            r.detailed = step == 0;
             s.queue_step(r, &Filled).unwrap();
         }
         s.write_event(summary_event(3, 1.0, vec![scalar("test_acc", 0.9)]))
@@ -816,6 +845,15 @@ mod tests {
             ]
         );
         assert_eq!(s.value[2].value, Some(Value::SimpleValue(2.0)));
+        // The log10 |grad| histograms at a diagnosed step only.
+        let Some(event::What::Summary(s)) = &events[2].what else {
+            panic!("not a summary")
+        };
+        assert_eq!(s.value.len(), 2 + 2 * 5);
+        assert!(s
+            .value
+            .iter()
+            .all(|v| !v.tag.starts_with("log10_abs_grad_")));
     }
 
     /// Steps built by the training thread (`Job::Built`, what `log_step`
@@ -903,6 +941,8 @@ mod tests {
         for step in 0..7 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![step as f32 * 0.1, -1.0, 0.25];
+            // Diagnosed steps get the replica's measure of the step.
+            r.detailed = step % 2 == 0;
             if step == 5 {
                 // Kernels that differ from the replica's: taken, and said.
                 optimizer.set_weights(&[vec![1.0, 2.0, 3.0]]).unwrap();
@@ -931,24 +971,36 @@ mod tests {
         let (writer, _) = s.finish().unwrap();
         writer.close().unwrap();
 
-        // Each step's event, then the replica's measure of the optimizer's
-        // step after it: the moments of the optimizer's own.
+        // Each step's event, and after a diagnosed step's the replica's
+        // measure of the optimizer's step: the moments of the optimizer's own.
         let events = read_events(&path).unwrap().events;
-        assert_eq!(events.len(), 1 + 2 * logged.len());
-        for ((pair, weights), moment) in events[1..].chunks(2).zip(&logged).zip(&moments) {
-            let summary = |e: &Event| match &e.what {
-                Some(event::What::Summary(s)) => s.clone(),
-                _ => panic!("not a summary"),
+        let mut steps = Vec::new();
+        for event in &events[1..] {
+            let Some(event::What::Summary(summary)) = &event.what else {
+                panic!("not a summary")
             };
-            let (step, optimized) = (summary(&pair[0]), summary(&pair[1]));
-            let got = step.value.iter().find(|v| v.tag == "hist_weights_1");
-            let want = histogram("hist_weights_1", weights).0;
-            assert_eq!(got, Some(&want), "step {}", pair[0].step);
-            assert_eq!(pair[1].step, pair[0].step);
-            let m_norm = optimized.value.iter().find(|v| v.tag == "adam_m_norm_1");
-            let want = scalar("adam_m_norm_1", *moment);
-            assert_eq!(m_norm, Some(&want), "step {}", pair[0].step);
+            let step = event.step as usize;
+            match summary.value.iter().find(|v| v.tag == "hist_weights_1") {
+                Some(got) => {
+                    let want = histogram("hist_weights_1", &logged[step]).0;
+                    assert_eq!(got, &want, "step {step}");
+                    steps.push((step, "step"));
+                }
+                None => {
+                    let m_norm = summary.value.iter().find(|v| v.tag == "adam_m_norm_1");
+                    let want = scalar("adam_m_norm_1", moments[step]);
+                    assert_eq!(m_norm, Some(&want), "step {step}");
+                    steps.push((step, "optimizer"));
+                }
+            }
         }
+        let want: Vec<(usize, &str)> = (0..7)
+            .flat_map(|step| {
+                let measured = (step % 2 == 0).then_some((step, "optimizer"));
+                std::iter::once((step, "step")).chain(measured)
+            })
+            .collect();
+        assert_eq!(steps, want);
         let warnings: Vec<String> = sink
             .text()
             .lines()

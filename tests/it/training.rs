@@ -285,10 +285,11 @@ fn clipping_and_the_optimizers_step_are_logged() {
             (ratio - 1e-4 / f64::from(global)).abs() < 1e-3 * ratio,
             "{tag}: {ratio}"
         );
+        // At the diagnosed steps: here step 0 (the next would be 200).
         for family in [tags::ADAM_M_NORM, tags::ADAM_V_NORM, tags::UPDATE_COSINE] {
             let tag = family.tag(layer);
             let points = free.get(&tag);
-            assert_eq!(free.steps(&tag), logged, "{tag}");
+            assert_eq!(free.steps(&tag), [0], "{tag}");
             assert!(
                 points.iter().all(|(_, v)| v.is_finite() && *v > 0.0),
                 "{tag}: {points:?}"

@@ -331,14 +331,7 @@ fn update_ratios_agree_with_and_without_the_replica() {
                     tenth.steps(&tag),
                     [0, EVERY as i64, 2 * EVERY as i64, 3 * EVERY as i64]
                 );
-                assert_eq!(every.steps(&tag).len(), 3 * EVERY + 1, "{tag}");
-                let replicated: Vec<(i64, f32)> = every
-                    .get(&tag)
-                    .iter()
-                    .filter(|(step, _)| step % EVERY as i64 == 0)
-                    .copied()
-                    .collect();
-                assert_eq!(replicated, measured, "{activation} {tag}");
+                assert_eq!(every.get(&tag), measured, "{activation} {tag}");
             }
             // Adam's first step moves each weight by about lr: a ratio far
             // below 1 and far above nothing.
