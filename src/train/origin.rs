@@ -16,6 +16,10 @@
 //!    layer its kernel's and bias's gradients and the gradient reaching the
 //!    layer below's activation, and that layer's pre-activation gradient.
 //!
+//! A recurrent run ([`locate_recurrent`]) is located by time step: its
+//! parameters, its hidden states h_1..h_T, the logits and the losses, then
+//! dL/dh_t from t = T down.
+//!
 //! The products use the same gemm as the fused layers, so an overflow the
 //! training step met is met here too; one that only a different order of
 //! additions would meet (a value within rounding of f32's largest) may not
@@ -26,7 +30,8 @@ use std::fmt;
 use candle_core::{Device, Tensor};
 
 use crate::model::dense::{product, Matrix};
-use crate::model::Mlp;
+use crate::model::sequence_op::TimeGrads;
+use crate::model::{Mlp, Recurrent};
 
 /// Forward or backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +66,13 @@ pub enum Site {
     KernelGradient,
     /// dLoss/db of a layer's bias.
     BiasGradient,
+    /// A recurrent network's parameter, by its name, before the
+    /// iteration's forward pass.
+    Parameter(&'static str),
+    /// A recurrent network's hidden state h_t.
+    HiddenState,
+    /// dLoss/dh_t.
+    HiddenStateGradient,
 }
 
 impl Site {
@@ -69,6 +81,8 @@ impl Site {
         match self {
             Site::Kernel
             | Site::Bias
+            | Site::Parameter(_)
+            | Site::HiddenState
             | Site::PreActivation
             | Site::Activation
             | Site::Logits
@@ -90,6 +104,9 @@ impl Site {
             Site::PreActivationGradient => "pre-activation's gradient",
             Site::KernelGradient => "kernel gradient",
             Site::BiasGradient => "bias gradient",
+            Site::Parameter(name) => name,
+            Site::HiddenState => "hidden state",
+            Site::HiddenStateGradient => "hidden state's gradient",
         }
     }
 }
@@ -100,6 +117,9 @@ pub struct Origin {
     pub iteration: usize,
     /// Counting from 1 at the input, as the tags do; `None` for the loss.
     pub layer: Option<usize>,
+    /// A recurrent run's time step t (from 1) of a hidden state or its
+    /// gradient.
+    pub time_step: Option<usize>,
     pub site: Site,
     /// The first non-finite value (NaN, inf or -inf), in row-major order.
     pub value: f32,
@@ -110,9 +130,10 @@ pub struct Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let whose = match self.layer {
-            Some(layer) => format!("layer {layer}'s"),
-            None => "the".to_string(),
+        let whose = match (self.layer, self.time_step) {
+            (_, Some(t)) => format!("time step {t}'s"),
+            (Some(layer), None) => format!("layer {layer}'s"),
+            (None, None) => "the".to_string(),
         };
         let name = self.site.name();
         let what = if self.value.is_nan() {
@@ -122,7 +143,7 @@ impl fmt::Display for Origin {
         };
         let i = self.iteration;
         match self.site {
-            Site::Kernel | Site::Bias => write!(
+            Site::Kernel | Site::Bias | Site::Parameter(_) => write!(
                 f,
                 "{whose} {name} already held {} when iteration {i} began (its last update \
                  made it so)",
@@ -234,6 +255,7 @@ pub fn locate(
         found = non_finite(values).map(|(value, largest_finite)| Origin {
             iteration,
             layer,
+            time_step: None,
             site,
             value,
             largest_finite,
@@ -241,6 +263,109 @@ pub fn locate(
         found.is_some()
     })?;
     Ok(found)
+}
+
+/// The mean cross-entropy of `logits` (`batch × classes`) against
+/// `labels`: each example's loss, and the mean's gradient with respect to
+/// the logits, (softmax - one-hot) / batch.
+fn cross_entropy(
+    logits: &[f32],
+    labels: &[u32],
+    classes: usize,
+) -> Result<(Vec<f32>, Vec<f32>), LocateError> {
+    let batch = labels.len();
+    if logits.len() != batch * classes {
+        return Err(LocateError(format!(
+            "{} logits for {batch} examples of {classes} classes",
+            logits.len()
+        )));
+    }
+    let mut losses = Vec::with_capacity(batch);
+    let mut grad = vec![0f32; logits.len()];
+    for ((row, &label), g) in logits
+        .chunks_exact(classes)
+        .zip(labels)
+        .zip(grad.chunks_exact_mut(classes))
+    {
+        let label = label as usize;
+        if label >= classes {
+            return Err(LocateError(format!("label {label} of {classes} classes")));
+        }
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let sum: f32 = row.iter().map(|&v| (v - max).exp()).sum();
+        losses.push(max + sum.ln() - row[label]);
+        for (c, (g, &v)) in g.iter_mut().zip(row).enumerate() {
+            let one_hot = if c == label { 1.0 } else { 0.0 };
+            *g = ((v - max).exp() / sum - one_hot) / batch as f32;
+        }
+    }
+    Ok((losses, grad))
+}
+
+/// [`locate`] for a recurrent run's iteration `iteration` on the batch
+/// `x` (`batch × steps × inputs`) with `labels`: its parameters (layer 1
+/// the recurrent layer, 2 the head), forward its hidden states h_1..h_T
+/// (by candle's standard ops, step by step), the logits and the losses;
+/// backward the logits' gradient, then dL/dh_t from t = T down, as the
+/// iteration's own backward pass through the fused op left them in
+/// `time_grads`.
+pub fn locate_recurrent(
+    model: &Recurrent,
+    x: &Tensor,
+    labels: &[u32],
+    time_grads: &TimeGrads,
+    iteration: usize,
+) -> Result<Option<Origin>, LocateError> {
+    let host = |t: &Tensor| -> Result<Vec<f32>, LocateError> {
+        Ok(t.flatten_all()?.to_device(&Device::Cpu)?.to_vec1::<f32>()?)
+    };
+    let found = |layer, time_step, site, values: &[f32]| {
+        non_finite(values).map(|(value, largest_finite)| Origin {
+            iteration,
+            layer: Some(layer),
+            time_step,
+            site,
+            value,
+            largest_finite,
+        })
+    };
+    for (name, var) in model.named_vars() {
+        let layer = if name.starts_with("head") { 2 } else { 1 };
+        if let Some(origin) = found(layer, None, Site::Parameter(name), &host(&var)?) {
+            return Ok(Some(origin));
+        }
+    }
+    let (states, logits) = model.hidden_states(x)?;
+    for (t, h) in states.iter().enumerate() {
+        if let Some(origin) = found(1, Some(t + 1), Site::HiddenState, &host(h)?) {
+            return Ok(Some(origin));
+        }
+    }
+    let logits = host(&logits)?;
+    if let Some(origin) = found(2, None, Site::Logits, &logits) {
+        return Ok(Some(origin));
+    }
+    let (losses, grad) = cross_entropy(&logits, labels, model.shape.outputs)?;
+    let mean = losses.iter().sum::<f32>() / labels.len().max(1) as f32;
+    if let Some(mut origin) =
+        found(2, None, Site::Loss, &losses).or_else(|| found(2, None, Site::Loss, &[mean]))
+    {
+        origin.layer = None;
+        return Ok(Some(origin));
+    }
+    if let Some(origin) = found(2, None, Site::LogitsGradient, &grad) {
+        return Ok(Some(origin));
+    }
+    if let Some(values) = time_grads.values() {
+        let steps = states.len().max(1);
+        let per_step = values.len() / steps;
+        for (t, g) in values.chunks_exact(per_step.max(1)).enumerate().rev() {
+            if let Some(origin) = found(1, Some(t + 1), Site::HiddenStateGradient, g) {
+                return Ok(Some(origin));
+            }
+        }
+    }
+    Ok(None)
 }
 
 struct Network<'a> {
@@ -327,29 +452,8 @@ impl Network<'_> {
             pre.push(z);
         }
 
-        // The loss, and its gradient with respect to the logits (the mean
-        // cross-entropy's: (softmax - one-hot) / batch).
         let classes = sizes[layers - 1].1;
-        let logits = &pre[layers - 1];
-        let mut losses = Vec::with_capacity(batch);
-        let mut grad = vec![0f32; logits.len()];
-        for ((row, &label), g) in logits
-            .chunks_exact(classes)
-            .zip(labels)
-            .zip(grad.chunks_exact_mut(classes))
-        {
-            let label = label as usize;
-            if label >= classes {
-                return Err(LocateError(format!("label {label} of {classes} classes")));
-            }
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let sum: f32 = row.iter().map(|&v| (v - max).exp()).sum();
-            losses.push(max + sum.ln() - row[label]);
-            for (c, (g, &v)) in g.iter_mut().zip(row).enumerate() {
-                let one_hot = if c == label { 1.0 } else { 0.0 };
-                *g = ((v - max).exp() / sum - one_hot) / batch as f32;
-            }
-        }
+        let (losses, mut grad) = cross_entropy(&pre[layers - 1], labels, classes)?;
         let mean = losses.iter().sum::<f32>() / batch.max(1) as f32;
         if visit(None, Site::Loss, &losses)
             || visit(None, Site::Loss, &[mean])
@@ -554,5 +658,106 @@ mod tests {
                 && text.contains("in the backward pass at iteration 0"),
             "{text}"
         );
+    }
+
+    /// A recurrent network of 16 units over 8 steps of 6 inputs.
+    fn recurrent(cell: crate::model::Cell) -> Recurrent {
+        let shape = crate::model::RecurrentShape {
+            cell,
+            inputs: 6,
+            hidden: 16,
+            outputs: 3,
+        };
+        Recurrent::new(shape, Init::TorchUniform, 2, &Device::Cpu).unwrap()
+    }
+
+    /// The recurrent run's own forward and backward, then the locator.
+    fn locate_in(model: &Recurrent, x: Vec<f32>) -> Option<Origin> {
+        let x = Tensor::from_vec(x, (5, 8, 6), &Device::Cpu).unwrap();
+        let labels = vec![0u32, 2, 1, 1, 0];
+        let y = Tensor::new(labels.as_slice(), &Device::Cpu).unwrap();
+        let time_grads = TimeGrads::default();
+        crate::train::recurrent::forward_backward(model, &x, &y, &time_grads).unwrap();
+        locate_recurrent(model, &x, &labels, &time_grads, 4).unwrap()
+    }
+
+    fn inputs() -> Vec<f32> {
+        (0..5 * 8 * 6).map(|i| (i as f32 * 0.3).cos()).collect()
+    }
+
+    /// A NaN in every sequence's step 5: the hidden state at step 5 is the
+    /// first non-finite value, for each cell.
+    #[test]
+    fn a_recurrent_forward_nan_is_located_at_its_time_step() {
+        for cell in [
+            crate::model::Cell::Rnn,
+            crate::model::Cell::Lstm,
+            crate::model::Cell::Gru,
+        ] {
+            let model = recurrent(cell);
+            assert_eq!(locate_in(&model, inputs()), None, "{cell:?}");
+            let mut x = inputs();
+            for b in 0..5 {
+                x[(b * 8 + 4) * 6 + 2] = f32::NAN;
+            }
+            let origin = locate_in(&model, x).unwrap();
+            assert_eq!(
+                (origin.time_step, origin.site, origin.layer),
+                (Some(5), Site::HiddenState, Some(1)),
+                "{cell:?}: {origin}"
+            );
+            let text = origin.to_string();
+            assert!(
+                text.starts_with(
+                    "time step 5's hidden state became NaN in the forward pass at iteration 4"
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    /// Zero input weights keep every hidden state at 0 (tanh(0)), so the
+    /// forward pass is finite whatever the recurrent kernel; the head's
+    /// huge column sends back dL/dh_8 of about 1e28, and each step back
+    /// through a recurrent kernel of 1e5 (16 units) multiplies it by about
+    /// 1.6e6: finite at step 7 (below 1e36), overflowed at step 6.
+    #[test]
+    fn a_recurrent_backward_overflow_is_located_at_its_time_step() {
+        let model = recurrent(crate::model::Cell::Rnn);
+        let zero = |v: &candle_core::Var| set(v, |_, _| 0.0);
+        zero(&model.weight_ih);
+        zero(&model.bias_ih);
+        zero(&model.bias_hh);
+        set(&model.weight_hh, |_, _| 1e5);
+        set(&model.head_weight, |r, _| if r == 0 { 1e30 } else { 0.0 });
+        let origin = locate_in(&model, inputs()).unwrap();
+        assert_eq!(
+            (origin.time_step, origin.site, origin.site.pass()),
+            (Some(6), Site::HiddenStateGradient, Pass::Backward),
+            "{origin}"
+        );
+        assert!(!origin.value.is_finite());
+        let text = origin.to_string();
+        assert!(
+            text.starts_with("time step 6's hidden state's gradient "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_recurrent_parameter_already_non_finite_is_named() {
+        let model = recurrent(crate::model::Cell::Gru);
+        set(
+            &model.bias_hh,
+            |_, c| if c == 3 { f32::INFINITY } else { 0.0 },
+        );
+        let origin = locate_in(&model, inputs()).unwrap();
+        assert_eq!(
+            (origin.layer, origin.site),
+            (Some(1), Site::Parameter("bias_hh_l0"))
+        );
+        assert!(origin
+            .to_string()
+            .starts_with("layer 1's bias_hh_l0 already held inf"));
     }
 }

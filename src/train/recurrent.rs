@@ -26,7 +26,7 @@ use crate::model::sequence_op::TimeGrads;
 use crate::model::{Cell, Recurrent, RecurrentShape};
 use crate::stats::RunSummary;
 use crate::train::adam::{Adam, AdamConfig};
-use crate::train::origin::Located;
+use crate::train::origin::{self, Located};
 use crate::train::run_log::{Ending, RunLog};
 use crate::train::{
     batch_accuracy, check_batch_fits, clip, correct, describe, divergence, loss, ConfigError,
@@ -87,9 +87,8 @@ pub fn train(
             }
         }
         if let Some(cause) = diverged {
-            let origin = Located::Unknown(
-                "the recurrent runs are not re-run to locate it (the MLP's are)".into(),
-            );
+            let located = origin::locate_recurrent(&model, &x, &labels, &time_grads, i);
+            let origin = Located::of(located);
             return log.end(i, Ending::Diverged { cause, origin });
         }
         if log.measures_optimizer(i) {
