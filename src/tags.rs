@@ -90,6 +90,16 @@ pub const MEAN_GRAD: PerLayer = PerLayer::new("mean_");
 /// Custom Scalars dashboard has none, and the layers' values span decades).
 pub const LOG10_MEAN_GRAD: PerLayer = PerLayer::new("log10_mean_");
 
+/// Histogram, diagnosed steps (every logged step at the default
+/// `--log-every 200`): log10 |dLoss/dW| of layer `i`'s kernel
+/// gradient, exact zeros left out (counted in [`ZERO_GRAD`]): the layers'
+/// gradients decades apart, where the linear [`grad_histogram`] puts them
+/// all on zero. Buckets of a tenth of a decade.
+pub const LOG10_ABS_GRAD: PerLayer = PerLayer::new("log10_abs_grad_");
+/// Scalar, with [`LOG10_ABS_GRAD`]: how many entries of layer `i`'s kernel
+/// gradient are exactly zero (left out of it).
+pub const ZERO_GRAD: PerLayer = PerLayer::new("zero_grad_");
+
 // The per-layer diagnostics below are logged at the diagnosed steps: the
 // logged steps, at most one per 200 iterations (`train::diagnoser`), so at
 // every logged step of the default `--log-every 200`. docs/views.md defines them.
@@ -110,12 +120,36 @@ pub const UPDATE_RATIO: PerLayer = PerLayer::new("update_ratio_");
 /// logged batch (before a skip connection adds the layer's input back).
 pub const ACTIVATIONS: PerLayer = PerLayer::new("activations_");
 
+// The optimizer's side (docs/views.md): the gradient's norms and the
+// clipping at every logged step, Adam's moments and the step's cosine at
+// the diagnosed steps.
+
+/// Scalar: ‖dLoss/dW‖ of layer `i`'s kernel before any clipping (L2 norm).
+pub const GRAD_NORM: PerLayer = PerLayer::new("grad_norm_");
+/// Scalar, fused Adam: ‖m‖ of Adam's first moment of layer `i`'s kernel,
+/// after the logged step's update.
+pub const ADAM_M_NORM: PerLayer = PerLayer::new("adam_m_norm_");
+/// Scalar, fused Adam: ‖v‖ of the second moment, likewise.
+pub const ADAM_V_NORM: PerLayer = PerLayer::new("adam_v_norm_");
+/// Scalar, fused Adam: the cosine between the step the optimizer took on
+/// layer `i`'s kernel (W_after − W_before) and the negative gradient.
+pub const UPDATE_COSINE: PerLayer = PerLayer::new("update_cosine_");
+/// Scalar, with `--clip-norm`: the global norm of every parameter's
+/// gradient before clipping (what clipping compares with the bound).
+pub const GLOBAL_GRAD_NORM: &str = "grad_norm";
+/// Scalar, with `--clip-norm`: the fraction of the iterations since the
+/// last logged step (this one included) whose gradients were clipped.
+pub const CLIPPED_FRACTION: &str = "clipped_fraction";
+
 /// Image: the first layer's kernel, one picture per unit (its weights over
 /// the input image), tiled; at the first and the last diagnosed step.
 pub const FIRST_LAYER_KERNELS: &str = "first_layer_kernels";
 /// Image: the bar chart of every layer's mean |grad| (log scale) at a
 /// logged step, at most one per 200 iterations.
 pub const GRADIENT_FLOW: &str = "gradient_flow";
+/// Text, at the end of a diverged run: what turned non-finite and where
+/// the first non-finite value was (`train::origin`).
+pub const DIVERGENCE: &str = "divergence";
 /// Text: the run's diagnosis in words (vanishing, exploding, dead and
 /// saturated layers), at the end.
 pub const DIAGNOSIS: &str = "diagnosis";

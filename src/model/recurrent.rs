@@ -277,14 +277,22 @@ impl Recurrent {
     /// The logits by candle's standard ops, step by step: the reference
     /// for the fused op.
     pub fn forward_standard(&self, x: &Tensor) -> Result<Tensor> {
-        self.run(x, None)
+        self.run(x, None, None)
+    }
+
+    /// [`Recurrent::forward_standard`], keeping every hidden state: `h_t`
+    /// for t = 1..T, each `(batch, hidden)`, and the logits.
+    pub fn hidden_states(&self, x: &Tensor) -> Result<(Vec<Tensor>, Tensor)> {
+        let mut states = Vec::new();
+        let logits = self.run(x, None, Some(&mut states))?;
+        Ok((states, logits))
     }
 
     /// [`Recurrent::forward_standard`] with `probes[t]` added to `h_{t+1}`
     /// (the module doc says why). `probes` must hold one `(batch, hidden)`
     /// zero variable per step.
     pub fn forward_probed(&self, x: &Tensor, probes: &[Var]) -> Result<Tensor> {
-        self.run(x, Some(probes))
+        self.run(x, Some(probes), None)
     }
 
     fn head(&self, h: &Tensor) -> Result<Tensor> {
@@ -292,7 +300,12 @@ impl Recurrent {
             .broadcast_add(self.head_bias.as_tensor())
     }
 
-    fn run(&self, x: &Tensor, probes: Option<&[Var]>) -> Result<Tensor> {
+    fn run(
+        &self,
+        x: &Tensor,
+        probes: Option<&[Var]>,
+        mut states: Option<&mut Vec<Tensor>>,
+    ) -> Result<Tensor> {
         let (batch, steps, _) = x.dims3()?;
         let h_size = self.shape.hidden;
         if let Some(p) = probes {
@@ -344,6 +357,9 @@ impl Recurrent {
             };
             if let Some(p) = probes {
                 h = (h + p[t].as_tensor())?;
+            }
+            if let Some(states) = states.as_deref_mut() {
+                states.push(h.clone());
             }
         }
         self.head(&h)

@@ -82,21 +82,94 @@ impl Adam {
 
     /// Updates every parameter that has a gradient in `grads`.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.step_measuring(grads, &[])?;
+        Ok(())
+    }
+
+    /// [`step`](Self::step), measuring the step of each of `measured` (by
+    /// variable; `None` for one that is not a parameter or has no
+    /// gradient) in the same pass: what a logged step's optimizer
+    /// statistics come from, with no copy of the weights.
+    pub fn step_measured(
+        &mut self,
+        grads: &GradStore,
+        measured: &[Var],
+    ) -> Result<Vec<Option<StepMeasure>>> {
+        self.step_measuring(grads, measured)
+    }
+
+    fn step_measuring(
+        &mut self,
+        grads: &GradStore,
+        measured: &[Var],
+    ) -> Result<Vec<Option<StepMeasure>>> {
         self.t += 1;
         let coefficients = Coefficients::of(self.config, self.t);
+        let mut measures = vec![None; measured.len()];
         for p in &mut self.params {
             let Some(grad) = grads.get(p.var.as_tensor()) else {
                 continue;
             };
             let grad = grad.contiguous()?;
+            let slot = measured.iter().position(|v| v.id() == p.var.id());
             let update = Update {
                 coefficients,
                 moments: RefCell::new((&mut p.m, &mut p.v)),
+                measure: RefCell::new(slot.map(|_| StepMeasure::default())),
             };
             p.var.as_tensor().inplace_op2(&grad, &update)?;
+            if let Some(slot) = slot {
+                measures[slot] = update.measure.into_inner();
+            }
         }
-        Ok(())
+        Ok(measures)
     }
+}
+
+/// One parameter's optimizer step, measured as it is taken: sums over the
+/// parameter's entries, `s` being the step subtracted from the weights
+/// (`w_after = w_before - s`), `g` the gradient it was taken with, `m` and
+/// `v` Adam's moments after it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepMeasure {
+    /// Σ s·g.
+    pub step_dot_grad: f64,
+    /// Σ s², Σ g², Σ m², Σ v².
+    pub step_squares: f64,
+    pub grad_squares: f64,
+    pub m_squares: f64,
+    pub v_squares: f64,
+}
+
+impl StepMeasure {
+    /// The cosine between the step taken (`w_after - w_before = -s`) and
+    /// the negative gradient `-g`: 1 for plain gradient descent, lower as
+    /// Adam's per-weight scaling and momentum turn the step away from it.
+    /// `None` when either is zero.
+    pub fn cosine(&self) -> Option<f64> {
+        cosine(self.step_dot_grad, self.step_squares, self.grad_squares)
+    }
+
+    /// ‖m‖, the L2 norm of the first moment.
+    pub fn m_norm(&self) -> f64 {
+        self.m_squares.sqrt()
+    }
+
+    /// ‖v‖, the L2 norm of the second moment.
+    pub fn v_norm(&self) -> f64 {
+        self.v_squares.sqrt()
+    }
+}
+
+// TODO(merge): use gradscope_candle::stats::step_cosine(before, after, grad)
+// (the library side of issue 21): the same cosine, here from the sums the
+// fused update gathers rather than from copies of the weights.
+/// a·b / (‖a‖ ‖b‖) from a·b, ‖a‖² and ‖b‖²; `None` when either norm is
+/// zero or the result is not finite.
+fn cosine(dot: f64, a_squares: f64, b_squares: f64) -> Option<f64> {
+    let denominator = (a_squares * b_squares).sqrt();
+    let c = dot / denominator;
+    (denominator > 0.0 && c.is_finite()).then(|| c.clamp(-1.0, 1.0))
 }
 
 /// Adam replayed on copies of some parameters (the kernels), from their
@@ -107,6 +180,7 @@ impl Adam {
 /// the optimizer's bit for bit, as long as it starts from the weights and
 /// fresh moments of the optimizer's first step and sees every step's
 /// gradients.
+#[derive(Clone)]
 pub struct Replica {
     config: AdamConfig,
     t: i32,
@@ -151,6 +225,32 @@ impl Replica {
         Ok(())
     }
 
+    /// One optimizer step with each parameter's gradient, in order, each
+    /// parameter's step measured ([`StepMeasure`]).
+    pub fn step_measured(&mut self, grads: &[Vec<f32>]) -> Result<Vec<StepMeasure>> {
+        if grads.len() != self.weights.len() {
+            bail!(
+                "adam replica: {} gradients for {} parameters",
+                grads.len(),
+                self.weights.len()
+            );
+        }
+        self.t += 1;
+        let coefficients = Coefficients::of(self.config, self.t);
+        let mut measures = Vec::with_capacity(grads.len());
+        for ((w, (m, v)), g) in self.weights.iter_mut().zip(&mut self.moments).zip(grads) {
+            if g.len() != w.len() {
+                bail!(
+                    "adam replica: {} gradients for {} weights",
+                    g.len(),
+                    w.len()
+                );
+            }
+            measures.push(update_measured(w, g, m, v, coefficients));
+        }
+        Ok(measures)
+    }
+
     /// One optimizer step with each parameter's gradient, in order.
     pub fn step(&mut self, grads: &[Vec<f32>]) -> Result<()> {
         if grads.len() != self.weights.len() {
@@ -180,6 +280,8 @@ impl Replica {
 struct Update<'a> {
     coefficients: Coefficients,
     moments: RefCell<(&'a mut Vec<f32>, &'a mut Vec<f32>)>,
+    /// `Some` to measure the step (filled in by the update).
+    measure: RefCell<Option<StepMeasure>>,
 }
 
 impl InplaceOp2 for Update<'_> {
@@ -200,7 +302,11 @@ impl InplaceOp2 for Update<'_> {
                 m.len()
             );
         }
-        update(w, g, m, v, self.coefficients);
+        let mut measure = self.measure.borrow_mut();
+        match measure.as_mut() {
+            Some(measure) => *measure = update_measured(w, g, m, v, self.coefficients),
+            None => update(w, g, m, v, self.coefficients),
+        }
         Ok(())
     }
 }
@@ -253,6 +359,77 @@ fn update(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: Coefficient
     }
 }
 
+/// Lanes of the measured update's sums: independent, so they vectorise.
+const LANES: usize = 8;
+
+/// [`update`], the same arithmetic in the same order (so the same weights
+/// and moments, bit for bit), also summing what [`StepMeasure`] holds. The
+/// sums run in f32 lanes over blocks of [`LANES`] and are added up in f64.
+#[multiversion(targets = "simd")]
+fn update_measured(
+    w: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    k: Coefficients,
+) -> StepMeasure {
+    let Coefficients {
+        b1,
+        b2,
+        step,
+        sqrt_c2,
+        eps,
+    } = k;
+    let mut sums = [[0f32; LANES]; 5];
+    let n = w.len().min(g.len()).min(m.len()).min(v.len());
+    let whole = n - n % LANES;
+    let mut total = StepMeasure::default();
+    let mut add = |sums: &[[f32; LANES]; 5]| {
+        let sum = |lanes: &[f32; LANES]| lanes.iter().map(|&x| f64::from(x)).sum::<f64>();
+        total.step_dot_grad += sum(&sums[0]);
+        total.step_squares += sum(&sums[1]);
+        total.grad_squares += sum(&sums[2]);
+        total.m_squares += sum(&sums[3]);
+        total.v_squares += sum(&sums[4]);
+    };
+    let blocks = w[..whole]
+        .chunks_exact_mut(LANES)
+        .zip(g[..whole].chunks_exact(LANES))
+        .zip(m[..whole].chunks_exact_mut(LANES))
+        .zip(v[..whole].chunks_exact_mut(LANES));
+    for (i, (((w, g), m), v)) in blocks.enumerate() {
+        for lane in 0..LANES {
+            m[lane] = b1 * m[lane] + (1.0 - b1) * g[lane];
+            v[lane] = b2 * v[lane] + (1.0 - b2) * g[lane] * g[lane];
+            let s = step * m[lane] / (v[lane].sqrt() / sqrt_c2 + eps);
+            w[lane] -= s;
+            sums[0][lane] += s * g[lane];
+            sums[1][lane] += s * s;
+            sums[2][lane] += g[lane] * g[lane];
+            sums[3][lane] += m[lane] * m[lane];
+            sums[4][lane] += v[lane] * v[lane];
+        }
+        // f32 sums of at most 1,024 terms a lane, then f64.
+        if i % 1024 == 1023 {
+            add(&sums);
+            sums = [[0f32; LANES]; 5];
+        }
+    }
+    for i in whole..n {
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        let s = step * m[i] / (v[i].sqrt() / sqrt_c2 + eps);
+        w[i] -= s;
+        sums[0][0] += s * g[i];
+        sums[1][0] += s * s;
+        sums[2][0] += g[i] * g[i];
+        sums[3][0] += m[i] * m[i];
+        sums[4][0] += v[i] * v[i];
+    }
+    add(&sums);
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +477,92 @@ mod tests {
             }
         }
         assert!(replica.step(&[vec![0.0; 6]]).is_err());
+    }
+
+    /// A measured step is the same step, bit for bit, for the optimizer
+    /// and the replica; its sums are those of the weights before and after,
+    /// the gradient and the moments (cosine, norms), for a parameter longer
+    /// than a block of lanes and with a remainder.
+    #[test]
+    fn a_measured_step_is_the_same_step_and_its_sums_are_right() {
+        let d = Device::Cpu;
+        let values: Vec<f32> = (0..37).map(|i| ((i * 7) % 11) as f32 * 0.1 - 0.5).collect();
+        let var = Var::from_tensor(&Tensor::new(values.as_slice(), &d).unwrap()).unwrap();
+        let other = Var::new(&[1f32, 2.0], &d).unwrap();
+        let config = AdamConfig::with_lr(0.01);
+        let mut adam = Adam::new(vec![other.clone(), var.clone()], config);
+        let mut replica = Replica::new(config, vec![values.clone()]);
+        let mut plain = Replica::new(config, vec![values.clone()]);
+        let (mut m, mut v) = (vec![0f64; 37], vec![0f64; 37]);
+        for step in 1..=3 {
+            let loss = (var.as_tensor().powf(3.0).unwrap().sum_all().unwrap()
+                + other.as_tensor().sum_all().unwrap())
+            .unwrap();
+            let grads = loss.backward().unwrap();
+            let g = grads
+                .get(var.as_tensor())
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let before = var.as_tensor().to_vec1::<f32>().unwrap();
+            let measured = adam
+                .step_measured(&grads, std::slice::from_ref(&var))
+                .unwrap();
+            let mirrored = replica.step_measured(std::slice::from_ref(&g)).unwrap();
+            plain.step(std::slice::from_ref(&g)).unwrap();
+            let after = var.as_tensor().to_vec1::<f32>().unwrap();
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&after), bits(&replica.weights()[0]), "step {step}");
+            assert_eq!(bits(&after), bits(&plain.weights()[0]), "step {step}");
+            let measure = measured[0].expect("measured");
+            assert_eq!(measure, mirrored[0]);
+            // The reference: from the weights before and after.
+            let (mut dot, mut ss, mut gg) = (0f64, 0f64, 0f64);
+            for i in 0..37 {
+                let (gi, s) = (f64::from(g[i]), f64::from(before[i] - after[i]));
+                // The betas as the update has them, in f32.
+                let (b1, b2) = (0.9f32, 0.999f32);
+                m[i] = f64::from(b1) * m[i] + f64::from(1.0 - b1) * gi;
+                v[i] = f64::from(b2) * v[i] + f64::from(1.0 - b2) * gi * gi;
+                (dot, ss, gg) = (dot + s * gi, ss + s * s, gg + gi * gi);
+            }
+            let cosine = dot / (ss * gg).sqrt();
+            let got = measure.cosine().unwrap();
+            assert!(
+                (got - cosine).abs() < 1e-4,
+                "step {step}: {got} vs {cosine}"
+            );
+            assert!(got > 0.0 && got <= 1.0);
+            let norm = |x: &[f64]| x.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * b.abs().max(1e-12);
+            assert!(close(measure.m_norm(), norm(&m)), "step {step}");
+            assert!(close(measure.v_norm(), norm(&v)), "step {step}");
+            assert!(close(measure.grad_squares.sqrt(), gg.sqrt()), "step {step}");
+        }
+        // Not a parameter: not measured; the first step is plain descent.
+        let grads = (var.as_tensor() * 1.0)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward();
+        let stray = Var::new(&[0f32], &d).unwrap();
+        let measured = adam.step_measured(&grads.unwrap(), &[stray]).unwrap();
+        assert_eq!(measured, vec![None]);
+        // Adam's first step is lr·sign(g) (bias-corrected m/sqrt(v) is
+        // g/|g|), so its cosine with g is ‖g‖₁ / (√(non-zeros) ‖g‖₂).
+        let mut fresh = Replica::new(config, vec![vec![0.5, -0.25, 3.0]]);
+        let first = fresh.step_measured(&[vec![0.1, -2.0, 0.0]]).unwrap()[0];
+        let want = 2.1 / (2f64.sqrt() * 0.1f64.hypot(2.0));
+        let got = first.cosine().unwrap();
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+    }
+
+    #[test]
+    fn the_cosine_is_none_for_a_zero_step_or_gradient() {
+        assert_eq!(cosine(0.0, 0.0, 4.0), None);
+        assert_eq!(cosine(0.0, 4.0, 0.0), None);
+        assert_eq!(cosine(2.0, 1.0, 4.0), Some(1.0));
+        assert_eq!(cosine(-2.0, 1.0, 16.0), Some(-0.5));
     }
 
     #[test]

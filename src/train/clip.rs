@@ -35,7 +35,7 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Res
         }
     }
     let total = squares.sqrt();
-    let coef = max_norm / (total + EPS);
+    let coef = scale(total, max_norm);
     if coef < 1.0 {
         for var in vars {
             if let Some(grad) = grads.get(var.as_tensor()) {
@@ -45,4 +45,22 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Res
         }
     }
     Ok(total)
+}
+
+/// What clipping multiplies the gradients by when their total norm is
+/// `total`: `max_norm / (total + 1e-6)` where that is below 1 (the step is
+/// clipped), else 1.
+///
+/// ```
+/// use gradscope::train::clip::scale;
+/// assert_eq!(scale(0.5, 1.0), 1.0);
+/// assert!((scale(4.0, 1.0) - 0.25).abs() < 1e-6);
+/// ```
+pub fn scale(total: f64, max_norm: f64) -> f64 {
+    let coef = max_norm / (total + EPS);
+    if coef < 1.0 {
+        coef
+    } else {
+        1.0
+    }
 }

@@ -34,6 +34,8 @@ use crate::model::{Activation, Cell, Init, RecurrentShape, Shape};
 use crate::stats::RunSummary;
 use crate::table::{diagnosis_markdown, vanishing_markdown};
 use crate::tags;
+use crate::train::divergence::Divergence;
+use crate::train::origin::Located;
 use crate::train::TrainConfig;
 
 /// The experiment's description in the HParams dashboard.
@@ -324,6 +326,15 @@ pub fn finish_values(summary: &RunSummary, wall_time: f64) -> Vec<summary::Value
 /// What a run that stopped early (diverged) writes last.
 pub fn failure_values(wall_time: f64) -> Vec<summary::Value> {
     vec![hparams::session_end(Status::Failure, wall_time)]
+}
+
+/// What a diverged run adds to its last event, beside its session's
+/// failure (the HParams session end holds a status and no words): the
+/// [`tags::DIVERGENCE`] text, what diverged at iteration `at` and where it
+/// began.
+pub fn divergence_values(at: usize, cause: &Divergence, origin: &Located) -> Vec<summary::Value> {
+    let markdown = format!("Training diverged at iteration {at}: {cause}; {origin}.");
+    vec![text(tags::DIVERGENCE, &markdown)]
 }
 
 #[cfg(test)]

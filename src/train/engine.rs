@@ -7,11 +7,11 @@ use std::fmt;
 
 use anyhow::Result;
 use candle_core::backprop::GradStore;
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer as _, ParamsAdamW};
 
 use crate::model::Mlp;
-use crate::train::adam::{Adam, AdamConfig};
+use crate::train::adam::{Adam, AdamConfig, StepMeasure};
 use crate::train::loss;
 
 /// Which ops compute the network, its loss and its optimizer step.
@@ -112,6 +112,23 @@ impl Optimizer {
 
     /// The optimizer's settings where another thread can replay its steps
     /// bit for bit (the fused Adam: see the summarizer's replica).
+    /// [`step`](Self::step), measuring the step of each of `measured`
+    /// ([`Adam::step_measured`]); `None` from an optimizer that cannot
+    /// (candle-nn's AdamW keeps its moments to itself).
+    pub fn step_measured(
+        &mut self,
+        grads: &GradStore,
+        measured: &[Var],
+    ) -> Result<Option<Vec<Option<StepMeasure>>>> {
+        match self {
+            Optimizer::Fused(adam) => Ok(Some(adam.step_measured(grads, measured)?)),
+            Optimizer::CandleNn(adamw) => {
+                adamw.step(grads)?;
+                Ok(None)
+            }
+        }
+    }
+
     pub fn replayable(&self) -> Option<AdamConfig> {
         match self {
             Optimizer::Fused(adam) => Some(adam.config()),

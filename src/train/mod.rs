@@ -19,7 +19,9 @@ pub mod diagnoser;
 pub mod divergence;
 pub mod engine;
 pub mod lines;
+mod log_magnitude;
 pub mod loss;
+pub mod origin;
 pub mod recurrent;
 pub mod run_log;
 pub mod run_writer;
@@ -199,6 +201,7 @@ pub fn train(
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
     let mut log = RunLog::start(name, run_dir, cfg, data, &model, optimizer.replayable())?;
+    let kernels: Vec<_> = model.layers.iter().map(|l| l.kernel.clone()).collect();
 
     let mut labels = Vec::new();
     for i in 0..cfg.iterations {
@@ -215,16 +218,25 @@ pub fn train(
         let loss = loss.to_scalar::<f32>()?;
         let diverged = divergence::check(loss, &model, &grads)?;
         if let Some(max_norm) = cfg.clip_norm {
-            clip::clip_grad_norm(&mut grads, &model.vars(), max_norm)?;
+            let total = clip::clip_grad_norm(&mut grads, &model.vars(), max_norm)?;
+            log.clipped(total, max_norm);
         }
         if i % cfg.log_every == 0 || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
             log.step(i, &x, loss, acc, &model, &grads)?;
         }
-        if let Some(divergence) = diverged {
-            return log.end(i, Ending::Diverged(divergence));
+        if let Some(cause) = diverged {
+            // Where it began: the iteration re-run on host copies (the
+            // optimizer has not stepped the weights).
+            let origin = origin::Located::of(origin::locate(&model, &x, &labels, i));
+            return log.end(i, Ending::Diverged { cause, origin });
         }
-        optimizer.step(&grads)?;
+        if log.measures_optimizer(i) {
+            let measures = optimizer.step_measured(&grads, &kernels)?;
+            log.optimized(i, measures)?;
+        } else {
+            optimizer.step(&grads)?;
+        }
         log.stepped(i, &model)?;
     }
 

@@ -26,6 +26,7 @@ use crate::model::sequence_op::TimeGrads;
 use crate::model::{Cell, Recurrent, RecurrentShape};
 use crate::stats::RunSummary;
 use crate::train::adam::{Adam, AdamConfig};
+use crate::train::origin::{self, Located};
 use crate::train::run_log::{Ending, RunLog};
 use crate::train::{
     batch_accuracy, check_batch_fits, clip, correct, describe, divergence, loss, ConfigError,
@@ -75,7 +76,8 @@ pub fn train(
         let loss = loss.to_scalar::<f32>()?;
         let diverged = divergence::check_params(loss, parameters(&model), &grads)?;
         if let Some(max_norm) = cfg.clip_norm {
-            clip::clip_grad_norm(&mut grads, &vars, max_norm)?;
+            let total = clip::clip_grad_norm(&mut grads, &vars, max_norm)?;
+            log.clipped(total, max_norm);
         }
         if logged || diverged.is_some() {
             let acc = batch_accuracy(&logits, &labels)?;
@@ -84,10 +86,17 @@ pub fn train(
                 log.through_time(i, &norms)?;
             }
         }
-        if let Some(divergence) = diverged {
-            return log.end(i, Ending::Diverged(divergence));
+        if let Some(cause) = diverged {
+            let located = origin::locate_recurrent(&model, &x, &labels, &time_grads, i);
+            let origin = Located::of(located);
+            return log.end(i, Ending::Diverged { cause, origin });
         }
-        optimizer.step(&grads)?;
+        if log.measures_optimizer(i) {
+            let measures = optimizer.step_measured(&grads, &kernels)?;
+            log.optimized(i, Some(measures))?;
+        } else {
+            optimizer.step(&grads)?;
+        }
         log.tick();
     }
 

@@ -28,12 +28,14 @@ use crate::model::Mlp;
 use crate::stats::{self, RunSummary};
 use crate::tags;
 use crate::time_profile::{self, Curve};
-use crate::train::adam::AdamConfig;
+use crate::train::adam::{AdamConfig, StepMeasure};
+use crate::train::clip;
 use crate::train::diagnoser::Diagnosed;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
+use crate::train::origin::Located;
 use crate::train::run_writer::RunWriter;
-use crate::train::summarizer::{Setup, StepSource, Summarizer};
+use crate::train::summarizer::{Clipping, Setup, StepSource, Summarizer};
 use crate::train::{describe, TrainConfig};
 
 /// How a run ended.
@@ -42,7 +44,8 @@ pub enum Ending {
     /// Every iteration ran; the model scored these on the whole splits.
     Finished { train_acc: f32, test_acc: f32 },
     /// A loss or gradient went non-finite; nothing more was trained.
-    Diverged(Divergence),
+    /// `origin`: where the first non-finite value of that iteration was.
+    Diverged { cause: Divergence, origin: Located },
     /// A signal asked the run to stop.
     Stopped(Signal),
 }
@@ -53,6 +56,8 @@ pub struct Diverged {
     pub run: String,
     pub iteration: usize,
     pub cause: Divergence,
+    /// Where it began.
+    pub origin: Located,
     /// The run's event file.
     pub path: PathBuf,
 }
@@ -63,12 +68,13 @@ impl fmt::Display for Diverged {
             run,
             iteration,
             cause,
+            origin,
             path,
         } = self;
         write!(
             f,
-            "{run}: training diverged at iteration {iteration}: {cause}. Everything logged \
-             up to and including iteration {iteration} is in {}",
+            "{run}: training diverged at iteration {iteration}: {cause}; {origin}. Everything \
+             logged up to and including iteration {iteration} is in {}",
             path.display()
         )
     }
@@ -86,6 +92,10 @@ pub struct RunLog {
     last_logged: Option<(usize, f32, f32)>,
     /// A recurrent run's gradient through time at each logged step.
     through_time: Vec<Curve>,
+    /// With `--clip-norm`: the iterations since the last logged step and
+    /// how many of them were clipped, and the last one's clipping.
+    clip_counts: (usize, usize),
+    last_clip: Option<(f64, f64)>,
 }
 
 impl RunLog {
@@ -170,6 +180,8 @@ impl RunLog {
             progress,
             last_logged: None,
             through_time: Vec::new(),
+            clip_counts: (0, 0),
+            last_clip: None,
         })
     }
 
@@ -212,9 +224,52 @@ impl RunLog {
         self.log_step(i, loss, acc, &source)
     }
 
-    fn log_step(&mut self, i: usize, loss: f32, acc: f32, source: &Snapshot) -> Result<()> {
+    /// Counts iteration `i`'s gradient clipping (`--clip-norm`): their
+    /// global norm was `total_norm` before clipping to `max_norm`
+    /// ([`clip::clip_grad_norm`]). Call it before the iteration's
+    /// [`step`](Self::step), if logged.
+    pub fn clipped(&mut self, total_norm: f64, max_norm: f64) {
+        let scale = clip::scale(total_norm, max_norm);
+        self.clip_counts.0 += 1;
+        self.clip_counts.1 += usize::from(scale < 1.0);
+        self.last_clip = Some((total_norm, scale));
+    }
+
+    /// Whether the optimizer should measure its step after iteration `i`
+    /// ([`optimized`](Self::optimized)): after a diagnosed step (at most
+    /// one per 200 iterations, see [`crate::train::diagnoser`]), unless the
+    /// summary thread's replica of it measures the step itself.
+    pub fn measures_optimizer(&self, i: usize) -> bool {
+        self.summaries.wants_measures(i as i64)
+    }
+
+    /// Logs the optimizer's step after logged iteration `i`, measured per
+    /// kernel (layer 1 first) by the optimizer; `None` where the optimizer
+    /// cannot measure it (candle-nn's AdamW).
+    pub fn optimized(
+        &mut self,
+        i: usize,
+        measures: Option<Vec<Option<StepMeasure>>>,
+    ) -> Result<()> {
+        let Some(measures) = measures else {
+            return Ok(());
+        };
         self.summaries
-            .log_step(i as i64, wall_time_now(), loss, acc, source)
+            .optimized(i as i64, wall_time_now(), measures)
+            .with_context(|| format!("{}: logging iteration {i}'s optimizer step", self.name))
+    }
+
+    fn log_step(&mut self, i: usize, loss: f32, acc: f32, source: &Snapshot) -> Result<()> {
+        let clip = self.last_clip.take().map(|(total_norm, scale)| {
+            let (iterations, clipped) = std::mem::take(&mut self.clip_counts);
+            Clipping {
+                total_norm: total_norm as f32,
+                scale: scale as f32,
+                fraction: (clipped as f64 / iterations.max(1) as f64) as f32,
+            }
+        });
+        self.summaries
+            .log_step(i as i64, wall_time_now(), loss, acc, clip, source)
             .with_context(|| format!("{}: logging iteration {i}", self.name))?;
         self.last_logged = Some((i, loss, acc));
         Ok(())
@@ -268,10 +323,11 @@ impl RunLog {
         let closed = self.close(at, &ending);
         match ending {
             Ending::Finished { .. } => closed.map(|closed| (closed.summary, closed.run)),
-            Ending::Diverged(cause) => Err(Diverged {
+            Ending::Diverged { cause, origin } => Err(Diverged {
                 run: name,
                 iteration: at,
                 cause,
+                origin,
                 path: closed?.path,
             }
             .into()),
@@ -316,17 +372,17 @@ impl RunLog {
                 train_acc,
                 test_acc,
             } => (train_acc, test_acc),
-            Ending::Diverged(_) | Ending::Stopped(_) => (f32::NAN, f32::NAN),
+            Ending::Diverged { .. } | Ending::Stopped(_) => (f32::NAN, f32::NAN),
         };
         let (final_loss, final_batch_acc) =
             last_logged.map_or((f32::NAN, f32::NAN), |l| (l.1, l.2));
         let wall_time = wall_time_now();
         if !matches!(ending, Ending::Finished { .. }) {
-            summaries.write_event(summary_event(
-                at as i64,
-                wall_time,
-                describe::failure_values(wall_time),
-            ))?;
+            let mut values = describe::failure_values(wall_time);
+            if let Ending::Diverged { cause, origin } = ending {
+                values.extend(describe::divergence_values(at, cause, origin));
+            }
+            summaries.write_event(summary_event(at as i64, wall_time, values))?;
         }
         // The summary thread holds the gradient statistics of every logged
         // step: the finished run's figures wait for it.

@@ -39,11 +39,13 @@ use candle_core::Tensor;
 
 use crate::stats::{mean_abs, GradStats, UnitFractions};
 use crate::tags;
-use crate::train::adam::{AdamConfig, Replica};
+use crate::train::adam::{AdamConfig, Replica, StepMeasure};
 use crate::train::diagnoser::{Diagnosed, Diagnoser, DIAGNOSE_EVERY};
 use crate::train::lines::Lines;
+use crate::train::log_magnitude;
 use crate::train::run_writer::RunWriter;
-use gradscope_tensorboard::proto::Event;
+use gradscope_tensorboard::proto::summary::value::Value::Histo;
+use gradscope_tensorboard::proto::{summary, Event};
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
 
 /// Where a logged step's numbers come from: per dense layer, input first,
@@ -80,6 +82,27 @@ struct StepRecord {
     /// With diagnostics: each layer's bias, and the step's batch.
     biases: Vec<Vec<f32>>,
     batch: Option<Tensor>,
+    /// Whether the step is one of the diagnosed steps (at most one per
+    /// [`DIAGNOSE_EVERY`] iterations), which also get the log10 |grad|
+    /// histograms: the first logged step on or after each multiple, every
+    /// logged step at the default `--log-every 200`.
+    detailed: bool,
+    /// With `--clip-norm`: how the step's gradients were clipped (`grads`
+    /// holds them clipped). Boxed: a job is moved through the queue, and
+    /// most runs do not clip.
+    clip: Option<Box<Clipping>>,
+}
+
+/// A logged step's gradient clipping (`--clip-norm`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clipping {
+    /// The global norm of every parameter's gradient before clipping.
+    pub total_norm: f32,
+    /// What the gradients were multiplied by (1: not clipped).
+    pub scale: f32,
+    /// The fraction of the iterations since the last logged step, this one
+    /// included, that were clipped.
+    pub fraction: f32,
 }
 
 enum Job {
@@ -92,6 +115,13 @@ enum Job {
     Stepped {
         step: i64,
         kernels: Vec<Vec<f32>>,
+    },
+    /// The optimizer's step after logged step `step`, measured per layer
+    /// by the training thread's optimizer (when no replica measures it).
+    Optimized {
+        step: i64,
+        wall_time: f64,
+        measures: Vec<Option<StepMeasure>>,
     },
 }
 
@@ -204,6 +234,9 @@ pub struct Summarizer {
     /// ([`DIAGNOSE_EVERY`]), and the last one that was.
     next_diagnosed: i64,
     last_diagnosed: Option<i64>,
+    /// The last logged step that was diagnosed (with or without the
+    /// per-layer diagnostics).
+    last_detailed: Option<i64>,
 }
 
 /// The records' bytes the queue holds before `log_step` builds a step
@@ -238,6 +271,7 @@ impl Summarizer {
             diagnosed: setup.diagnosed.is_some(),
             next_diagnosed: 0,
             last_diagnosed: None,
+            last_detailed: None,
         })
     }
 
@@ -250,19 +284,25 @@ impl Summarizer {
         wall_time: f64,
         loss: f32,
         acc: f32,
+        clip: Option<Clipping>,
         source: &dyn StepSource,
     ) -> Result<()> {
         let mut record = self.record(step, wall_time, loss, acc);
+        record.clip = clip.map(Box::new);
         source.copy_grads(&mut record.grads)?;
         if self.wants_weights(step) {
             source.copy_weights(&mut record.weights)?;
             record.has_weights = true;
         }
-        if self.diagnosed && step >= self.next_diagnosed {
-            source.copy_biases(&mut record.biases)?;
-            record.batch = Some(source.batch()?);
+        if step >= self.next_diagnosed {
             self.next_diagnosed = (step / DIAGNOSE_EVERY + 1) * DIAGNOSE_EVERY;
-            self.last_diagnosed = Some(step);
+            record.detailed = true;
+            self.last_detailed = Some(step);
+            if self.diagnosed {
+                source.copy_biases(&mut record.biases)?;
+                record.batch = Some(source.batch()?);
+                self.last_diagnosed = Some(step);
+            }
         }
         self.queue_step(record, source)
     }
@@ -277,6 +317,28 @@ impl Summarizer {
         let mut kernels = vec![Vec::new(); self.layers];
         source.copy_weights(&mut kernels)?;
         self.send(Job::Stepped { step, kernels })
+    }
+
+    /// Whether the optimizer should measure its step after logged step
+    /// `step` and hand it to [`optimized`](Self::optimized): after a
+    /// diagnosed step, unless the worker's replica measures it itself.
+    pub fn wants_measures(&self, step: i64) -> bool {
+        !self.replicated && self.last_detailed == Some(step)
+    }
+
+    /// Logs the optimizer's step after logged step `step`, as the training
+    /// thread's optimizer measured it, per layer (`None`: not measured).
+    pub fn optimized(
+        &mut self,
+        step: i64,
+        wall_time: f64,
+        measures: Vec<Option<StepMeasure>>,
+    ) -> Result<()> {
+        self.send(Job::Optimized {
+            step,
+            wall_time,
+            measures,
+        })
     }
 
     /// Whether `step`'s record must carry the kernels: always, unless the
@@ -301,9 +363,13 @@ impl Summarizer {
             has_weights: false,
             biases: vec![Vec::new(); self.layers],
             batch: None,
+            detailed: false,
+            clip: None,
         });
         (record.step, record.wall_time, record.loss, record.acc) = (step, wall_time, loss, acc);
         record.has_weights = false;
+        record.detailed = false;
+        record.clip = None;
         record
     }
 
@@ -402,7 +468,9 @@ fn work(
     let mut means = Vec::with_capacity(setup.layers);
     let mut kernels = Kernels::new(setup.replica);
     let mut diagnoser = setup.diagnosed.map(Diagnoser::new);
-    // Diagnostics events, written after the job's own event.
+    // The optimizer's step and the diagnostics, events written after the
+    // job's own.
+    let mut optimized = None;
     let mut diagnosed = Vec::new();
     while let Some(job) = next_job(inbox, &mut lines) {
         let (event, line, record) = match job {
@@ -431,6 +499,14 @@ fn work(
                 diagnosed.extend(diagnoser.as_mut().and_then(|d| d.stepped(step, &kernels)));
                 (None, None, None)
             }
+            Job::Optimized {
+                step,
+                wall_time,
+                measures,
+            } => {
+                let values = optimizer_values(measures.iter().map(Option::as_ref));
+                (Some(summary_event(step, wall_time, values)), None, None)
+            }
         };
         if let Some(mut record) = record {
             if let (Some(diagnoser), Some(batch)) = (&mut diagnoser, record.batch.take()) {
@@ -444,7 +520,10 @@ fn work(
                     &means,
                 )?);
             }
-            kernels.step(&record)?;
+            if let Some(measures) = kernels.step(&record)? {
+                let values = optimizer_values(measures.iter().map(Some));
+                optimized = Some(summary_event(record.step, record.wall_time, values));
+            }
             if let (Some(diagnoser), Some(after)) = (&mut diagnoser, kernels.replicated()) {
                 diagnosed.extend(diagnoser.stepped(record.step, after));
             }
@@ -452,6 +531,9 @@ fn work(
             let _ = give_back.send(record);
         }
         if let Some(event) = event {
+            writer.write_event(&event)?;
+        }
+        if let Some(event) = optimized.take() {
             writer.write_event(&event)?;
         }
         for event in diagnosed.drain(..) {
@@ -538,12 +620,17 @@ impl Kernels {
     }
 
     /// Steps the replica with `record`'s gradients, as the optimizer does
-    /// after the step is logged.
-    fn step(&mut self, record: &StepRecord) -> Result<()> {
-        if let Some(replica) = &mut self.replica {
-            replica.step(&record.grads)?;
+    /// after the step is logged; returns each kernel's step measured, if
+    /// there is a replica and the step is a diagnosed one.
+    fn step(&mut self, record: &StepRecord) -> Result<Option<Vec<StepMeasure>>> {
+        match &mut self.replica {
+            Some(replica) if record.detailed => Ok(Some(replica.step_measured(&record.grads)?)),
+            Some(replica) => {
+                replica.step(&record.grads)?;
+                Ok(None)
+            }
+            None => Ok(None),
         }
-        Ok(())
     }
 }
 
@@ -586,7 +673,11 @@ fn next_job(inbox: &Receiver<Job>, lines: &mut Lines) -> Option<Job> {
 }
 
 /// The summaries of one step: [`tags::LOSS`], [`tags::ACC`], and per layer
-/// its mean |grad| (and its log10) and the histograms of its kernel's gradient and kernel.
+/// its mean |grad| (and its log10), its norm before clipping, the
+/// histograms of its kernel's gradient and kernel, and at a diagnosed step
+/// the histogram of the gradient's log10 magnitudes with its count of exact
+/// zeros; with clipping, the global norm before it and the fraction
+/// clipped.
 /// Fills `means` with each layer's mean |grad|; returns the event and how
 /// many non-finite values the histograms left out.
 fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -> (Event, usize) {
@@ -594,6 +685,12 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
         scalar(tags::LOSS, record.loss),
         scalar(tags::ACC, record.acc),
     ];
+    if let Some(clip) = record.clip.as_deref() {
+        values.push(scalar(tags::GLOBAL_GRAD_NORM, clip.total_norm));
+        values.push(scalar(tags::CLIPPED_FRACTION, clip.fraction));
+    }
+    // The gradients were multiplied by this: their norms before, after.
+    let scale = record.clip.as_ref().map_or(1.0, |c| f64::from(c.scale));
     let mut non_finite = 0;
     means.clear();
     for (l, (grad, weights)) in record.grads.iter().zip(weights).enumerate() {
@@ -605,14 +702,52 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
             mean.log10() as f32,
         ));
         let (grad_hist, skipped) = histogram(&tags::grad_histogram(l + 1), grad);
+        if let Some(Histo(h)) = &grad_hist.value {
+            // The histogram's sum of squares is over the finite values.
+            let norm = h.sum_squares.sqrt() / scale;
+            values.push(scalar(&tags::GRAD_NORM.tag(l + 1), norm as f32));
+        }
         let (weight_hist, skipped_w) = histogram(&tags::weight_histogram(l + 1), weights);
         values.extend([grad_hist, weight_hist]);
         non_finite += skipped + skipped_w;
+        if record.detailed {
+            // A pass over the gradient as long as the linear histogram's:
+            // at `--log-every 1`, on every step, it made the summary thread
+            // the bottleneck (see `detailed`).
+            let tag = tags::LOG10_ABS_GRAD.tag(l + 1);
+            let (log_hist, zeros) = log_magnitude::histogram(&tag, grad);
+            values.extend(log_hist);
+            values.push(scalar(&tags::ZERO_GRAD.tag(l + 1), zeros as f32));
+        }
     }
     (
         summary_event(record.step, record.wall_time, values),
         non_finite,
     )
+}
+
+/// The optimizer's values of a logged step: per layer (kernel), the norms
+/// of Adam's moments and the cosine of its step with the negative gradient
+/// (none for a layer not measured, or a cosine not defined).
+fn optimizer_values<'a>(
+    measures: impl Iterator<Item = Option<&'a StepMeasure>>,
+) -> Vec<summary::Value> {
+    let mut values = Vec::new();
+    for (l, measure) in measures.enumerate() {
+        let Some(measure) = measure else { continue };
+        values.push(scalar(
+            &tags::ADAM_M_NORM.tag(l + 1),
+            measure.m_norm() as f32,
+        ));
+        values.push(scalar(
+            &tags::ADAM_V_NORM.tag(l + 1),
+            measure.v_norm() as f32,
+        ));
+        if let Some(cosine) = measure.cosine() {
+            values.push(scalar(&tags::UPDATE_COSINE.tag(l + 1), cosine as f32));
+        }
+    }
+    values
 }
 
 #[cfg(test)]
@@ -672,6 +807,7 @@ mod tests {
             r.weights[0] = vec![0.1, 0.2];
             r.weights[1] = vec![f32::NAN];
             r.has_weights = true;
+            r.detailed = step == 0;
             s.queue_step(r, &Filled).unwrap();
         }
         s.write_event(summary_event(3, 1.0, vec![scalar("test_acc", 0.9)]))
@@ -694,15 +830,30 @@ mod tests {
                 "acc",
                 "mean_1",
                 "log10_mean_1",
+                "grad_norm_1",
                 "histogram_1",
                 "hist_weights_1",
+                "log10_abs_grad_1",
+                "zero_grad_1",
                 "mean_2",
                 "log10_mean_2",
+                "grad_norm_2",
                 "histogram_2",
-                "hist_weights_2"
+                "hist_weights_2",
+                "log10_abs_grad_2",
+                "zero_grad_2"
             ]
         );
         assert_eq!(s.value[2].value, Some(Value::SimpleValue(2.0)));
+        // The log10 |grad| histograms at a diagnosed step only.
+        let Some(event::What::Summary(s)) = &events[2].what else {
+            panic!("not a summary")
+        };
+        assert_eq!(s.value.len(), 2 + 2 * 5);
+        assert!(s
+            .value
+            .iter()
+            .all(|v| !v.tag.starts_with("log10_abs_grad_")));
     }
 
     /// Steps built by the training thread (`Job::Built`, what `log_step`
@@ -786,9 +937,12 @@ mod tests {
         // What the optimizer's weights are at each step.
         let mut optimizer = Replica::new(config, vec![vec![0.5, -0.25, 3.0]]);
         let mut logged = Vec::new();
+        let mut moments = Vec::new();
         for step in 0..7 {
             let mut r = s.record(step, 1.0, 0.5, 0.25);
             r.grads[0] = vec![step as f32 * 0.1, -1.0, 0.25];
+            // Diagnosed steps get the replica's measure of the step.
+            r.detailed = step % 2 == 0;
             if step == 5 {
                 // Kernels that differ from the replica's: taken, and said.
                 optimizer.set_weights(&[vec![1.0, 2.0, 3.0]]).unwrap();
@@ -799,6 +953,8 @@ mod tests {
             }
             logged.push(optimizer.weights()[0].clone());
             let grads = r.grads.clone();
+            let measure = optimizer.clone().step_measured(&grads).unwrap()[0];
+            moments.push(measure.m_norm() as f32);
             if step == 3 {
                 // Built by the training thread (a full queue): it copies the
                 // kernels in first, as `log_step` does then.
@@ -815,16 +971,36 @@ mod tests {
         let (writer, _) = s.finish().unwrap();
         writer.close().unwrap();
 
+        // Each step's event, and after a diagnosed step's the replica's
+        // measure of the optimizer's step: the moments of the optimizer's own.
         let events = read_events(&path).unwrap().events;
-        for (event, weights) in events[1..].iter().zip(&logged) {
+        let mut steps = Vec::new();
+        for event in &events[1..] {
             let Some(event::What::Summary(summary)) = &event.what else {
                 panic!("not a summary")
             };
-            let got = summary.value.iter().find(|v| v.tag == "hist_weights_1");
-            let want = histogram("hist_weights_1", weights).0;
-            assert_eq!(got, Some(&want), "step {}", event.step);
+            let step = event.step as usize;
+            match summary.value.iter().find(|v| v.tag == "hist_weights_1") {
+                Some(got) => {
+                    let want = histogram("hist_weights_1", &logged[step]).0;
+                    assert_eq!(got, &want, "step {step}");
+                    steps.push((step, "step"));
+                }
+                None => {
+                    let m_norm = summary.value.iter().find(|v| v.tag == "adam_m_norm_1");
+                    let want = scalar("adam_m_norm_1", moments[step]);
+                    assert_eq!(m_norm, Some(&want), "step {step}");
+                    steps.push((step, "optimizer"));
+                }
+            }
         }
-        assert_eq!(events.len(), 1 + logged.len());
+        let want: Vec<(usize, &str)> = (0..7)
+            .flat_map(|step| {
+                let measured = (step % 2 == 0).then_some((step, "optimizer"));
+                std::iter::once((step, "step")).chain(measured)
+            })
+            .collect();
+        assert_eq!(steps, want);
         let warnings: Vec<String> = sink
             .text()
             .lines()

@@ -484,4 +484,13 @@ fn divergence_is_reported_with_its_iteration_and_what_was_logged_is_kept() {
     let loss = losses.last().unwrap().1;
     let gradient_named = stderr.contains("the gradient of layer ");
     assert!(!loss.is_finite() || gradient_named, "{stderr}");
+    // Where it began, re-run on the host: a layer's value at that iteration.
+    assert!(
+        stderr.contains("; the first non-finite value: layer "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(" pass at iteration {at} (")),
+        "{stderr}"
+    );
 }

@@ -18,6 +18,8 @@ mod cli;
 mod crates;
 /// Deep and residual networks.
 mod deep;
+/// Where a divergence began: injected forward and backward overflows.
+mod divergence;
 /// Signals, `kill -9`, file-size limits and concurrent runs.
 mod faults;
 /// The fuzz targets' checks over seeds, regressions and mutations.

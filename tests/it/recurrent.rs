@@ -42,6 +42,12 @@ fn recurrent_scalar_tags() -> BTreeSet<String> {
         "log10_mean_1",
         "log10_mean_2",
         "log10_mean_3",
+        "zero_grad_1",
+        "zero_grad_2",
+        "zero_grad_3",
+        // Its runs clip (--clip-norm 1): the norm before, the fraction clipped.
+        "grad_norm",
+        "clipped_fraction",
         "time_grad_first",
         "time_grad_last",
         "time_attenuation",
@@ -52,6 +58,9 @@ fn recurrent_scalar_tags() -> BTreeSet<String> {
     .map(String::from)
     .into();
     tags.extend((1..=28).map(|t| format!("time_grad/t{t:03}")));
+    for family in ["grad_norm", "adam_m_norm", "adam_v_norm", "update_cosine"] {
+        tags.extend((1..=3).map(|l| format!("{family}_{l}")));
+    }
     tags
 }
 

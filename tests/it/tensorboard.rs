@@ -97,6 +97,12 @@ fn tensorboard_loads_every_tag_with_our_steps_and_values() {
             format!("log10_mean_{l}"),
             format!("histogram_{l}"),
             format!("hist_weights_{l}"),
+            format!("log10_abs_grad_{l}"),
+            format!("zero_grad_{l}"),
+            format!("grad_norm_{l}"),
+            format!("adam_m_norm_{l}"),
+            format!("adam_v_norm_{l}"),
+            format!("update_cosine_{l}"),
         ]);
     }
     expected_tags.sort();

@@ -86,8 +86,18 @@ fn check_every_dashboard(server: &Server, logdir: &Path) {
     scalar_tags.extend(layers.clone().map(|l| format!("mean_{l}")));
     scalar_tags.extend(layers.clone().map(|l| format!("log10_mean_{l}")));
     scalar_tags.extend(layers.clone().map(|l| format!("update_ratio_{l}")));
+    scalar_tags.extend(layers.clone().map(|l| format!("zero_grad_{l}")));
+    for family in ["grad_norm", "adam_m_norm", "adam_v_norm", "update_cosine"] {
+        scalar_tags.extend(layers.clone().map(|l| format!("{family}_{l}")));
+    }
     let mut histogram_tags: BTreeSet<String> = layers
-        .flat_map(|l| [format!("histogram_{l}"), format!("hist_weights_{l}")])
+        .flat_map(|l| {
+            [
+                format!("histogram_{l}"),
+                format!("hist_weights_{l}"),
+                format!("log10_abs_grad_{l}"),
+            ]
+        })
         .collect();
     histogram_tags.extend((1..=5).map(|l| format!("activations_{l}")));
     let scalars = server.get("/data/plugin/scalars/tags");

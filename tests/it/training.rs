@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use gradscope::model::Activation;
+use gradscope::tags;
 use gradscope::train::{train, TrainConfig};
 use gradscope_tensorboard::logdir::Logdir;
 use gradscope_tensorboard::proto::hparams::{
@@ -167,6 +168,28 @@ fn a_diverged_run_ends_its_hparams_session_as_failed() {
         panic!("not a session end")
     };
     assert_eq!(info.status, Status::Failure as i32);
+    // Beside the failed session: where the divergence began, in words.
+    let text = s
+        .value
+        .iter()
+        .find(|v| v.tag == tags::DIVERGENCE)
+        .expect("no divergence text");
+    let Some(Value::Tensor(t)) = &text.value else {
+        panic!("not text")
+    };
+    let words = String::from_utf8(t.string_val[0].clone()).unwrap();
+    assert!(
+        words.starts_with("Training diverged at iteration "),
+        "{words}"
+    );
+    assert!(
+        err.contains(
+            words
+                .trim_start_matches("Training diverged at iteration ")
+                .trim_end_matches('.')
+        ),
+        "{err} / {words}"
+    );
 }
 
 /// At `--log-every 1` the summary thread replays the optimizer instead of
@@ -199,4 +222,87 @@ fn every_step_logs_the_same_weights_as_a_run_that_copies_them() {
     for (key, histogram) in &copied {
         assert_eq!(every.get(key), Some(histogram), "{key:?}");
     }
+}
+
+/// The optimizer's side (docs/views.md): with `--clip-norm` each logged
+/// step has the global norm before clipping and the fraction of the
+/// iterations since the last logged step that were clipped (all of them
+/// under a tiny bound, none under a huge one); each layer's `grad_norm_i`
+/// is its kernel gradient's norm before clipping, the same whether the
+/// step was clipped or not (step 0: same weights, same batch), and the
+/// gradient logged in `histogram_i` is the clipped one. Adam's moments and
+/// the step's cosine with the negative gradient are logged per layer.
+#[test]
+fn clipping_and_the_optimizers_step_are_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
+    let run = |clip_norm: Option<f64>, name: &str| {
+        let cfg = TrainConfig {
+            iterations: 21,
+            log_every: 5,
+            clip_norm,
+            ..helpers::small_config(Activation::Tanh)
+        };
+        let run_dir = dir.path().join(name);
+        train(name, &data, &cfg, &run_dir).unwrap();
+        let file = helpers::only_event_file(&run_dir);
+        (helpers::scalars(&file), helpers::histograms(&file))
+    };
+    let (free, free_hist) = run(None, "free");
+    let (tight, tight_hist) = run(Some(1e-4), "tight");
+    let (loose, _) = run(Some(1e9), "loose");
+    let logged = [0, 5, 10, 15, 20];
+    assert!(free.get(tags::CLIPPED_FRACTION).is_empty());
+    assert!(free.get(tags::GLOBAL_GRAD_NORM).is_empty());
+    for (scalars, fraction) in [(&tight, 1.0), (&loose, 0.0)] {
+        assert_eq!(scalars.steps(tags::CLIPPED_FRACTION), logged);
+        assert!(scalars
+            .get(tags::CLIPPED_FRACTION)
+            .iter()
+            .all(|&(_, f)| f == fraction));
+    }
+    let global = tight.get(tags::GLOBAL_GRAD_NORM)[0].1;
+    assert_eq!(global, loose.get(tags::GLOBAL_GRAD_NORM)[0].1);
+    let mut squares = 0.0;
+    for layer in 1..=6 {
+        let tag = tags::GRAD_NORM.tag(layer);
+        assert_eq!(free.steps(&tag), logged, "{tag}");
+        let (clipped, unclipped) = (tight.get(&tag)[0].1, free.get(&tag)[0].1);
+        assert!(
+            (clipped - unclipped).abs() <= 1e-5 * unclipped,
+            "{tag}: {clipped} vs {unclipped}"
+        );
+        squares += f64::from(unclipped).powi(2);
+        // The histogram holds the clipped gradient: its norm is about 1e-4
+        // of the global norm's share.
+        let clipped_hist = &tight_hist[&tags::grad_histogram(layer)][0].1;
+        let free_norm = free_hist[&tags::grad_histogram(layer)][0]
+            .1
+            .sum_squares
+            .sqrt();
+        let ratio = clipped_hist.sum_squares.sqrt() / free_norm;
+        assert!(
+            (ratio - 1e-4 / f64::from(global)).abs() < 1e-3 * ratio,
+            "{tag}: {ratio}"
+        );
+        // At the diagnosed steps: here step 0 (the next would be 200).
+        for family in [tags::ADAM_M_NORM, tags::ADAM_V_NORM, tags::UPDATE_COSINE] {
+            let tag = family.tag(layer);
+            let points = free.get(&tag);
+            assert_eq!(free.steps(&tag), [0], "{tag}");
+            assert!(
+                points.iter().all(|(_, v)| v.is_finite() && *v > 0.0),
+                "{tag}: {points:?}"
+            );
+        }
+        // Adam's first step is lr·sign(g): far from plain descent's 1 on a
+        // layer of many weights, far from 0 too.
+        let (_, cosine) = free.get(&tags::UPDATE_COSINE.tag(layer))[0];
+        assert!((0.2..0.99).contains(&cosine), "layer {layer}: {cosine}");
+    }
+    // The kernels' share of the global norm (the biases hold the rest).
+    assert!(
+        squares.sqrt() <= f64::from(global) * (1.0 + 1e-5),
+        "{squares} {global}"
+    );
 }

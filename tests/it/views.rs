@@ -1,7 +1,7 @@
 //! The views of gradient flow (docs/views.md), as TensorBoard's own server
 //! serves them for a fresh `--scenario all` logdir: the Custom Scalars
-//! layout and its charts' data, the images, the per-layer diagnostics and
-//! the diagnosis.
+//! layout and its charts' data, the images, the per-layer diagnostics,
+//! the log10 |grad| histograms and the diagnosis.
 //!
 //! Needs Python with TensorBoard, and is skipped with a message under the
 //! same rule as the other TensorBoard tests.
@@ -182,6 +182,80 @@ fn check_images_and_diagnostics(server: &Server) {
     }
 }
 
+/// The mean of a histogram as TensorBoard serves it: `[[left, right,
+/// count], ...]`, each bucket at its middle.
+fn bucket_mean(buckets: &Json) -> f64 {
+    let (mut sum, mut count) = (0.0, 0.0);
+    for b in buckets.as_array().expect("buckets") {
+        let (left, right, n) = (b[0].as_f64(), b[1].as_f64(), b[2].as_f64());
+        let (left, right, n) = (left.unwrap(), right.unwrap(), n.unwrap());
+        sum += n * (left + right) / 2.0;
+        count += n;
+    }
+    assert!(count > 0.0, "an empty histogram: {buckets}");
+    sum / count
+}
+
+/// The log10 |grad| histograms (docs/views.md) are listed in both the
+/// Histograms and the Distributions dashboards for every layer, at every
+/// logged step; in the sigmoid run, whose gradient shrinks layer after
+/// layer, layer 1's sits at least a decade below layer 6's at every step
+/// (where the linear `histogram_i` puts both on zero); and each layer's
+/// exact zeros are counted in a scalar at the same steps.
+fn check_log_magnitudes(server: &Server) {
+    let histograms = server.get("/data/plugin/histograms/tags");
+    let distributions = server.get("/data/plugin/distributions/tags");
+    let logged = [0, 200, 400, 600, 800];
+    for run in RUNS {
+        for layer in 1..=LAYERS {
+            let tag = tags::LOG10_ABS_GRAD.tag(layer);
+            assert!(histograms[run].get(&tag).is_some(), "{run}: {histograms}");
+            assert!(
+                distributions[run].get(&tag).is_some(),
+                "{run}: {distributions}"
+            );
+            let zeros = server.get(&format!(
+                "/data/plugin/scalars/scalars?run={run}&tag={}",
+                tags::ZERO_GRAD.tag(layer)
+            ));
+            let steps: Vec<i64> = zeros
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p[1].as_i64().unwrap())
+                .collect();
+            assert_eq!(steps, logged, "{run}/zero_grad_{layer}");
+        }
+    }
+    let means = |layer: usize| -> Vec<(i64, f64)> {
+        let path = format!(
+            "/data/plugin/histograms/histograms?run=sigmoid&tag={}",
+            tags::LOG10_ABS_GRAD.tag(layer)
+        );
+        let points = server.get(&path);
+        points
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[1].as_i64().unwrap(), bucket_mean(&p[2])))
+            .collect()
+    };
+    let (first, last) = (means(1), means(LAYERS));
+    let steps: Vec<i64> = first.iter().map(|&(s, _)| s).collect();
+    assert_eq!(steps, logged);
+    for ((step, first), (_, last)) in first.iter().zip(&last) {
+        // Decades, and plausible ones for a gradient: not zero, not huge.
+        assert!(
+            (-12.0..0.0).contains(first),
+            "step {step}: layer 1 at {first}"
+        );
+        assert!(
+            last - first >= 1.0,
+            "step {step}: layer 1 at 1e{first:.2}, layer {LAYERS} at 1e{last:.2}"
+        );
+    }
+}
+
 fn served(logs: &Path, dir: &Path, load_fast: bool) -> Server {
     let python = helpers::python().expect("checked by the caller");
     let log = dir.join(format!("tensorboard-views-{load_fast}.log"));
@@ -206,6 +280,7 @@ fn tensorboard_serves_the_views_of_gradient_flow() {
         let server = served(&logs, dir.path(), load_fast);
         check_custom_scalars(&server);
         check_images_and_diagnostics(&server);
+        check_log_magnitudes(&server);
     }
 }
 
@@ -214,6 +289,8 @@ fn tensorboard_serves_the_views_of_gradient_flow() {
 /// the kernels the training thread sends after stepping (every
 /// `DIAGNOSE_EVERY`th logged): both give the same values; and the per-layer
 /// diagnostics are logged once per `DIAGNOSE_EVERY` iterations either way.
+/// So do the optimizer's moments and the step's cosine, measured by the
+/// replica or by the training thread's optimizer.
 #[test]
 fn update_ratios_agree_with_and_without_the_replica() {
     const EVERY: usize = gradscope::train::diagnoser::DIAGNOSE_EVERY as usize;
@@ -245,6 +322,17 @@ fn update_ratios_agree_with_and_without_the_replica() {
                 "{tag}"
             );
             assert_eq!(every.get(&tag), tenth.get(&tag), "{activation} {tag}");
+            // The optimizer's step, measured by the replica at every step or
+            // by the optimizer itself at the logged ones: the same values.
+            for family in [tags::ADAM_M_NORM, tags::ADAM_V_NORM, tags::UPDATE_COSINE] {
+                let tag = family.tag(layer);
+                let measured = tenth.get(&tag);
+                assert_eq!(
+                    tenth.steps(&tag),
+                    [0, EVERY as i64, 2 * EVERY as i64, 3 * EVERY as i64]
+                );
+                assert_eq!(every.get(&tag), measured, "{activation} {tag}");
+            }
             // Adam's first step moves each weight by about lr: a ratio far
             // below 1 and far above nothing.
             let (_, first) = tenth.get(&tag)[0];
