@@ -12,6 +12,7 @@
 //! w <- w - lr · (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
 //! ```
 
+use gradscope_candle::stats::cosine_from_sums;
 use std::cell::RefCell;
 
 use candle_core::backprop::GradStore;
@@ -147,7 +148,8 @@ impl StepMeasure {
     /// Adam's per-weight scaling and momentum turn the step away from it.
     /// `None` when either is zero.
     pub fn cosine(&self) -> Option<f64> {
-        cosine(self.step_dot_grad, self.step_squares, self.grad_squares)
+        // gradscope_candle's definition, from the sums the update gathered.
+        cosine_from_sums(self.step_dot_grad, self.step_squares, self.grad_squares)
     }
 
     /// ‖m‖, the L2 norm of the first moment.
@@ -159,17 +161,6 @@ impl StepMeasure {
     pub fn v_norm(&self) -> f64 {
         self.v_squares.sqrt()
     }
-}
-
-// TODO(merge): use gradscope_candle::stats::step_cosine(before, after, grad)
-// (the library side of issue 21): the same cosine, here from the sums the
-// fused update gathers rather than from copies of the weights.
-/// a·b / (‖a‖ ‖b‖) from a·b, ‖a‖² and ‖b‖²; `None` when either norm is
-/// zero or the result is not finite.
-fn cosine(dot: f64, a_squares: f64, b_squares: f64) -> Option<f64> {
-    let denominator = (a_squares * b_squares).sqrt();
-    let c = dot / denominator;
-    (denominator > 0.0 && c.is_finite()).then(|| c.clamp(-1.0, 1.0))
 }
 
 /// Adam replayed on copies of some parameters (the kernels), from their
@@ -559,10 +550,10 @@ mod tests {
 
     #[test]
     fn the_cosine_is_none_for_a_zero_step_or_gradient() {
-        assert_eq!(cosine(0.0, 0.0, 4.0), None);
-        assert_eq!(cosine(0.0, 4.0, 0.0), None);
-        assert_eq!(cosine(2.0, 1.0, 4.0), Some(1.0));
-        assert_eq!(cosine(-2.0, 1.0, 16.0), Some(-0.5));
+        assert_eq!(cosine_from_sums(0.0, 0.0, 4.0), None);
+        assert_eq!(cosine_from_sums(0.0, 4.0, 0.0), None);
+        assert_eq!(cosine_from_sums(2.0, 1.0, 4.0), Some(1.0));
+        assert_eq!(cosine_from_sums(-2.0, 1.0, 16.0), Some(-0.5));
     }
 
     #[test]

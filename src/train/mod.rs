@@ -19,7 +19,6 @@ pub mod diagnoser;
 pub mod divergence;
 pub mod engine;
 pub mod lines;
-mod log_magnitude;
 pub mod loss;
 pub mod origin;
 pub mod recurrent;

@@ -42,8 +42,8 @@ use crate::tags;
 use crate::train::adam::{AdamConfig, Replica, StepMeasure};
 use crate::train::diagnoser::{Diagnosed, Diagnoser, DIAGNOSE_EVERY};
 use crate::train::lines::Lines;
-use crate::train::log_magnitude;
 use crate::train::run_writer::RunWriter;
+use gradscope_candle::magnitude::log10_abs_histogram;
 use gradscope_tensorboard::proto::summary::value::Value::Histo;
 use gradscope_tensorboard::proto::{summary, Event};
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
@@ -714,10 +714,10 @@ fn step_event(record: &StepRecord, weights: &[Vec<f32>], means: &mut Vec<f64>) -
             // A pass over the gradient as long as the linear histogram's:
             // at `--log-every 1`, on every step, it made the summary thread
             // the bottleneck (see `detailed`).
-            let tag = tags::LOG10_ABS_GRAD.tag(l + 1);
-            let (log_hist, zeros) = log_magnitude::histogram(&tag, grad);
-            values.extend(log_hist);
-            values.push(scalar(&tags::ZERO_GRAD.tag(l + 1), zeros as f32));
+            // gradscope_candle's definition, as the monitor writes it.
+            let log_hist = log10_abs_histogram(grad);
+            values.extend(log_hist.to_value(&tags::LOG10_ABS_GRAD.tag(l + 1)).ok());
+            values.push(scalar(&tags::ZERO_GRAD.tag(l + 1), log_hist.zeros as f32));
         }
     }
     (

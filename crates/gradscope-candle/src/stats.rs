@@ -233,8 +233,23 @@ pub fn step_cosine(before: &[f32], after: &[f32], grad: &[f32]) -> Option<f64> {
         step += d * d;
         size += g * g;
     }
-    let cosine = dot / (step.sqrt() * size.sqrt());
-    cosine.is_finite().then_some(cosine.clamp(-1.0, 1.0))
+    cosine_from_sums(dot, step, size)
+}
+
+/// a·b / (‖a‖ ‖b‖) from the sums a·b, ‖a‖² and ‖b‖², clamped to [-1, 1];
+/// `None` where either norm is zero or the result is not finite. For
+/// callers that gather the sums themselves, as gradscope's fused Adam does
+/// in its update: [`step_cosine`] is this with a = the step, b = −grad.
+///
+/// ```
+/// use gradscope_candle::stats::cosine_from_sums;
+/// assert_eq!(cosine_from_sums(3.0, 9.0, 1.0), Some(1.0));
+/// assert_eq!(cosine_from_sums(0.0, 0.0, 4.0), None);
+/// ```
+pub fn cosine_from_sums(dot: f64, a_squares: f64, b_squares: f64) -> Option<f64> {
+    let denominator = (a_squares * b_squares).sqrt();
+    let cosine = dot / denominator;
+    (denominator > 0.0 && cosine.is_finite()).then(|| cosine.clamp(-1.0, 1.0))
 }
 
 #[cfg(test)]
