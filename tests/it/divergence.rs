@@ -117,6 +117,14 @@ fn a_forward_overflow_is_located_at_the_layer_it_was_injected_in() {
         assert!(said.starts_with(&want), "{said}");
         assert!(diverged.to_string().contains(&said), "{diverged}");
         assert!(text.contains(&said), "{text}");
+        // TensorBoard's own loader shows the same words in the Text dashboard.
+        if let Some(python) = helpers::python() {
+            let loaded = helpers::tensorboard_load(&python, &dir.path().join(&name));
+            let shown = &loaded["runs"]["."]["divergence"];
+            assert_eq!(shown["plugin"], "text", "{name}: {shown}");
+            let shown = shown["points"][0][1].as_str().unwrap();
+            assert!(shown.contains(&said), "{name}: {shown}");
+        }
     }
 }
 

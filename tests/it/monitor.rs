@@ -550,13 +550,26 @@ fn a_convnet_runs_tags_reach_tensorboard() {
                     "{tag} (load_fast={load_fast})"
                 );
             }
-            for kind in ["grad", "weight"] {
+            for kind in ["grad", "weight", "grad_log10_abs"] {
                 let tag = format!("{kind}/{p}");
                 assert!(
                     histograms["."].get(&tag).is_some(),
                     "{tag} (load_fast={load_fast})"
                 );
             }
+            let cosine = format!("update_cosine/{p}");
+            assert!(scalars["."].get(&cosine).is_some(), "{cosine}");
+            // The log10 |grad| histogram's buckets lie where the gradient's
+            // magnitudes do: log10 of values far below 1, above f32's floor.
+            let path = format!("/data/plugin/histograms/histograms?run=.&tag=grad_log10_abs/{p}");
+            let steps = server.get(&path);
+            let buckets = steps[0][2].as_array().unwrap();
+            let (left, right) = (&buckets[0], &buckets[buckets.len() - 1]);
+            let (low, high) = (left[0].as_f64().unwrap(), right[1].as_f64().unwrap());
+            assert!(
+                -46.0 < low && low < high && high < 1.0,
+                "{p}: {low}..{high}"
+            );
             let path = format!("/data/plugin/scalars/scalars?run=.&tag=update_ratio/{p}");
             let points = server.get(&path);
             let values: Vec<f64> = (points.as_array().unwrap().iter())
@@ -567,5 +580,12 @@ fn a_convnet_runs_tags_reach_tensorboard() {
                 assert!((-6.0..=-0.5).contains(&v), "update_ratio/{p}: {v}");
             }
         }
+        // The connectivity report of the first step, in the Text dashboard.
+        let health = server.get("/data/plugin/text/text?run=.&tag=gradient_health");
+        let report = health[0]["text"].as_str().unwrap();
+        assert!(
+            report.contains("Every parameter (6) receives a finite, non-zero gradient"),
+            "{report}"
+        );
     }
 }
