@@ -219,31 +219,26 @@ impl Replica {
     /// One optimizer step with each parameter's gradient, in order, each
     /// parameter's step measured ([`StepMeasure`]).
     pub fn step_measured(&mut self, grads: &[Vec<f32>]) -> Result<Vec<StepMeasure>> {
-        if grads.len() != self.weights.len() {
-            bail!(
-                "adam replica: {} gradients for {} parameters",
-                grads.len(),
-                self.weights.len()
-            );
-        }
-        self.t += 1;
-        let coefficients = Coefficients::of(self.config, self.t);
-        let mut measures = Vec::with_capacity(grads.len());
-        for ((w, (m, v)), g) in self.weights.iter_mut().zip(&mut self.moments).zip(grads) {
-            if g.len() != w.len() {
-                bail!(
-                    "adam replica: {} gradients for {} weights",
-                    g.len(),
-                    w.len()
-                );
-            }
-            measures.push(update_measured(w, g, m, v, coefficients));
-        }
+        let coefficients = self.next_step(grads)?;
+        let parameters = self.weights.iter_mut().zip(&mut self.moments).zip(grads);
+        let measures = parameters
+            .map(|((w, (m, v)), g)| update_measured(w, g, m, v, coefficients))
+            .collect();
         Ok(measures)
     }
 
     /// One optimizer step with each parameter's gradient, in order.
     pub fn step(&mut self, grads: &[Vec<f32>]) -> Result<()> {
+        let coefficients = self.next_step(grads)?;
+        for ((w, (m, v)), g) in self.weights.iter_mut().zip(&mut self.moments).zip(grads) {
+            update(w, g, m, v, coefficients);
+        }
+        Ok(())
+    }
+
+    /// Checks that `grads` fit the weights, before any is changed, and
+    /// counts the step: its coefficients.
+    fn next_step(&mut self, grads: &[Vec<f32>]) -> Result<Coefficients> {
         if grads.len() != self.weights.len() {
             bail!(
                 "adam replica: {} gradients for {} parameters",
@@ -251,9 +246,7 @@ impl Replica {
                 self.weights.len()
             );
         }
-        self.t += 1;
-        let coefficients = Coefficients::of(self.config, self.t);
-        for ((w, (m, v)), g) in self.weights.iter_mut().zip(&mut self.moments).zip(grads) {
+        for (w, g) in self.weights.iter().zip(grads) {
             if g.len() != w.len() {
                 bail!(
                     "adam replica: {} gradients for {} weights",
@@ -261,9 +254,9 @@ impl Replica {
                     w.len()
                 );
             }
-            update(w, g, m, v, coefficients);
         }
-        Ok(())
+        self.t += 1;
+        Ok(Coefficients::of(self.config, self.t))
     }
 }
 
