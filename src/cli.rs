@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use regex::Regex;
 
 use crate::data::{DatasetName, Sequence, SequenceError};
 use crate::experiment::{Experiment, Grid, LogdirError, PlanError, Scenario, Shard};
 use crate::model::checkpoint::CheckpointError;
 use crate::model::{Activation, ActivationFn, Cell, Init, DEFAULT_LEAKY_SLOPE};
+use crate::report::export::{ExportFormat, Histograms, Options as ExportOptions};
 use crate::table::Format;
 use crate::train::{
     defaults, ConfigError, DeviceChoice, Diverged, Engine, RecurrentConfig, RecurrentUnsupported,
@@ -58,6 +60,12 @@ pub enum Command {
     Compare(CompareArgs),
     /// Draw PNG figures of a logdir's runs into LOGDIR/plots/.
     Plot(PlotArgs),
+    /// Write every scalar and histogram point of a logdir's runs (from any
+    /// TensorBoard writer) as rows for a dataframe: run, tag, kind, step,
+    /// wall_time, then the value, or a histogram's count, min, max, mean,
+    /// p10, p50 and p90 (or its buckets). Text, images and other kinds are
+    /// left out and counted on stderr.
+    Export(ExportArgs),
     /// Write each seed group's aggregate run (`<run>/mean`: mean and
     /// standard deviation across the seeds that finished) from the event
     /// files on disk, print the groups' table and write REPORT.md: what
@@ -104,6 +112,43 @@ pub struct CompareArgs {
     /// How to print the table.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The logdir (or one event file) to export.
+    pub logdir: PathBuf,
+    /// Write to this file (replaced whole, through a temporary file beside
+    /// it) instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// The file format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Histograms as one summary row per point (count, min, max, mean,
+    /// p10, p50, p90; quantiles interpolated inside buckets), or as one
+    /// row per bucket (left, right, count).
+    #[arg(long, value_enum, default_value_t = Histograms::Summary)]
+    pub histograms: Histograms,
+    /// Only tags whose name matches this regular expression (anywhere in
+    /// the name: anchor with ^ and $).
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub tags: Option<Regex>,
+    /// Only runs whose name matches this regular expression.
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub runs: Option<Regex>,
+}
+
+impl ExportArgs {
+    /// What the report layer needs of the flags.
+    pub fn options(&self) -> ExportOptions {
+        ExportOptions {
+            format: self.format,
+            histograms: self.histograms,
+            tags: self.tags.clone(),
+            runs: self.runs.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -664,6 +709,10 @@ fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
     Ok(Scenarios(runs))
 }
 
+fn parse_regex(s: &str) -> Result<Regex, String> {
+    Regex::new(s).map_err(|e| format!("not a regular expression: {e}"))
+}
+
 fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -772,6 +821,51 @@ mod tests {
             "{err}"
         );
         assert!(Cli::try_parse_from(["gradscope", "plot"]).is_err());
+    }
+
+    #[test]
+    fn export_flags() {
+        let cli = Cli::try_parse_from(["gradscope", "export", "logs"]).unwrap();
+        let Command::Export(args) = cli.command() else {
+            panic!("not export")
+        };
+        assert_eq!(args.logdir, PathBuf::from("logs"));
+        assert_eq!(args.output, None);
+        assert_eq!(args.format, ExportFormat::Csv);
+        assert_eq!(args.histograms, Histograms::Summary);
+        assert!(args.tags.is_none() && args.runs.is_none());
+        let cli = Cli::try_parse_from([
+            "gradscope",
+            "export",
+            "logs",
+            "-o",
+            "p.jsonl",
+            "--format",
+            "jsonl",
+            "--histograms",
+            "buckets",
+            "--tags",
+            "^loss$",
+            "--runs",
+            "relu",
+        ])
+        .unwrap();
+        let Command::Export(args) = cli.command() else {
+            panic!("not export")
+        };
+        let options = args.options();
+        assert_eq!(args.output, Some(PathBuf::from("p.jsonl")));
+        assert_eq!(options.format, ExportFormat::Jsonl);
+        assert_eq!(options.histograms, Histograms::Buckets);
+        assert!(options.tags.unwrap().is_match("loss"));
+        assert!(options.runs.unwrap().is_match("leaky_relu"));
+        let err = Cli::try_parse_from(["gradscope", "export", "logs", "--runs", "[a"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--runs") && err.contains("regular expression"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -52,6 +52,10 @@ fn main() -> ExitCode {
         Command::Inspect(args) => gradscope::report::inspect::run(&args.path),
         Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
         Command::Plot(args) => gradscope::report::plot::run(&args.logdir),
+        Command::Export(args) => {
+            let options = args.options();
+            gradscope::report::export::run(&args.logdir, args.output.as_deref(), &options)
+        }
         Command::Aggregate(args) => gradscope::experiment::aggregate(&args.logdir),
         Command::Gradcheck(args) => {
             gradscope::gradcheck::run(args.seed, args.max_entries, args.verbose)

@@ -5,12 +5,14 @@
 //!
 //! - [`inspect`]: `gradscope inspect PATH`, what a logdir or file holds.
 //! - [`compare`]: `gradscope compare LOGDIR`, the table built from a logdir.
+//! - [`export`]: `gradscope export LOGDIR`, every point as CSV or JSON Lines.
 //! - [`plot`]: `gradscope plot LOGDIR`, PNG figures under `LOGDIR/plots/`.
 //! - [`seed_groups`]: seed groups' mean ± std and N, for `compare`,
 //!   REPORT.md and the end of training.
 //! - [`markdown`]: `LOGDIR/REPORT.md`, written at the end of `--scenario all`.
 
 pub mod compare;
+pub mod export;
 pub mod inspect;
 pub mod markdown;
 pub mod plot;

@@ -20,6 +20,8 @@ mod crates;
 mod deep;
 /// Where a divergence began: injected forward and backward overflows.
 mod divergence;
+/// `export`: points as CSV and JSON Lines, read back by pandas.
+mod export;
 /// Signals, `kill -9`, file-size limits and concurrent runs.
 mod faults;
 /// The fuzz targets' checks over seeds, regressions and mutations.
