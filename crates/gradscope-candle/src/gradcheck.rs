@@ -704,22 +704,17 @@ mod tests {
             let h = fc.forward(&x)?.apply_op1(Cube { wrong_backward })?;
             h.tanh()?.sqr()?.mean_all()
         };
-        let before = varmap.all_vars()[0]
-            .flatten_all()
-            .unwrap()
-            .to_dtype(DType::F64)
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
+        let values = || {
+            let first = varmap.all_vars()[0].flatten_all().unwrap();
+            first
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap()
+        };
+        let before = values();
         let report = gradcheck(&varmap, loss, GradcheckOptions::default()).unwrap();
-        let after = varmap.all_vars()[0]
-            .flatten_all()
-            .unwrap()
-            .to_dtype(DType::F64)
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        assert_eq!(before, after, "the variables get their values back");
+        assert_eq!(before, values(), "the variables get their values back");
         report
     }
 
