@@ -159,6 +159,7 @@ pub mod projector;
 pub mod proto;
 mod reader;
 mod record;
+pub mod storage;
 pub mod summary;
 mod summary_writer;
 mod writer;

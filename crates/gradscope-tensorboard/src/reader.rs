@@ -26,6 +26,7 @@ use prost::Message;
 
 use crate::proto::Event;
 use crate::record::{masked_crc32c, FRAMING_BYTES};
+use crate::storage;
 
 /// The largest record payload the reader accepts. gradscope's own records are
 /// tens of kilobytes; a length field above this is treated as corruption, so
@@ -115,9 +116,22 @@ impl std::error::Error for ReadError {
     }
 }
 
-/// Reads every event of the file at `path`.
+/// Reads every event of the file at `path` (an object's URL too, see
+/// [`crate::storage`]).
 pub fn read_events(path: &Path) -> Result<ReadEvents, ReadError> {
-    let mut reader = EventReader::open(path)?;
+    if storage::is_url(path) {
+        let bytes = storage::read(path).map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            offset: 0,
+            source,
+        })?;
+        let len = bytes.len() as u64;
+        return read_all(EventReader::new(path, &bytes[..], len));
+    }
+    read_all(EventReader::open(path)?)
+}
+
+fn read_all<R: Read>(mut reader: EventReader<R>) -> Result<ReadEvents, ReadError> {
     let mut events = Vec::new();
     for item in reader.by_ref() {
         events.push(item?.1);

@@ -6,6 +6,16 @@
 //! them to the OS at least once per [`FLUSH_INTERVAL`], so a process killed
 //! with SIGKILL loses at most that much. A file is opened create-new, so an
 //! existing event file is never truncated.
+//!
+//! In object storage (a URL `dir`, with the `object-store` feature; see
+//! [`crate::storage`]) objects cannot be appended to, so each flush writes
+//! the records buffered since the last one as a new object, a complete
+//! TFRecord stream, in one PUT: `<name>.<part>` with the part numbered in
+//! name order, which TensorBoard reads as one run. An object is visible
+//! whole or not at all; a crash loses what was buffered, at most the last
+//! flush interval, as on disk. The flush runs outside the lock that
+//! [`EventWriter::write_event`] takes, so writing does not wait on the
+//! network.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -20,6 +30,7 @@ use prost::Message;
 use crate::error::WriteError;
 use crate::proto::Event;
 use crate::record::append_record;
+use crate::storage::{self, ObjectSeries};
 use crate::summary::{file_version_event, wall_time_now};
 
 /// The longest buffered records wait before reaching the OS, unless
@@ -111,6 +122,11 @@ impl FileOptions {
 /// Buffered bytes that trigger an immediate flush.
 const FLUSH_BYTES: usize = 1 << 20;
 
+/// Buffered bytes that trigger an immediate flush to object storage, where
+/// each flush is a request and an object (a charge, and an entry in every
+/// listing of the run): larger than a file's.
+const OBJECT_FLUSH_BYTES: usize = 8 << 20;
+
 /// Bytes handed to the OS after which the flusher thread syncs them to
 /// disk in the background. `close` syncs the file, and with `--log-every 1`
 /// (about 20 KB an event) it found tens of MB still waiting for the disk:
@@ -118,7 +134,9 @@ const FLUSH_BYTES: usize = 1 << 20;
 const SYNC_BYTES: usize = 8 << 20;
 
 struct State {
-    file: File,
+    /// The event file; `None` when the records go to object storage
+    /// ([`Shared::objects`]).
+    file: Option<File>,
     pending: Vec<u8>,
     /// Events in `pending`.
     pending_events: usize,
@@ -146,31 +164,56 @@ impl Failure {
 }
 
 impl State {
-    fn flush(&mut self) -> io::Result<()> {
+    /// Writes the pending records to the file: only [`Shared::flush`]
+    /// calls it, which sends them to object storage instead when there is
+    /// no file.
+    fn flush_to_file(&mut self) -> io::Result<()> {
         if let Some(failure) = &self.failed {
             return Err(failure.error());
         }
+        let Some(file) = &mut self.file else {
+            return Ok(());
+        };
         if !self.pending.is_empty() {
-            let result = self.file.write_all(&self.pending);
+            let result = file.write_all(&self.pending);
             self.unsynced += self.pending.len();
             self.pending.clear();
             self.pending_events = 0;
             if let Err(e) = result {
-                self.failed = Some(Failure {
-                    kind: e.kind(),
-                    message: e.to_string(),
-                });
+                self.fail(&e);
                 return Err(e);
             }
         }
         Ok(())
     }
+
+    /// Keeps the first failure: nothing is written after it.
+    fn fail(&mut self, e: &io::Error) {
+        self.failed.get_or_insert(Failure {
+            kind: e.kind(),
+            message: e.to_string(),
+        });
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        match &self.file {
+            Some(file) => file.sync_data(),
+            // An object is durable once its PUT returns.
+            None => Ok(()),
+        }
+    }
 }
 
 struct Shared {
     state: Mutex<State>,
+    /// The objects the records go to instead of a file. Locked before
+    /// `state` and held through an upload, so that parts are written one at
+    /// a time in order, while `write_event` only waits for `state`.
+    objects: Option<Mutex<ObjectSeries>>,
     wake: Condvar,
     flush_interval: Duration,
+    /// Buffered bytes that trigger a flush without waiting for the timer.
+    flush_bytes: usize,
 }
 
 impl Shared {
@@ -178,6 +221,31 @@ impl Shared {
         // A panic while holding the lock cannot leave `State` inconsistent in
         // a way that matters more than losing the data, so keep going.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands the pending records on: to the file, or as the next object.
+    /// Called without `state` locked.
+    fn flush(&self) -> io::Result<()> {
+        let Some(objects) = &self.objects else {
+            return self.lock().flush_to_file();
+        };
+        let mut series = objects.lock().unwrap_or_else(|e| e.into_inner());
+        let records = {
+            let mut state = self.lock();
+            if let Some(failure) = &state.failed {
+                return Err(failure.error());
+            }
+            state.pending_events = 0;
+            std::mem::take(&mut state.pending)
+        };
+        if records.is_empty() {
+            return Ok(());
+        }
+        let result = series.put(records);
+        if let Err(e) = &result {
+            self.lock().fail(e);
+        }
+        result
     }
 }
 
@@ -202,12 +270,43 @@ impl EventWriter {
 
     /// As [`create`](EventWriter::create), with the file's name suffix and
     /// flushing set by `options`.
+    ///
+    /// `dir` may be an object-storage URL (`s3://bucket/prefix/run`, ...;
+    /// see [`crate::storage`]), with the `object-store` feature: the
+    /// file-version event is then written at once as the first object, so
+    /// a missing bucket, refused credentials or an unreachable endpoint are
+    /// an error here, naming the URL. Without the feature a URL is refused,
+    /// saying so.
+    ///
+    /// ```no_run
+    /// // With `--features object-store`, and AWS_ACCESS_KEY_ID,
+    /// // AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL for a store other
+    /// // than AWS) in the environment.
+    /// use std::path::Path;
+    /// use gradscope_tensorboard::EventWriter;
+    ///
+    /// let writer = EventWriter::create(Path::new("s3://my-bucket/exp/run-1"))?;
+    /// println!("first object: {}", writer.path().display());
+    /// writer.close()?;
+    /// # Ok::<(), gradscope_tensorboard::WriteError>(())
+    /// ```
     pub fn create_with(dir: &Path, options: &FileOptions) -> Result<EventWriter, WriteError> {
+        let suffix = &options.filename_suffix;
+        let stem = format!("{}.{}", event_file_stem(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        if let Some(series) = storage::object_series(dir, &stem, suffix) {
+            let (path, series) = series.map_err(|source| WriteError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            let mut writer = EventWriter::start(path, None, Some(series), options)?;
+            writer.flush()?;
+            return Ok(writer);
+        }
         std::fs::create_dir_all(dir).map_err(|source| WriteError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
-        let (path, file) = create_new_event_file(dir, &options.filename_suffix)?;
+        let (path, file) = create_new_event_file(dir, suffix)?;
         EventWriter::from_file(path, file, options)
     }
 
@@ -217,6 +316,20 @@ impl EventWriter {
         file: File,
         options: &FileOptions,
     ) -> Result<EventWriter, WriteError> {
+        EventWriter::start(path, Some(file), None, options)
+    }
+
+    /// Starts writing to `file`, or else to `objects`.
+    fn start(
+        path: PathBuf,
+        file: Option<File>,
+        objects: Option<ObjectSeries>,
+        options: &FileOptions,
+    ) -> Result<EventWriter, WriteError> {
+        let flush_bytes = match objects {
+            Some(_) => OBJECT_FLUSH_BYTES,
+            None => FLUSH_BYTES,
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 file,
@@ -226,8 +339,10 @@ impl EventWriter {
                 failed: None,
                 closed: false,
             }),
+            objects: objects.map(Mutex::new),
             wake: Condvar::new(),
             flush_interval: options.flush_interval.max(MIN_FLUSH_INTERVAL),
+            flush_bytes,
         });
         let flusher = {
             let shared = Arc::clone(&shared);
@@ -251,7 +366,8 @@ impl EventWriter {
         Ok(writer)
     }
 
-    /// The file this writer writes.
+    /// The file this writer writes; in object storage, the URL of its first
+    /// object (the others are named like it, with the next part numbers).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -262,8 +378,8 @@ impl EventWriter {
         self.events
     }
 
-    /// Appends one event. It reaches the OS within the flush interval
-    /// ([`FLUSH_INTERVAL`] unless [`FileOptions`] set another).
+    /// Appends one event. It reaches the OS (the store) within the flush
+    /// interval ([`FLUSH_INTERVAL`] unless [`FileOptions`] set another).
     pub fn write_event(&mut self, event: &Event) -> Result<(), WriteError> {
         self.encoded.clear();
         event
@@ -277,18 +393,21 @@ impl EventWriter {
         append_record(&mut state.pending, &self.encoded);
         state.pending_events += 1;
         self.events += 1;
-        if state.pending.len() >= FLUSH_BYTES || state.pending_events >= self.max_queue {
-            state.flush().map_err(|e| self.error(e))?;
-            if state.unsynced >= SYNC_BYTES {
+        let full = state.pending.len() >= self.shared.flush_bytes
+            || state.pending_events >= self.max_queue;
+        drop(state);
+        if full {
+            self.shared.flush().map_err(|e| self.error(e))?;
+            if self.shared.lock().unsynced >= SYNC_BYTES {
                 self.shared.wake.notify_one();
             }
         }
         Ok(())
     }
 
-    /// Hands every buffered record to the OS now.
+    /// Hands every buffered record to the OS (the store) now.
     pub fn flush(&mut self) -> Result<(), WriteError> {
-        let result = self.shared.lock().flush();
+        let result = self.shared.flush();
         result.map_err(|e| self.error(e))
     }
 
@@ -301,11 +420,8 @@ impl EventWriter {
         let Some(flusher) = self.flusher.take() else {
             return Ok(());
         };
-        let result = {
-            let mut state = self.shared.lock();
-            state.closed = true;
-            state.flush().and_then(|()| state.file.sync_data())
-        };
+        self.shared.lock().closed = true;
+        let result = (self.shared.flush()).and_then(|()| self.shared.lock().sync());
         self.shared.wake.notify_all();
         let _ = flusher.join();
         result.map_err(|e| self.error(e))
@@ -347,9 +463,11 @@ fn flush_periodically(shared: &Shared) {
             return;
         }
         // A failure is kept in `state.failed` for the next caller to see.
-        let _ = state.flush();
+        drop(state);
+        let _ = shared.flush();
+        state = shared.lock();
         if state.unsynced >= SYNC_BYTES && state.failed.is_none() {
-            let Ok(file) = state.file.try_clone() else {
+            let Some(Ok(file)) = state.file.as_ref().map(File::try_clone) else {
                 continue; // out of file descriptors: `close` still syncs
             };
             state.unsynced = 0;
@@ -357,25 +475,29 @@ fn flush_periodically(shared: &Shared) {
             let synced = file.sync_data();
             state = shared.lock();
             if let Err(e) = synced {
-                state.failed.get_or_insert(Failure {
-                    kind: e.kind(),
-                    message: e.to_string(),
-                });
+                state.fail(&e);
             }
         }
     }
 }
 
-/// `events.out.tfevents.<unix secs>.<hostname>.<pid>.<counter>`, opened
-/// create-new. The counter makes names unique within a process; a clash
-/// with another process's file moves on to the next counter.
-fn create_new_event_file(dir: &Path, suffix: &str) -> Result<(PathBuf, File), WriteError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Numbers the event files of this process.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// `events.out.tfevents.<unix secs>.<hostname>.<pid>`: an event file's name
+/// up to its number.
+fn event_file_stem() -> String {
     let secs = wall_time_now() as u64;
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let pid = std::process::id();
-    let stem = format!("events.out.tfevents.{secs}.{host}.{pid}");
-    create_new_numbered(dir, &stem, suffix, &COUNTER)
+    format!("events.out.tfevents.{secs}.{host}.{pid}")
+}
+
+/// `<stem>.<counter>`, opened create-new. The counter makes names unique
+/// within a process; a clash with another process's file moves on to the
+/// next counter.
+fn create_new_event_file(dir: &Path, suffix: &str) -> Result<(PathBuf, File), WriteError> {
+    create_new_numbered(dir, &event_file_stem(), suffix, &COUNTER)
 }
 
 /// Opens `dir/<stem>.<n><suffix>` create-new for the first `n` from
@@ -570,12 +692,12 @@ mod tests {
         assert!(w.flush().is_err());
         // Had the failure been forgotten, this record would follow a gap.
         let mut state = w.shared.lock();
-        state.file = tempfile::tempfile().unwrap();
+        state.file = Some(tempfile::tempfile().unwrap());
         drop(state);
         assert!(w.write_event(&summary_event(1, 1.0, vec![])).is_err());
         assert!(w.flush().is_err());
         let state = w.shared.lock();
-        assert_eq!(state.file.metadata().unwrap().len(), 0);
+        assert_eq!(state.file.as_ref().unwrap().metadata().unwrap().len(), 0);
     }
 
     #[test]

@@ -21,6 +21,12 @@
 //! [`FileStatus::Failed`]. Only a path that cannot be listed is a
 //! [`LoadError`].
 //!
+//! A logdir may be in object storage (`s3://bucket/prefix`, with the
+//! `object-store` feature; see [`crate::storage`]): the prefix is listed
+//! once, every object under it at any depth, runs are the "folders" that
+//! hold event objects, and each object is read whole. Without the feature
+//! a URL is refused with an error that says to build with it.
+//!
 //! ```
 //! use gradscope_tensorboard::logdir::{FileStatus, Kind, Logdir};
 //! use gradscope_tensorboard::SummaryWriter;
@@ -63,6 +69,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::storage;
+
 mod error;
 mod run;
 mod view;
@@ -103,28 +111,27 @@ impl Logdir {
     /// writing them ([`Run::add_event`]), or kept from an earlier load.
     pub fn load_dir_with(path: impl AsRef<Path>, loaded: Vec<Run>) -> Result<Logdir, LoadError> {
         let path = path.as_ref();
-        match std::fs::metadata(path) {
-            Ok(meta) if !meta.is_dir() => {
+        let groups = match find_event_files(path)? {
+            Found::Directory(groups) => groups,
+            Found::File => {
                 return Err(LoadError::NotADirectory {
                     path: path.to_path_buf(),
                 })
             }
-            Ok(_) => {}
-            Err(e) => return Err(LoadError::io(path, e)),
-        }
-        let logdir = Logdir::load_with(path, loaded)?;
+        };
+        let logdir = Logdir {
+            root: path.to_path_buf(),
+            runs: load_runs(groups, loaded),
+        };
         logdir.require_runs()?;
         Ok(logdir)
     }
 
     fn load_with(path: &Path, loaded: Vec<Run>) -> Result<Logdir, LoadError> {
-        let meta = std::fs::metadata(path).map_err(|e| LoadError::io(path, e))?;
-        let mut groups: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-        if meta.is_dir() {
-            collect_event_files(path, path, &mut groups)?;
-        } else {
-            groups.insert(".".into(), vec![path.to_path_buf()]);
-        }
+        let groups = match find_event_files(path)? {
+            Found::Directory(groups) => groups,
+            Found::File => BTreeMap::from([(".".into(), vec![path.to_path_buf()])]),
+        };
         Ok(Logdir {
             root: path.to_path_buf(),
             runs: load_runs(groups, loaded),
@@ -178,6 +185,45 @@ impl Logdir {
 pub fn is_event_file(path: &Path) -> bool {
     path.file_name()
         .is_some_and(|n| n.to_string_lossy().contains("tfevents"))
+}
+
+/// What a path given to load is.
+enum Found {
+    /// A directory (an object-storage prefix): its event files by run name.
+    Directory(BTreeMap<String, Vec<PathBuf>>),
+    /// One file (object).
+    File,
+}
+
+/// What `path` is, with the event files of a directory grouped by run; a
+/// missing path is [`LoadError::NotFound`].
+fn find_event_files(path: &Path) -> Result<Found, LoadError> {
+    let io = |e| LoadError::io(path, e);
+    let mut groups: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    if !storage::is_url(path) {
+        if !std::fs::metadata(path).map_err(io)?.is_dir() {
+            return Ok(Found::File);
+        }
+        collect_event_files(path, path, &mut groups)?;
+        return Ok(Found::Directory(groups));
+    }
+    // One listing of the whole prefix: an object store has no folders to
+    // walk, and a request per run would multiply the cost.
+    let files = storage::list_files(path).map_err(io)?;
+    if files.is_empty() {
+        // Nothing under the prefix: one object, or nothing at all.
+        return match storage::is_file(path).map_err(io)? {
+            true => Ok(Found::File),
+            false => Err(LoadError::NotFound {
+                path: path.to_path_buf(),
+            }),
+        };
+    }
+    for file in files.into_iter().filter(|f| is_event_file(f)) {
+        let dir = file.parent().unwrap_or(path);
+        groups.entry(run_name(path, dir)).or_default().push(file);
+    }
+    Ok(Found::Directory(groups))
 }
 
 /// Walks `dir`, grouping event files by the directory that holds them.

@@ -11,6 +11,7 @@ use crate::hparams::SESSION_END_INFO_TAG;
 use crate::proto::hparams::{h_params_plugin_data, HParamsPluginData, Status};
 use crate::proto::{DataType, Event, TensorProto};
 use crate::reader::{EventReader, ReadError};
+use crate::storage;
 
 use super::view::{EventView, Value as ViewValue, ValueView, What};
 
@@ -164,7 +165,27 @@ impl Run {
     /// and records it in [`Run::files`]. Never fails: a file that cannot be
     /// read is recorded as [`FileStatus::Failed`], with the events before
     /// the bad record kept.
+    ///
+    /// `path` may be an object's URL (see [`crate::storage`]): the object
+    /// is read whole, then its records.
     pub fn read_file(&mut self, path: &Path) -> &EventFile {
+        if storage::is_url(path) {
+            let file = match storage::read(path) {
+                Ok(bytes) => {
+                    let len = bytes.len() as u64;
+                    self.read_records(path, EventReader::new(path, &bytes[..], len))
+                }
+                Err(source) => {
+                    let e = ReadError::Io {
+                        path: path.to_path_buf(),
+                        offset: 0,
+                        source,
+                    };
+                    failed(path, 0, e)
+                }
+            };
+            return self.push_file(file);
+        }
         let file = match EventReader::open(path) {
             Ok(reader) => self.read_records(path, reader),
             Err(e) => failed(path, 0, e),
