@@ -220,7 +220,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Where the runs are written, one subfolder per scenario.
+    /// Where the runs are written, one subfolder per scenario: a folder, or
+    /// with `--features object-store` a bucket prefix (s3://bucket/exp, gs://,
+    /// az://; docs/object-storage.md).
     #[arg(long, value_name = "DIR", default_value = "logs")]
     pub logdir: PathBuf,
 

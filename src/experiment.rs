@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use gradscope_tensorboard::logdir::{Logdir, Run};
+use gradscope_tensorboard::logdir::{is_event_file, Logdir, Run};
+use gradscope_tensorboard::storage;
 
 pub mod jobs;
 pub mod plan;
@@ -458,20 +459,22 @@ impl std::error::Error for LogdirError {
 }
 
 /// Fails before any training if the logdir cannot hold the runs `names`.
+/// A logdir in object storage is reached once, to check the bucket and
+/// credentials (see [`storage`]).
 fn check_logdir(logdir: &Path, names: &[String]) -> Result<(), LogdirError> {
     let logdir_buf = || logdir.to_path_buf();
-    std::fs::create_dir_all(logdir).map_err(|source| LogdirError::Create {
+    storage::create_dir_all(logdir).map_err(|source| LogdirError::Create {
         logdir: logdir_buf(),
         source,
     })?;
-    if !logdir.is_dir() {
+    if !storage::is_dir(logdir) {
         return Err(LogdirError::NotADirectory {
             logdir: logdir_buf(),
         });
     }
     for name in names {
         let path = logdir.join(name);
-        if path.exists() && !path.is_dir() {
+        if storage::is_in_the_way(&path) {
             return Err(LogdirError::RunInTheWay {
                 logdir: logdir_buf(),
                 run: name.clone(),
@@ -482,13 +485,10 @@ fn check_logdir(logdir: &Path, names: &[String]) -> Result<(), LogdirError> {
     Ok(())
 }
 
+/// Whether `dir` itself (not a folder under it) holds event files.
 fn has_event_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("events.out.tfevents.")
-        })
+    storage::list_files(dir).is_ok_and(|files| {
+        (files.iter()).any(|f| f.parent() == Some(dir) && is_event_file(f))
     })
 }
 

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use gradscope_tensorboard::custom_scalars::{Category, Layout, Margin};
 use gradscope_tensorboard::logdir::{is_event_file, Kind, Logdir, Run};
+use gradscope_tensorboard::storage;
 use gradscope_tensorboard::summary::{scalar, summary_event, text, wall_time_now};
 use gradscope_tensorboard::EventWriter;
 
@@ -197,17 +198,15 @@ pub fn layout(aggregate: &Aggregate) -> Layout {
     Layout::new().category(margins)
 }
 
-/// Writes `aggregate` as the run `<group>/mean` under `logdir`, then
-/// removes that folder's older event files (an earlier aggregate's).
-/// Returns the new file.
+/// Writes `aggregate` as the run `<group>/mean` under `logdir` (a folder,
+/// or a prefix in object storage), then removes that folder's older event
+/// files (an earlier aggregate's). Returns the new file.
 pub fn write(logdir: &Path, aggregate: &Aggregate) -> Result<PathBuf> {
     let dir = logdir.join(mean_run(&aggregate.group));
-    let older: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| is_event_file(p) && p.is_file())
+    let older: Vec<PathBuf> = storage::list_files(&dir)
+        .map(|files| {
+            (files.into_iter())
+                .filter(|p| p.parent() == Some(dir.as_path()) && is_event_file(p))
                 .collect()
         })
         .unwrap_or_default();
@@ -244,7 +243,7 @@ pub fn write(logdir: &Path, aggregate: &Aggregate) -> Result<PathBuf> {
     let path = writer.path().to_path_buf();
     writer.close()?;
     for old in older {
-        std::fs::remove_file(&old)
+        storage::remove_file(&old)
             .with_context(|| format!("{}: cannot remove the older aggregate", old.display()))?;
     }
     Ok(path)

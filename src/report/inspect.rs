@@ -105,7 +105,8 @@ fn write_run(out: &mut String, logdir: &Logdir, run: &Run) {
 /// The file's name (its path when it was given alone), its event count and
 /// how it ended.
 fn file_line(logdir: &Logdir, file: &EventFile) -> String {
-    let name = if logdir.root.is_dir() {
+    // A file given alone is named in full; a logdir's by their names.
+    let name = if file.path != logdir.root {
         file.path.file_name().map_or_else(
             || file.path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gradscope_tensorboard::logdir::{Logdir, Run};
+use gradscope_tensorboard::storage;
 
 use crate::report::compare::rows;
 use crate::report::plot::{self, PLOTS_DIR};
@@ -24,9 +25,7 @@ pub fn write_report(logdir_path: &Path, written: Vec<Run>) -> Result<PathBuf> {
     let figures = plot::plot(&logdir, &logdir_path.join(PLOTS_DIR))?;
     let text = report(&logdir, &figures);
     let path = logdir_path.join(REPORT_FILE);
-    let tmp = logdir_path.join(".REPORT.md.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    storage::write(&path, text.as_bytes())
         .with_context(|| format!("{}: cannot write the report", path.display()))?;
     Ok(path)
 }

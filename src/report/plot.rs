@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use gradscope_tensorboard::logdir::{Logdir, Run};
+use gradscope_tensorboard::storage;
 use plotters::prelude::*;
 
 use crate::figure::{
@@ -80,7 +81,7 @@ pub fn run(path: &Path) -> Result<()> {
 pub fn plot(logdir: &Logdir, out_dir: &Path) -> Result<Figures> {
     let series = Series::of(logdir);
     let mut figures = Figures::default();
-    std::fs::create_dir_all(out_dir)
+    storage::create_dir_all(out_dir)
         .with_context(|| format!("{}: cannot create the plots folder", out_dir.display()))?;
     let mut to_draw = Vec::new();
     for figure in &FIGURES {
@@ -484,13 +485,13 @@ fn step_range<'a>(points: impl Iterator<Item = &'a (i64, f64)>) -> Range<i64> {
     }
 }
 
-/// Writes 8-bit RGB `pixels` as a PNG at `path`, through a temporary file
-/// renamed into place, so a failure never leaves half a figure.
+/// Writes 8-bit RGB `pixels` as a PNG at `path` (a file, or an object in
+/// object storage), whole: a failure never leaves half a figure (see
+/// [`storage::write`]).
 pub fn write_png(path: &Path, (width, height): (u32, u32), pixels: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("png.tmp");
     let result = (|| -> Result<()> {
-        let file = std::fs::File::create(&tmp)?;
-        let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+        let mut encoded = Vec::new();
+        let mut encoder = png::Encoder::new(&mut encoded, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         // Line plots on a flat background compress well at the fast level;
@@ -499,12 +500,9 @@ pub fn write_png(path: &Path, (width, height): (u32, u32), pixels: &[u8]) -> Res
         let mut writer = encoder.write_header()?;
         writer.write_image_data(pixels)?;
         writer.finish()?;
-        std::fs::rename(&tmp, path)?;
+        storage::write(path, &encoded)?;
         Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
     result.with_context(|| format!("{}: cannot write the figure", path.display()))
 }
 
