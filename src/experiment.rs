@@ -487,9 +487,8 @@ fn check_logdir(logdir: &Path, names: &[String]) -> Result<(), LogdirError> {
 
 /// Whether `dir` itself (not a folder under it) holds event files.
 fn has_event_files(dir: &Path) -> bool {
-    storage::list_files(dir).is_ok_and(|files| {
-        (files.iter()).any(|f| f.parent() == Some(dir) && is_event_file(f))
-    })
+    storage::list_files(dir)
+        .is_ok_and(|files| (files.iter()).any(|f| f.parent() == Some(dir) && is_event_file(f)))
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ mod gradcheck;
 mod mnist_experiment;
 /// The gradient monitor, by hand and on the candle-nn examples.
 mod monitor;
+/// Logdirs in object storage (moto's S3 server); refused without the feature.
+mod object_store;
 /// Gradients and the Adam step against PyTorch.
 mod pytorch;
 /// Recurrent runs: every tag and the figure in TensorBoard, bad input.

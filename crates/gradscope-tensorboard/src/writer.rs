@@ -292,7 +292,11 @@ impl EventWriter {
     /// ```
     pub fn create_with(dir: &Path, options: &FileOptions) -> Result<EventWriter, WriteError> {
         let suffix = &options.filename_suffix;
-        let stem = format!("{}.{}", event_file_stem(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let stem = format!(
+            "{}.{}",
+            event_file_stem(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         if let Some(series) = storage::object_series(dir, &stem, suffix) {
             let (path, series) = series.map_err(|source| WriteError::CreateDir {
                 path: dir.to_path_buf(),

@@ -23,6 +23,13 @@ pub fn post_json(port: u16, path: &str, json: &str) -> Result<Response, String> 
     request(port, "POST", path, Some(json))
 }
 
+/// PUTs an empty body, as S3's CreateBucket takes it (moto's server asks for
+/// no signature).
+#[cfg(feature = "object-store")]
+pub fn put(port: u16, path: &str) -> Result<Response, String> {
+    request(port, "PUT", path, Some(""))
+}
+
 fn request(port: u16, method: &str, path: &str, json: Option<&str>) -> Result<Response, String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let fail = |what: &str, e: std::io::Error| format!("{method} {path} on {addr}: {what}: {e}");

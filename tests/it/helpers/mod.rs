@@ -9,8 +9,14 @@
 //! types, the data set, the training configuration) are imported here.
 
 pub mod http;
+#[cfg(feature = "object-store")]
+pub mod moto;
 mod tensorboard_server;
 
+#[cfg(feature = "object-store")]
+pub use moto::Moto;
+#[cfg(feature = "object-store")]
+pub use tensorboard_server::free_port;
 pub use tensorboard_server::Server;
 
 use std::collections::BTreeMap;
@@ -300,6 +306,30 @@ pub fn python_with_torch() -> Option<PathBuf> {
         );
     }
     has_torch.then_some(python)
+}
+
+/// The Python interpreter with moto's S3 server and boto3 (TensorBoard's
+/// S3 client), found as [`python`] finds it; `None` (the object-storage
+/// tests skip, saying so) when they are missing and nothing requires them.
+/// With GRADSCOPE_PYTHON or GRADSCOPE_REQUIRE_MNIST set (scripts/test.sh
+/// sets both), missing ones fail the test.
+#[cfg(feature = "object-store")]
+pub fn python_with_moto() -> Option<PathBuf> {
+    let (python, required) = configured_python();
+    let required = required || std::env::var_os("GRADSCOPE_REQUIRE_MNIST").is_some();
+    let has_moto = Command::new(&python)
+        .args(["-c", "import moto.server, boto3, tensorboard"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_moto {
+        assert!(
+            !required,
+            "{} cannot import moto.server, boto3 and tensorboard; run scripts/setup-venv.sh",
+            python.display()
+        );
+        eprintln!("SKIPPED: no moto[server] and boto3 in the venv; run scripts/setup-venv.sh");
+    }
+    has_moto.then_some(python)
 }
 
 /// The keys of a JSON object (a TensorBoard HTTP answer), sorted.

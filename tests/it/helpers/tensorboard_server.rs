@@ -25,9 +25,22 @@ pub struct Server {
 
 impl Server {
     pub fn start(python: &Path, logdir: &Path, load_fast: bool, log: PathBuf) -> Server {
+        Server::start_with_env(python, logdir, load_fast, log, &[])
+    }
+
+    /// [`Server::start`] with `env` added to TensorBoard's environment (an
+    /// object store's endpoint and credentials).
+    pub fn start_with_env(
+        python: &Path,
+        logdir: &Path,
+        load_fast: bool,
+        log: PathBuf,
+        env: &[(&str, String)],
+    ) -> Server {
         let port = free_port();
         let out = File::create(&log).unwrap();
         let child = Command::new(python)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .args(["-m", "tensorboard.main", "--logdir"])
             .arg(logdir)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -97,9 +110,9 @@ impl Drop for Server {
     }
 }
 
-/// A port nobody listens on now (the OS picks it; TensorBoard binds it a
+/// A port nobody listens on now (the OS picks it; the server binds it a
 /// moment later).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .unwrap()
         .local_addr()

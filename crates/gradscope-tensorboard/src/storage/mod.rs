@@ -204,9 +204,9 @@ mod local {
     }
 
     pub(super) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let name = path.file_name().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the path names no file")
-        })?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
         let mut temp = std::ffi::OsString::from(".");
         temp.push(name);
         temp.push(format!(".{}.tmp", std::process::id()));
@@ -225,10 +225,22 @@ mod tests {
 
     #[test]
     fn urls_are_told_from_local_paths() {
-        for url in ["s3://b/x", "gs://b", "az://c/p", "abfss://c@a.dfs.core.windows.net/p"] {
+        for url in [
+            "s3://b/x",
+            "gs://b",
+            "az://c/p",
+            "abfss://c@a.dfs.core.windows.net/p",
+        ] {
             assert!(is_url(Path::new(url)), "{url}");
         }
-        for local in ["logs", "/tmp/s3:/b", "s3:/b/x", "://x", "1s://x", "C:\\logs"] {
+        for local in [
+            "logs",
+            "/tmp/s3:/b",
+            "s3:/b/x",
+            "://x",
+            "1s://x",
+            "C:\\logs",
+        ] {
             assert!(!is_url(Path::new(local)), "{local}");
         }
         // `join` and `display` keep the URL's text.

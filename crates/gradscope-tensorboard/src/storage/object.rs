@@ -54,7 +54,11 @@ impl ObjectSeries {
     /// A series named `<stem>.<nonce>.<part><suffix>` under the prefix of
     /// the URL `dir`; nothing is written yet. Returns the URL of its first
     /// object, and the series.
-    pub(crate) fn create(dir: &str, stem: &str, suffix: &str) -> io::Result<(PathBuf, ObjectSeries)> {
+    pub(crate) fn create(
+        dir: &str,
+        stem: &str,
+        suffix: &str,
+    ) -> io::Result<(PathBuf, ObjectSeries)> {
         let location = Location::of(dir)?;
         let nonce = std::collections::hash_map::RandomState::new()
             .build_hasher()
@@ -138,7 +142,8 @@ pub(super) fn list(url: &str) -> io::Result<Vec<PathBuf>> {
 pub(super) fn read(url: &str) -> io::Result<Vec<u8>> {
     let Location { store, key, .. } = Location::of(url)?;
     let read = block_on(async move { store.get(&key).await?.bytes().await })?;
-    read.map(|bytes| bytes.to_vec()).map_err(|e| describe(url, e))
+    read.map(|bytes| bytes.to_vec())
+        .map_err(|e| describe(url, e))
 }
 
 pub(super) fn write(url: &str, bytes: Vec<u8>) -> io::Result<()> {
@@ -163,10 +168,9 @@ struct Location {
 
 impl Location {
     fn of(url: &str) -> io::Result<Location> {
-        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: {what}"));
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| invalid("not a URL"))?;
+        let invalid =
+            |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: {what}"));
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("not a URL"))?;
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(invalid("names no bucket: give scheme://bucket/prefix"));
@@ -267,7 +271,9 @@ fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static)
             .map_err(|e| e.to_string())
     });
     let runtime = runtime.as_ref().map_err(|e| {
-        io::Error::other(format!("cannot start the object-storage client's runtime: {e}"))
+        io::Error::other(format!(
+            "cannot start the object-storage client's runtime: {e}"
+        ))
     })?;
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);
     runtime.spawn(async move {
@@ -278,26 +284,37 @@ fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static)
         .map_err(|_| io::Error::other("the object-storage request stopped without an answer"))
 }
 
-/// `error` about `url`, with what to check for the usual causes.
+/// `error` about `url`, with what to check for the usual causes. A missing
+/// bucket is told apart by S3's error code: listing one gives a 404 that
+/// `object_store` reports as a generic error.
 fn describe(url: &str, error: object_store::Error) -> io::Error {
     use object_store::Error;
+    let text = error.to_string();
     let (kind, hint) = match &error {
-        Error::NotFound { .. } => (
+        _ if text.contains("NoSuchBucket") => (
             io::ErrorKind::NotFound,
-            "not found (does the bucket exist, at this endpoint and region? \
-             AWS_ENDPOINT_URL and AWS_REGION set them for s3://)",
+            "bucket not found: create it, or check its name (and for s3://, \
+             AWS_ENDPOINT_URL and AWS_REGION)",
         ),
+        Error::NotFound { .. } => (io::ErrorKind::NotFound, "not found"),
         Error::PermissionDenied { .. } | Error::Unauthenticated { .. } => (
             io::ErrorKind::PermissionDenied,
             "access refused: check the credentials (for s3://, AWS_ACCESS_KEY_ID and \
              AWS_SECRET_ACCESS_KEY; gs://, GOOGLE_SERVICE_ACCOUNT; az://, \
              AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY)",
         ),
+        // Without credentials in the environment, the client asks the cloud
+        // machine's metadata service, which exists only there.
+        _ if text.contains("169.254.169.254") => (
+            io::ErrorKind::PermissionDenied,
+            "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (outside \
+             the cloud, where no instance metadata service gives them)",
+        ),
         _ => (
             io::ErrorKind::Other,
-            "the store did not accept the request (for s3://, is AWS_ENDPOINT_URL right and \
-             the endpoint reachable? plain http:// also needs AWS_ALLOW_HTTP=true)",
+            "the store did not accept the request (for s3://, is AWS_ENDPOINT_URL right \
+             and the endpoint reachable? plain http:// also needs AWS_ALLOW_HTTP=true)",
         ),
     };
-    io::Error::new(kind, format!("{url}: {hint}: {error}"))
+    io::Error::new(kind, format!("{url}: {hint}: {text}"))
 }
