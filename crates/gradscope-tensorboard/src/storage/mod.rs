@@ -250,6 +250,24 @@ mod tests {
         assert_eq!(run.parent(), Some(Path::new("s3://bucket/exp/relu")));
     }
 
+    #[cfg(not(feature = "object-store"))]
+    #[test]
+    fn without_the_feature_every_writer_and_reader_refuses_a_url_naming_it() {
+        let url = Path::new("s3://bucket/exp/run");
+        let refused = |err: String| {
+            assert!(
+                err.contains("s3://bucket/exp/run") && err.contains("--features object-store"),
+                "{err}"
+            );
+        };
+        refused(crate::EventWriter::create(url).err().unwrap().to_string());
+        refused(crate::SummaryWriter::new(url).unwrap_err().to_string());
+        refused(crate::logdir::Logdir::load(url).unwrap_err().to_string());
+        refused(crate::read_events(url).unwrap_err().to_string());
+        refused(write(&url.join("f"), b"x").unwrap_err().to_string());
+        assert!(!Path::new("s3:").exists(), "a local folder was made");
+    }
+
     #[test]
     fn local_files_are_listed_written_whole_and_removed() {
         let dir = tempfile::tempdir().unwrap();

@@ -31,7 +31,7 @@ const CLIENT_DEFAULTS: [(ClientConfigKey, &str); 2] = [
 
 /// Failed requests (connection errors, 5xx, throttling) are retried with
 /// exponential back-off from 100 ms, at most this many times and for at most
-/// [`RETRY_FOR`]. A refused connection fails in about 3 s.
+/// [`RETRY_FOR`]. A refused connection fails within about a second.
 const RETRIES: usize = 5;
 const RETRY_FOR: Duration = Duration::from_secs(30);
 
@@ -317,4 +317,40 @@ fn describe(url: &str, error: object_store::Error) -> io::Error {
         ),
     };
     io::Error::new(kind, format!("{url}: {hint}: {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_names_a_bucket_of_a_known_scheme_and_a_valid_key() {
+        let err = |url: &str| Location::of(url).err().unwrap().to_string();
+        assert!(err("s3:///exp").contains("names no bucket"), "{}", err("s3:///exp"));
+        assert!(err("ftp://host/x").contains("ftp://"), "{}", err("ftp://host/x"));
+        assert!(err("s3://b/a//c").contains("not a valid object key"));
+        let location = Location::of("s3://bucket/exp/run/").unwrap();
+        assert_eq!(location.root, "s3://bucket");
+        assert_eq!(location.key.as_ref(), "exp/run");
+        assert_eq!(Location::of("gs://bucket").unwrap().key.as_ref(), "");
+    }
+
+    #[test]
+    fn parts_are_named_in_write_order() {
+        let (first, series) =
+            ObjectSeries::create("s3://bucket/exp/run", "events.out.tfevents.1.h.2.0", ".v2")
+                .unwrap();
+        let first = first.display().to_string();
+        assert!(first.starts_with("s3://bucket/exp/run/events.out.tfevents.1.h.2.0."));
+        assert!(first.ends_with(".00000000.v2"), "{first}");
+        let keys: Vec<String> = [0, 9, 10, 11, 99_999_999].map(|n| series.key(n)).into();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(sorted, keys);
+        // Two writers with the same stem get different nonces.
+        let (other, _) =
+            ObjectSeries::create("s3://bucket/exp/run", "events.out.tfevents.1.h.2.0", ".v2")
+                .unwrap();
+        assert_ne!(other.display().to_string(), first);
+    }
 }
