@@ -9,6 +9,10 @@
 #     when there is no internet), for the end-to-end experiment test;
 #   - cargo fmt / clippy, then cargo test in release mode: one build profile
 #     for clippy, the binary and the tests, the one the binary ships in.
+#     Clippy checks both builds, with and without the object-store feature;
+#     the tests run with it (the object-storage tests start moto's S3
+#     server from the venv), then the few that show what the default build
+#     does with a URL logdir (refuses it) run without it.
 #     Plain `cargo test` works as well (Cargo.toml optimises the dev profile)
 #     and runs the tests about as fast: 50 s against 45 s here on 2 cores,
 #     most of it the PyTorch comparison's Python. --no-fail-fast: every test
@@ -21,6 +25,7 @@ scripts/setup-venv.sh
 scripts/fetch-data.sh mnist
 cargo fmt --all -- --check
 cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --all-targets --features object-store -- -D warnings
 # The tests that need the venv and the data fail, rather than skip, when
 # these are set: TensorBoard's (GRADSCOPE_PYTHON), tensorboardX's
 # (GRADSCOPE_TBX_PYTHON, the same venv) and MNIST's; the last also makes
@@ -29,4 +34,8 @@ python="${GRADSCOPE_PYTHON:-${GRADSCOPE_VENV:-$PWD/.venv}/bin/python}"
 GRADSCOPE_PYTHON="$python" \
 GRADSCOPE_TBX_PYTHON="${GRADSCOPE_TBX_PYTHON:-$python}" \
 GRADSCOPE_REQUIRE_MNIST=1 \
-    cargo test --release --no-fail-fast "$@"
+    cargo test --release --no-fail-fast --features object-store "$@"
+# Without the feature: a URL logdir refused, no local folder made, and no
+# object-storage dependency in the default build.
+cargo test --release --no-fail-fast -p gradscope-tensorboard --lib storage
+cargo test --release --no-fail-fast --test it object_store

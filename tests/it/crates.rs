@@ -176,3 +176,67 @@ fn gradscope_candle_brings_none_of_the_apps_dependencies() {
         assert!(!found, "gradscope-candle depends on {app_only}:\n{tree}");
     }
 }
+
+/// `cargo tree` of gradscope-tensorboard's normal dependencies, with
+/// `features` (none: the default build), one package name per line.
+fn tensorboard_crate_tree(features: &[&str]) -> Vec<String> {
+    let out = cargo()
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "gradscope-tensorboard",
+            "-e",
+            "normal",
+        ])
+        .args(features.iter().flat_map(|f| ["--features", f]))
+        .args(["--prefix", "none", "--format", "{p}"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).unwrap();
+    (tree.lines())
+        .filter_map(|l| l.split(' ').next())
+        .map(String::from)
+        .collect()
+}
+
+/// The default build of gradscope-tensorboard has none of the object-store
+/// feature's dependencies; the feature brings them, with rustls on ring,
+/// not on aws-lc-sys (a C build that needs cmake).
+#[test]
+fn object_storage_dependencies_come_only_with_the_feature() {
+    let storage = [
+        "object_store",
+        "tokio",
+        "reqwest",
+        "rustls",
+        "ring",
+        "hyper",
+    ];
+    let default = tensorboard_crate_tree(&[]);
+    for name in storage {
+        assert!(
+            !default.iter().any(|d| d == name),
+            "the default build depends on {name}: {default:?}"
+        );
+    }
+    let with_feature = tensorboard_crate_tree(&["object-store"]);
+    for name in storage {
+        assert!(
+            with_feature.iter().any(|d| d == name),
+            "{name}: {with_feature:?}"
+        );
+    }
+    for name in ["aws-lc-sys", "aws-lc-rs", "openssl-sys"] {
+        assert!(
+            !with_feature.iter().any(|d| d == name),
+            "{name}: {with_feature:?}"
+        );
+    }
+}

@@ -326,8 +326,16 @@ mod tests {
     #[test]
     fn a_url_names_a_bucket_of_a_known_scheme_and_a_valid_key() {
         let err = |url: &str| Location::of(url).err().unwrap().to_string();
-        assert!(err("s3:///exp").contains("names no bucket"), "{}", err("s3:///exp"));
-        assert!(err("ftp://host/x").contains("ftp://"), "{}", err("ftp://host/x"));
+        assert!(
+            err("s3:///exp").contains("names no bucket"),
+            "{}",
+            err("s3:///exp")
+        );
+        assert!(
+            err("ftp://host/x").contains("ftp://"),
+            "{}",
+            err("ftp://host/x")
+        );
         assert!(err("s3://b/a//c").contains("not a valid object key"));
         let location = Location::of("s3://bucket/exp/run/").unwrap();
         assert_eq!(location.root, "s3://bucket");
