@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns scripts/bench.sh's measurements into tables, medians, ratios and
-PASS/FAIL against issue 5's targets (1-6) and issue 14's (7). Standard library only (it runs on the
+PASS/FAIL against issue 5's targets (1-6), issue 14's (7) and issue 24's (8). Standard library only (it runs on the
 system python3, outside the venvs).
 
 bench.sh appends one line per measurement to a TSV file:
@@ -11,7 +11,7 @@ where value is whole-process seconds, except in `writer` (events per second)
 and `scale` (labels `<command>@<iterations>`). The step bench's medians are
 read from criterion's own files instead.
 
-    report.py RESULTS.tsv section whole|logging|rss|scale|writer|recurrent
+    report.py RESULTS.tsv section whole|logging|rss|scale|writer|recurrent|objstore
     report.py RESULTS.tsv section step --criterion DIR
     report.py RESULTS.tsv summary [--criterion DIR]   # every target measured
 """
@@ -40,6 +40,9 @@ TARGETS = {
     # Issue 14: `--scenario rnn,lstm,gru` (rows) against bench/peer_torch_rnn.py.
     "recurrent": (7, "whole process, rnn,lstm,gru rows, torch / gradscope", ">=", 3.0, "x"),
     "recurrent_rss": (7, "peak RSS, rnn,lstm,gru rows, torch / gradscope", ">=", 2.0, "x"),
+    # Issue 24: `--scenario all` at the default --log-every into a local S3
+    # server (moto) against to disk, the same binary.
+    "objstore": (8, "--scenario all into local S3 (moto) / to disk, wall time", "<=", 1.2, "x"),
 }
 
 STEP_BENCHES = ("sigmoid", "relu", "leaky_relu")
@@ -156,6 +159,18 @@ def logging(rows):
     return {"logging": value}
 
 
+def objstore(rows):
+    s = rows["objstore"]
+    time_table(s, ["disk", "s3"])
+    ratios = paired_ratios(s.get("s3", []), s.get("disk", []))
+    if not ratios:
+        return {}
+    print("  s3 / disk per repetition: " + ", ".join(f"{r:.3f}" for r in ratios))
+    value = statistics.median(ratios)
+    print(target_line("objstore", value))
+    return {"objstore": value}
+
+
 # Runs of `gradscope --scenario all` at its defaults on data/mnist, whichever
 # section made them: all count towards target 5's mnist figure.
 DEFAULT_MNIST_RUNS = (("rss", "mnist"), ("whole", "gradscope"), ("logging", "log-every-200"))
@@ -257,7 +272,7 @@ def step(criterion_dir):
 
 
 SECTIONS = {"whole": whole, "logging": logging, "rss": rss, "scale": scale, "writer": writer,
-            "recurrent": recurrent}
+            "recurrent": recurrent, "objstore": objstore}
 
 
 def run_section(name, rows, criterion_dir):
@@ -268,7 +283,7 @@ def run_section(name, rows, criterion_dir):
 
 def summary(rows, criterion_dir):
     results = {}
-    for name in ("whole", "step", "logging", "writer", "rss", "scale", "recurrent"):
+    for name in ("whole", "step", "logging", "writer", "rss", "scale", "recurrent", "objstore"):
         if name in ("step", "rss") or rows.get(name):
             with open(os.devnull, "w") as quiet:
                 stdout, sys.stdout = sys.stdout, quiet

@@ -26,6 +26,10 @@
 #   recurrent  target 7: `--scenario rnn,lstm,gru` (MNIST rows, the
 #            recurrent defaults) whole process and peak RSS, against
 #            bench/peer_torch_rnn.py (PyTorch + tensorboardX), alternated
+#   objstore target 8: `--scenario all` at the default --log-every written
+#            to a local S3 server (moto, from the venv of
+#            scripts/setup-venv.sh) against to disk, alternated; one binary
+#            built with --features object-store for both
 #
 # Options:
 #   --reps N          repetitions of every timed command (default 5)
@@ -44,7 +48,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 
-all_sections=(whole step logging writer rss scale recurrent)
+all_sections=(whole step logging writer rss scale recurrent objstore)
 reps=5
 peer_threads=0
 scale_iters=20,220
@@ -68,7 +72,7 @@ while [[ $# -gt 0 ]]; do
         --jobs=*) positive --jobs "${1#*=}"; jobs=${1#*=}; shift ;;
         -h | --help) usage; exit 0 ;;
         all) sections+=("${all_sections[@]}"); shift ;;
-        whole | step | logging | writer | rss | scale | recurrent) sections+=("$1"); shift ;;
+        whole | step | logging | writer | rss | scale | recurrent | objstore) sections+=("$1"); shift ;;
         *) usage >&2; die "unknown argument '$1' (sections: all ${all_sections[*]})" ;;
     esac
 done
@@ -95,7 +99,7 @@ need_data() {
             die "$dir/$f (or .gz) is missing; fetch the data with: scripts/fetch-data.sh $1"
     done
 }
-if wants whole || wants logging || wants rss || wants recurrent; then need_data mnist; fi
+if wants whole || wants logging || wants rss || wants recurrent || wants objstore; then need_data mnist; fi
 if wants rss || wants scale; then need_data fashion-mnist; fi
 
 venvs=()
@@ -103,6 +107,8 @@ needs_torch && venvs+=(torch)
 needs_tf && venvs+=(tf)
 needs_tbx && venvs+=(tbx)
 [[ ${#venvs[@]} -eq 0 ]] || bench/setup-venvs.sh "${venvs[@]}"
+! wants objstore || scripts/setup-venv.sh
+moto_py=${GRADSCOPE_VENV:-$root/.venv}/bin/python
 torch_py=$root/bench/.venv-torch/bin/python
 tf_py=$root/bench/.venv-tf/bin/python
 tbx_py=$root/bench/.venv-tbx/bin/python
@@ -157,13 +163,14 @@ if awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
 fi
 
 # ---------------------------------------------------------------- measuring
-# measure SECTION LABEL REP COMMAND...: runs COMMAND with a fresh --logdir,
-# records wall seconds and peak RSS; the run folder is removed afterwards
-# (its size is not the point, and reps would pile up).
+# measure SECTION LABEL REP COMMAND...: runs COMMAND with a fresh --logdir
+# (a local folder, or $logdir_url when set), records wall seconds and peak
+# RSS; the run folder is removed afterwards (its size is not the point, and
+# reps would pile up).
 measure() {
     local section=$1 label=$2 rep=$3
     shift 3
-    local log="$out/logs/$section-$label-$rep.log" logdir="$out/runs/$section-$label-$rep"
+    local log="$out/logs/$section-$label-$rep.log" logdir="${logdir_url:-$out/runs/$section-$label-$rep}"
     # Wall time from the nanosecond clock: GNU time's %e has 10 ms steps, 2%
     # of gradscope's half-second runs. Both include starting /usr/bin/time.
     local start end
@@ -179,7 +186,7 @@ measure() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$section" "$label" "$rep" "$wall" "$rss" >>"$results"
     printf '  %-8s rep %d/%d  %-24s %8.3f s  %6.1f MB\n' "$section" "$rep" "$reps" "$label" "$wall" \
         "$(awk -v k="$rss" 'BEGIN { print k * 1024 / 1e6 }')"
-    rm -rf -- "$logdir"
+    [[ -n "${logdir_url:-}" ]] || rm -rf -- "$logdir"
 }
 
 peer_flags=(--threads "$peer_threads")
@@ -291,11 +298,49 @@ run_recurrent() {
     report section recurrent
 }
 
+run_objstore() {
+    section_header "target 8: --scenario all into a local S3 server (moto) against to disk, data/mnist"
+    echo "  building gradscope with --features object-store"
+    cargo build --release --quiet --features object-store
+    local binary=$out/gradscope-object-store
+    cp "$gradscope" "$binary"
+    cargo build --release --quiet # the default binary again, for the other sections
+    local port
+    port=$("$moto_py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$moto_py" -m moto.server -H 127.0.0.1 -p "$port" >"$out/logs/moto.log" 2>&1 &
+    local moto=$!
+    trap 'kill '"$moto"' 2>/dev/null' EXIT
+    local endpoint=http://127.0.0.1:$port
+    "$moto_py" -c '
+import sys, time, boto3
+for _ in range(300):
+    try:
+        boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                     aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(Bucket="bench")
+        break
+    except Exception as e:
+        error = e
+        time.sleep(0.1)
+else:
+    sys.exit(f"moto did not start at {sys.argv[1]}: {error}")' "$endpoint"
+    local s3_env=(env AWS_ENDPOINT_URL="$endpoint" AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=bench
+        AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1)
+    local rep
+    for ((rep = 1; rep <= reps; rep++)); do
+        measure objstore disk "$rep" "$binary" --no-progress --scenario all
+        logdir_url=s3://bench/objstore-$rep measure objstore s3 "$rep" \
+            "${s3_env[@]}" "$binary" --no-progress --scenario all
+    done
+    kill "$moto" 2>/dev/null || true
+    trap - EXIT
+    report section objstore
+}
+
 for section in "${sections[@]}"; do
     "run_$section"
 done
 
-printf '\n== targets (issues 5 and 14)\n'
+printf '\n== targets (issues 5, 14 and 24)\n'
 if [[ -n "$criterion_dir" ]]; then
     report summary --criterion "$criterion_dir"
 else
