@@ -70,7 +70,8 @@ mod with_the_feature {
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
 
-    use gradscope_tensorboard::logdir::{Kind, Logdir};
+    use gradscope_tensorboard::logdir::{EventFile, FileStatus, Kind, Logdir, Run};
+    use gradscope_tensorboard::summary::{scalar, summary_event};
     use gradscope_tensorboard::{read_events, EventWriter, SummaryWriter};
 
     use super::{stderr, stdout};
@@ -124,15 +125,18 @@ mod with_the_feature {
         }
         assert!(!dir.path().join("s3:").exists());
 
-        // Each run is a numbered series of objects (the first holds the
-        // file-version event, written at the start); REPORT.md and the
+        // Each run is a numbered series of objects, one per flush (a run
+        // this short: one, from its close), from part 0; REPORT.md and the
         // figures are beside them.
         let keys = moto.keys("exp/");
         for run in RUNS {
             let parts: Vec<&String> = (keys.iter())
                 .filter(|k| k.starts_with(&format!("exp/{run}/events.out.tfevents.")))
                 .collect();
-            assert!(parts.len() >= 2, "{run}: {keys:?}");
+            assert!(
+                parts.first().is_some_and(|k| k.ends_with(".00000000")),
+                "{run}: {keys:?}"
+            );
         }
         for file in [
             "REPORT.md",
@@ -387,6 +391,37 @@ mod with_the_feature {
         assert_eq!(loaded.scalars("loss").len(), 5);
         assert_eq!(loaded.scalars("loss")[4], (4, 0.2f32 as f64));
         assert_eq!(loaded.tags["weights"].kind, Kind::Histogram);
+
+        // A run recorded while it was written, as the trainer records it
+        // for REPORT.md, is taken as it is: its first object stands for the
+        // series, which is not read back.
+        let mut writer = EventWriter::create(Path::new(&url("recorded/run"))).unwrap();
+        let mut recorded = Run::new("run");
+        for step in 0..3 {
+            let event = summary_event(step, 1.0, vec![scalar("x", step as f32)]);
+            writer.write_event(&event).unwrap();
+            writer.flush().unwrap();
+            recorded.add_event(&event);
+        }
+        let first = writer.path().to_path_buf();
+        recorded.files.push(EventFile::new(
+            &first,
+            writer.events(),
+            FileStatus::Complete,
+        ));
+        writer.close().unwrap();
+        assert_eq!(moto.keys("recorded/run/").len(), 3, "an object per flush");
+        recorded.other_events.insert("marked", 1);
+        let logdir = Logdir::load_dir_with(url("recorded"), vec![recorded.clone()]).unwrap();
+        assert!(logdir.runs[0].other_events.contains_key("marked"));
+        // Another file beside it: read again.
+        EventWriter::create(Path::new(&url("recorded/run")))
+            .unwrap()
+            .close()
+            .unwrap();
+        let logdir = Logdir::load_dir_with(url("recorded"), vec![recorded]).unwrap();
+        assert!(!logdir.runs[0].other_events.contains_key("marked"));
+        assert_eq!(logdir.runs[0].scalars("x").len(), 3);
 
         // A bucket that does not exist: an error at create, naming the URL.
         let missing = PathBuf::from("s3://no-such-bucket/run");

@@ -272,11 +272,11 @@ impl EventWriter {
     /// flushing set by `options`.
     ///
     /// `dir` may be an object-storage URL (`s3://bucket/prefix/run`, ...;
-    /// see [`crate::storage`]), with the `object-store` feature: the
-    /// file-version event is then written at once as the first object, so
-    /// a missing bucket, refused credentials or an unreachable endpoint are
-    /// an error here, naming the URL. Without the feature a URL is refused,
-    /// saying so.
+    /// see [`crate::storage`]), with the `object-store` feature: the bucket
+    /// is checked here (one listing, the first time the process reaches
+    /// it), so a missing bucket, refused credentials or an unreachable
+    /// endpoint are an error here, naming the URL. Without the feature a
+    /// URL is refused, saying so.
     ///
     /// ```no_run
     /// // With `--features object-store`, and AWS_ACCESS_KEY_ID,
@@ -302,9 +302,7 @@ impl EventWriter {
                 path: dir.to_path_buf(),
                 source,
             })?;
-            let mut writer = EventWriter::start(path, None, Some(series), options)?;
-            writer.flush()?;
-            return Ok(writer);
+            return EventWriter::start(path, None, Some(series), options);
         }
         std::fs::create_dir_all(dir).map_err(|source| WriteError::CreateDir {
             path: dir.to_path_buf(),

@@ -108,7 +108,10 @@ impl Logdir {
     /// Like [`Logdir::load_dir`], but each run of `loaded` whose folder
     /// holds exactly the files it names (same paths, same order) is taken
     /// as it is instead of read again: runs a program recorded while
-    /// writing them ([`Run::add_event`]), or kept from an earlier load.
+    /// writing them ([`Run::add_event`]), or kept from an earlier load. In
+    /// object storage a file is named by its first object
+    /// ([`EventWriter::path`](crate::EventWriter::path)) and stands for
+    /// the series of objects it was written as.
     pub fn load_dir_with(path: impl AsRef<Path>, loaded: Vec<Run>) -> Result<Logdir, LoadError> {
         let path = path.as_ref();
         let groups = match find_event_files(path)? {
@@ -312,7 +315,7 @@ fn load_runs(groups: BTreeMap<String, Vec<PathBuf>>, mut loaded: Vec<Run>) -> Ve
     let mut to_read = Vec::new();
     for (name, mut files) in groups {
         files.sort_by(|a, b| by_name_and_number(a, b));
-        let same = |run: &Run| run.name == name && run.files.iter().map(|f| &f.path).eq(&files);
+        let same = |run: &Run| run.name == name && same_files(&run.files, &files);
         match loaded.iter().position(same) {
             Some(i) => runs.push(Some(loaded.swap_remove(i))),
             None => {
@@ -325,6 +328,23 @@ fn load_runs(groups: BTreeMap<String, Vec<PathBuf>>, mut loaded: Vec<Run>) -> Ve
         runs[i] = Some(run);
     }
     runs.into_iter().flatten().collect()
+}
+
+/// Whether the `listed` files are those `recorded`, in the same order. An
+/// event file written to object storage is a series of objects, recorded
+/// by its first: it stands for its later parts too.
+fn same_files(recorded: &[EventFile], listed: &[PathBuf]) -> bool {
+    let mut listed = listed.iter().peekable();
+    for file in recorded {
+        if listed.next() != Some(&file.path) {
+            return false;
+        }
+        while listed
+            .next_if(|p| storage::is_later_part(&file.path, p))
+            .is_some()
+        {}
+    }
+    listed.next().is_none()
 }
 
 /// Reads each `(slot, name, files)` with a thread per core taking runs in

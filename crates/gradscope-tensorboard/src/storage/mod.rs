@@ -66,6 +66,16 @@ pub(crate) fn object_series(
     url_of(dir).map(|url| ObjectSeries::create(url, stem, suffix))
 }
 
+/// Whether `other` is a later object of the series that an event file in
+/// object storage is written as, whose first object is `first`: a run
+/// recorded while it was written names the series by its first object.
+pub(crate) fn is_later_part(first: &Path, other: &Path) -> bool {
+    match (url_of(first), url_of(other)) {
+        (Some(first), Some(other)) => object::is_later_part(first, other),
+        _ => false,
+    }
+}
+
 /// Whether `path` is a URL (`scheme://...`, the scheme a letter then
 /// letters, digits, `+`, `-` or `.`) rather than a local path.
 ///

@@ -4,9 +4,10 @@
 //! thread, an async one included, without nesting runtimes).
 //!
 //! One client per bucket is built on first use and kept: its connections
-//! are reused by every writer and reader of the process.
+//! are reused by every writer and reader of the process. A bucket that has
+//! answered once is not checked again ([`check`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -52,13 +53,19 @@ pub(crate) struct ObjectSeries {
 
 impl ObjectSeries {
     /// A series named `<stem>.<nonce>.<part><suffix>` under the prefix of
-    /// the URL `dir`; nothing is written yet. Returns the URL of its first
-    /// object, and the series.
+    /// the URL `dir`, once [`check`] found the bucket; nothing is written
+    /// yet. Returns the URL of its first object, and the series.
     pub(crate) fn create(
         dir: &str,
         stem: &str,
         suffix: &str,
     ) -> io::Result<(PathBuf, ObjectSeries)> {
+        check(dir)?;
+        ObjectSeries::new(dir, stem, suffix)
+    }
+
+    /// [`ObjectSeries::create`] without the check.
+    fn new(dir: &str, stem: &str, suffix: &str) -> io::Result<(PathBuf, ObjectSeries)> {
         let location = Location::of(dir)?;
         let nonce = std::collections::hash_map::RandomState::new()
             .build_hasher()
@@ -87,12 +94,13 @@ impl ObjectSeries {
         let store = Arc::clone(&self.store);
         block_on(async move { store.put(&key, records.into()).await })?
             .map_err(|e| describe(&url.display().to_string(), e))?;
+        reached().insert(self.root.clone());
         self.next += 1;
         Ok(())
     }
 
     fn key(&self, part: u64) -> String {
-        format!("{}.{part:08}{}", self.stem, self.suffix)
+        format!("{}.{part:0PART_DIGITS$}{}", self.stem, self.suffix)
     }
 
     fn url(&self, key: &str) -> PathBuf {
@@ -100,16 +108,50 @@ impl ObjectSeries {
     }
 }
 
-/// Lists at most one object under the prefix: fails if the bucket is
-/// missing, the credentials are refused or the endpoint does not answer.
+/// The digits of a part number: name order stays write order for 10^8
+/// parts (three years of one a second).
+const PART_DIGITS: usize = 8;
+
+/// Whether `other` is a later part of the series whose first object is
+/// `first` (both URLs): `<name>.<part><suffix>` where `first` has part 0.
+pub(super) fn is_later_part(first: &str, other: &str) -> bool {
+    let zero = format!(".{:0PART_DIGITS$}", 0);
+    let Some(at) = first.rfind(&zero) else {
+        return false;
+    };
+    let (name, suffix) = (&first[..at + 1], &first[at + zero.len()..]);
+    let part = other
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_suffix(suffix));
+    part.is_some_and(|p| {
+        p.len() == PART_DIGITS && p.bytes().all(|b| b.is_ascii_digit()) && p != &zero[1..]
+    })
+}
+
+/// Buckets (`scheme://bucket`) that answered a request of this process.
+static REACHED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+
+fn reached() -> std::sync::MutexGuard<'static, HashSet<String>> {
+    (REACHED.get_or_init(Default::default).lock()).unwrap_or_else(|e| e.into_inner())
+}
+
+/// Lists at most one object under the prefix, the first time this process
+/// reaches the bucket: fails if the bucket is missing, the credentials are
+/// refused or the endpoint does not answer. Once a bucket answered, a
+/// check costs no request (a training run checks its logdir, then creates
+/// a writer per run).
 pub(super) fn check(url: &str) -> io::Result<()> {
-    let location = Location::of(url)?;
-    let (store, prefix) = (location.store, location.key);
+    let Location { store, key, root } = Location::of(url)?;
+    if reached().contains(&root) {
+        return Ok(());
+    }
     let first = block_on(async move {
-        let prefix = (!prefix.as_ref().is_empty()).then_some(&prefix);
+        let prefix = (!key.as_ref().is_empty()).then_some(&key);
         store.list(prefix).next().await.transpose()
     })?;
-    first.map(drop).map_err(|e| describe(url, e))
+    first.map_err(|e| describe(url, e))?;
+    reached().insert(root);
+    Ok(())
 }
 
 pub(super) fn exists(url: &str) -> io::Result<bool> {
@@ -346,8 +388,7 @@ mod tests {
     #[test]
     fn parts_are_named_in_write_order() {
         let (first, series) =
-            ObjectSeries::create("s3://bucket/exp/run", "events.out.tfevents.1.h.2.0", ".v2")
-                .unwrap();
+            ObjectSeries::new("s3://bucket/exp/run", "events.out.tfevents.1.h.2.0", ".v2").unwrap();
         let first = first.display().to_string();
         assert!(first.starts_with("s3://bucket/exp/run/events.out.tfevents.1.h.2.0."));
         assert!(first.ends_with(".00000000.v2"), "{first}");
@@ -357,8 +398,17 @@ mod tests {
         assert_eq!(sorted, keys);
         // Two writers with the same stem get different nonces.
         let (other, _) =
-            ObjectSeries::create("s3://bucket/exp/run", "events.out.tfevents.1.h.2.0", ".v2")
-                .unwrap();
+            ObjectSeries::new("s3://bucket/exp/run", "events.out.tfevents.1.h.2.0", ".v2").unwrap();
         assert_ne!(other.display().to_string(), first);
+        // Later parts are told from other series' objects.
+        let url = |key: &str| format!("s3://bucket/{key}");
+        assert!(is_later_part(&first, &url(&series.key(1))));
+        assert!(is_later_part(&first, &url(&series.key(12))));
+        assert!(!is_later_part(&first, &first));
+        assert!(!is_later_part(&first, &other.display().to_string()));
+        assert!(!is_later_part(
+            &first,
+            &url(&series.key(1)).replace(".v2", "")
+        ));
     }
 }

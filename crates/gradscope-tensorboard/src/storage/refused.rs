@@ -22,6 +22,10 @@ impl ObjectSeries {
     }
 }
 
+pub(super) fn is_later_part(_first: &str, _other: &str) -> bool {
+    false
+}
+
 pub(super) fn check(url: &str) -> io::Result<()> {
     Err(not_built(url))
 }
