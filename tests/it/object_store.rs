@@ -367,12 +367,31 @@ mod with_the_feature {
         writer
             .add_histogram("weights", &[0.1f32, -0.2, 0.3], 4)
             .unwrap();
+        // The Projector's files go beside the event files.
+        let points = [[0.1f32, 0.9], [0.8, 0.2]];
+        (writer.add_embedding("points", &points, &["a", "b"], None, 0)).unwrap();
+        writer
+            .add_embedding("points", &points, &[], None, 1)
+            .unwrap();
         // As if the process died now: no close. What the flush interval had
         // sent is in the bucket.
         std::thread::sleep(Duration::from_millis(400));
         std::mem::forget(writer);
 
         let keys = moto.keys("library/run/");
+        for file in ["projector_config.pbtxt", "00000/points/tensors.tsv"] {
+            assert!(keys.contains(&format!("library/run/{file}")), "{keys:?}");
+        }
+        let config = gradscope_tensorboard::storage::read(Path::new(&url(
+            "library/run/projector_config.pbtxt",
+        )))
+        .unwrap();
+        let config = String::from_utf8(config).unwrap();
+        assert_eq!(config.matches("embeddings {").count(), 2, "{config}");
+        let keys: Vec<String> = keys
+            .into_iter()
+            .filter(|k| k.contains("tfevents"))
+            .collect();
         assert!(keys.len() >= 4, "an object per flush interval: {keys:?}");
         let mut events = 0;
         for key in &keys {

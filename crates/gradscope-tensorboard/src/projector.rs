@@ -14,12 +14,11 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::fs::{self, OpenOptions};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{check_tag, SummaryError};
 use crate::image::{encode_png, Image};
+use crate::storage;
 
 /// The Projector's configuration file, in the run's folder.
 pub const CONFIG_FILE: &str = "projector_config.pbtxt";
@@ -182,7 +181,8 @@ pub fn write_embedding<R: AsRef<[f32]>>(
         let path = path.to_path_buf();
         move |source| SummaryError::Io { path, source }
     };
-    if dir.join("tensors.tsv").exists() {
+    let tensors = dir.join("tensors.tsv");
+    if storage::is_file(&tensors).map_err(io(&tensors))? {
         return Err(SummaryError::invalid(
             tag,
             "step",
@@ -192,10 +192,10 @@ pub fn write_embedding<R: AsRef<[f32]>>(
             ),
         ));
     }
-    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    storage::create_dir_all(&dir).map_err(io(&dir))?;
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.join(name);
-        fs::write(&path, bytes).map_err(io(&path))
+        storage::write(&path, bytes).map_err(io(&path))
     };
     write("tensors.tsv", tensors_tsv(matrix).as_bytes())?;
     let mut entry = format!(
@@ -215,12 +215,7 @@ pub fn write_embedding<R: AsRef<[f32]>>(
     }
     entry.push_str("}\n");
     let config = run_dir.join(CONFIG_FILE);
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&config)
-        .and_then(|mut f| f.write_all(entry.as_bytes()))
-        .map_err(io(&config))?;
+    storage::append(&config, entry.as_bytes()).map_err(io(&config))?;
     Ok(dir)
 }
 
@@ -261,7 +256,7 @@ mod tests {
         let images = Image::nchw(&px, 2, 3, 4, 4);
         write_embedding(run.path(), "a/b", &m, &["x", "y"], Some(&images), 3).unwrap();
         write_embedding(run.path(), "c", &m, &[], None, 3).unwrap();
-        let config = fs::read_to_string(run.path().join(CONFIG_FILE)).unwrap();
+        let config = std::fs::read_to_string(run.path().join(CONFIG_FILE)).unwrap();
         assert_eq!(config.matches("embeddings {").count(), 2);
         assert!(
             config.contains("tensor_path: \"00003/a_b/tensors.tsv\""),

@@ -177,6 +177,32 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Appends `bytes` to the file at `path`, creating it if needed. An object
+/// cannot be appended to: it is read and written again whole, so of two
+/// processes appending to one object at once, one's bytes may be lost (a
+/// run's files have one writer).
+pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match url_of(path) {
+        Some(url) => {
+            let mut whole = match object::read(url) {
+                Ok(old) => old,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            whole.extend_from_slice(bytes);
+            object::write(url, whole)
+        }
+        None => {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            file.write_all(bytes)
+        }
+    }
+}
+
 /// Removes the file (object) at `path`.
 pub fn remove_file(path: &Path) -> io::Result<()> {
     match url_of(path) {
