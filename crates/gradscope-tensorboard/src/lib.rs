@@ -112,6 +112,10 @@
 //!   tensorboardX, this crate): its runs, each run's tags with their
 //!   [kind](logdir::Kind), each tag's `(step, wall_time, value)` points,
 //!   and how reading each file ended (complete, cut short, failed).
+//! - [`storage`]: where a logdir lives, a local folder or (with the
+//!   `object-store` feature) a bucket prefix `s3://`, `gs://`, `az://`;
+//!   the writers and the reader above take either. Without the feature a
+//!   URL is refused, naming it and the feature.
 //! - [`append_record`] and [`masked_crc32c`]: the TFRecord framing itself.
 //! - [`proto`]: the protobuf types (TensorBoard's field numbers).
 //!
