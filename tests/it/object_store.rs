@@ -365,7 +365,7 @@ mod with_the_feature {
             std::thread::sleep(Duration::from_millis(120));
         }
         writer
-            .add_histogram("weights", &[0.1f32, -0.2, 0.3], 4)
+            .add_histogram("weights", [0.1f32, -0.2, 0.3], 4)
             .unwrap();
         // The Projector's files go beside the event files.
         let points = [[0.1f32, 0.9], [0.8, 0.2]];
