@@ -22,8 +22,8 @@
 //! exponential back-off for up to 30 s, so an unreachable endpoint is an
 //! error, not a hang. Object storage has no folders: [`create_dir_all`]
 //! checks that the prefix can be listed (the bucket exists, the credentials
-//! are accepted), and a listing is of every object under the prefix, at any
-//! depth, in one paged request.
+//! are accepted; once per bucket and process), and a listing is of every
+//! object under the prefix, at any depth, in one paged request.
 //!
 //! [`Logdir`]: crate::logdir::Logdir
 //!
@@ -105,9 +105,10 @@ fn url_of(path: &Path) -> Option<&str> {
 
 /// Makes sure `dir` can hold files: a local folder is created with its
 /// parents (an error if something else is in the way); for object storage,
-/// where folders do not exist, the prefix is listed once, which fails if
-/// the bucket does not exist, the credentials are refused or the endpoint
-/// does not answer.
+/// where folders do not exist, the prefix is listed (at most one object),
+/// which fails if the bucket does not exist, the credentials are refused or
+/// the endpoint does not answer. A bucket that has answered this process
+/// once is not asked again.
 pub fn create_dir_all(dir: &Path) -> io::Result<()> {
     match url_of(dir) {
         Some(url) => object::check(url),
