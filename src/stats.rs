@@ -4,7 +4,7 @@
 //! [`gradscope_candle`]'s, re-exported here: the trainer, the reports and
 //! the `GradMonitor` of any candle model compute the same numbers.
 
-pub use gradscope_candle::stats::{attenuation, mean_abs, update_ratio, GradStats};
+pub use gradscope_candle::stats::{attenuation, mean_abs, norm, update_ratio, GradStats};
 pub use gradscope_candle::units::UnitFractions;
 
 use gradscope_candle::diagnosis::Diagnosis;

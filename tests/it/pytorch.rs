@@ -29,7 +29,7 @@ use gradscope::data::{Batcher, Dataset};
 use gradscope::model::sequence_op::TimeGrads;
 use gradscope::model::{checkpoint, Activation, Cell};
 use gradscope::train::{
-    build_model, clip, forward_backward, recurrent, Engine, RecurrentConfig, TrainConfig,
+    build_model, clip, forward_backward, recurrent, Engine, RecurrentConfig, Scenario, TrainConfig,
 };
 use gradscope_candle::GradMonitor;
 use gradscope_tensorboard::SummaryWriter;
@@ -67,7 +67,10 @@ fn mean_abs(v: &[f32]) -> f32 {
 /// One step of `BATCH` in file order, from the article's network.
 fn one_step_config(activation: Activation, residual: bool) -> TrainConfig {
     TrainConfig {
-        residual,
+        scenario: Scenario::Mlp {
+            activation,
+            residual,
+        },
         shuffle: false,
         iterations: 1,
         batch_size: BATCH,
@@ -366,7 +369,7 @@ fn torch_reference(
 fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
     let label = cell.name();
     let cfg = TrainConfig {
-        cell: Some(cell),
+        scenario: Scenario::Recurrent(cell),
         recurrent: RecurrentConfig {
             hidden: RECURRENT_HIDDEN,
             // The LSTM with its forget-gate bias set, to check that mapping too.
@@ -377,7 +380,7 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
         ..helpers::small_config(Activation::Tanh)
     };
     let device = Device::Cpu;
-    let model = recurrent::build_model(&cfg, data, &device).unwrap();
+    let model = recurrent::build_model(&cfg, cell, data, &device).unwrap();
     let weights = work.join(format!("{label}-init.safetensors"));
     let named: HashMap<String, Tensor> = model
         .named_vars()

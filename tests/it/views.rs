@@ -293,7 +293,7 @@ fn tensorboard_serves_the_views_of_gradient_flow() {
 /// replica or by the training thread's optimizer.
 #[test]
 fn update_ratios_agree_with_and_without_the_replica() {
-    const EVERY: usize = gradscope::train::diagnoser::DIAGNOSE_EVERY as usize;
+    const EVERY: usize = gradscope::train::views::DIAGNOSE_EVERY;
     let dir = tempfile::tempdir().unwrap();
     let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
     let ratios = |log_every: usize, activation: Activation| {
