@@ -96,6 +96,8 @@ pub struct RunLog {
     biases: Vec<Var>,
     /// The MLP's per-layer views ([`crate::train::views`]).
     views: Option<Views>,
+    /// Each layer's tag names, made once.
+    layer_tags: Vec<LayerTags>,
     /// Each layer's mean |grad| over the logged steps.
     grad_stats: GradStats,
     means: Vec<f64>,
@@ -146,6 +148,7 @@ impl RunLog {
             lines,
             grad_stats: GradStats::new(kernels.len()),
             means: Vec::with_capacity(kernels.len()),
+            layer_tags: (1..=kernels.len()).map(LayerTags::new).collect(),
             kernels,
             biases: net.biases(),
             views: net.diagnosed(data).map(Views::new),
@@ -184,15 +187,16 @@ impl RunLog {
 
     fn log_step(&mut self, i: usize, loss: f32, acc: f32, x: &Tensor, pass: &Pass) -> Result<()> {
         let w = &self.writer;
-        w.add_scalar(tags::LOSS, loss, i)?;
-        w.add_scalar(tags::ACC, acc, i)?;
+        // The step's scalars go out as one event; each histogram is bucketed
+        // on the writer's thread.
+        let mut scalars = vec![scalar(tags::LOSS, loss), scalar(tags::ACC, acc)];
         // The gradients were multiplied by this: their norms before, after.
         let mut scale = 1.0;
         if let Some((total_norm, s)) = self.last_clip.take() {
             let (iterations, clipped) = std::mem::take(&mut self.clip_counts);
-            w.add_scalar(tags::GLOBAL_GRAD_NORM, total_norm as f32, i)?;
             let fraction = clipped as f64 / iterations.max(1) as f64;
-            w.add_scalar(tags::CLIPPED_FRACTION, fraction as f32, i)?;
+            scalars.push(scalar(tags::GLOBAL_GRAD_NORM, total_norm as f32));
+            scalars.push(scalar(tags::CLIPPED_FRACTION, fraction as f32));
             scale = s;
         }
         let diagnosed = i >= self.next_diagnosed;
@@ -203,8 +207,7 @@ impl RunLog {
         let mut non_finite = 0;
         let mut copies = Vec::new();
         self.means.clear();
-        for (l, kernel) in self.kernels.iter().enumerate() {
-            let layer = l + 1;
+        for (kernel, tags) in self.kernels.iter().zip(&self.layer_tags) {
             let grad = pass
                 .grads
                 .get(kernel.as_tensor())
@@ -214,24 +217,23 @@ impl RunLog {
             crate::cpu::copy_f32(kernel.as_tensor(), &mut k)?;
             let mean = stats::mean_abs(&g);
             self.means.push(mean);
-            w.add_scalar(&tags::MEAN_GRAD.tag(layer), mean as f32, i)?;
-            w.add_scalar(&tags::LOG10_MEAN_GRAD.tag(layer), mean.log10() as f32, i)?;
-            w.add_scalar(&tags::GRAD_NORM.tag(layer), stats::norm(&g) / scale, i)?;
+            scalars.push(scalar(&tags.mean_grad, mean as f32));
+            scalars.push(scalar(&tags.log10_mean_grad, mean.log10() as f32));
+            scalars.push(scalar(&tags.grad_norm, (stats::norm(&g) / scale) as f32));
             if diagnosed {
                 // gradscope_candle's definition, as the monitor writes it.
                 let magnitudes = log10_abs_histogram(&g);
                 // None where no value is finite and non-zero (a diverged step).
-                if let Ok(value) = magnitudes.to_value(&tags::LOG10_ABS_GRAD.tag(layer)) {
-                    w.add_event(&summary_event(i as i64, wall_time_now(), vec![value]))?;
-                }
-                w.add_scalar(&tags::ZERO_GRAD.tag(layer), magnitudes.zeros, i)?;
+                scalars.extend(magnitudes.to_value(&tags.log10_abs_grad).ok());
+                scalars.push(scalar(&tags.zero_grad, magnitudes.zeros as f32));
                 if self.views.is_some() {
                     copies.push(k.clone());
                 }
             }
-            non_finite += w.add_histogram(&tags::grad_histogram(layer), g, i)?;
-            non_finite += w.add_histogram(&tags::weight_histogram(layer), k, i)?;
+            non_finite += w.add_histogram(&tags.grad_histogram, g, i)?;
+            non_finite += w.add_histogram(&tags.weight_histogram, k, i)?;
         }
+        w.add_event(&summary_event(i as i64, wall_time_now(), scalars))?;
         self.grad_stats.record(&self.means);
         if let Some(norms) = pass.through_time() {
             self.log_through_time(i, &norms)?;
@@ -438,6 +440,31 @@ struct Closed {
     path: PathBuf,
     summary: RunSummary,
     run: Option<Run>,
+}
+
+/// The tags of one layer's values at a logged step.
+struct LayerTags {
+    mean_grad: String,
+    log10_mean_grad: String,
+    grad_norm: String,
+    log10_abs_grad: String,
+    zero_grad: String,
+    grad_histogram: String,
+    weight_histogram: String,
+}
+
+impl LayerTags {
+    fn new(layer: usize) -> LayerTags {
+        LayerTags {
+            mean_grad: tags::MEAN_GRAD.tag(layer),
+            log10_mean_grad: tags::LOG10_MEAN_GRAD.tag(layer),
+            grad_norm: tags::GRAD_NORM.tag(layer),
+            log10_abs_grad: tags::LOG10_ABS_GRAD.tag(layer),
+            zero_grad: tags::ZERO_GRAD.tag(layer),
+            grad_histogram: tags::grad_histogram(layer),
+            weight_histogram: tags::weight_histogram(layer),
+        }
+    }
 }
 
 /// How many calls the writer's thread may be behind before a call waits

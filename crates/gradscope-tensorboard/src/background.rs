@@ -10,9 +10,10 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::error::{SummaryError, WriteError};
 use crate::image::OwnedImage;
@@ -180,11 +181,19 @@ impl Background {
         }
     }
 
+    /// Ends the worker's nap, for a caller about to wait for it.
+    fn wake(&self) {
+        if let Some(worker) = &self.worker {
+            worker.thread().unpark();
+        }
+    }
+
     /// Queues a flush; [`PendingFlush::wait`] waits for it, without the
     /// caller holding the writer's lock meanwhile.
     pub(crate) fn start_flush(&mut self) -> Result<PendingFlush, SummaryError> {
         let (answer, answered) = mpsc::sync_channel(1);
         self.send(Job::Flush(answer))?;
+        self.wake();
         Ok(PendingFlush {
             answered,
             failure: Arc::clone(&self.failure),
@@ -203,6 +212,7 @@ impl Background {
         let Some(worker) = self.worker.take() else {
             return Ok(None);
         };
+        worker.thread().unpark();
         let closed = worker.join();
         // A job's failure came before the close's.
         self.failure.take()?;
@@ -284,15 +294,37 @@ impl PendingFlush {
 
 /// The worker: every job in queue order until the last sender is gone and
 /// the queue is empty, then the file closed.
+///
+/// It naps between looks at an empty queue instead of blocking on it:
+/// waking a blocked receiver is a system call for the thread that sends,
+/// and a training loop logging every step would make one each step (with
+/// gradscope's trainer at `--log-every 1`, about 5% of its time). Naps
+/// start shorter than a training step and double while nothing comes, up
+/// to [`LONGEST_NAP`]; `flush` and `close` wake the worker at once.
 fn work(
     mut writer: RunFile,
     queue: &Receiver<Job>,
     failure: &Failure,
 ) -> Result<Option<Run>, WriteError> {
-    for job in queue {
-        if let Err(error) = job.run(&mut writer) {
-            failure.record(error);
+    let mut nap = FIRST_NAP;
+    loop {
+        match queue.try_recv() {
+            Ok(job) => {
+                nap = FIRST_NAP;
+                if let Err(error) = job.run(&mut writer) {
+                    failure.record(error);
+                }
+            }
+            Err(TryRecvError::Empty) => {
+                std::thread::park_timeout(nap);
+                nap = (nap * 2).min(LONGEST_NAP);
+            }
+            Err(TryRecvError::Disconnected) => break,
         }
     }
     writer.close()
 }
+
+/// The worker's first nap on an empty queue, and its longest.
+const FIRST_NAP: Duration = Duration::from_micros(25);
+const LONGEST_NAP: Duration = Duration::from_millis(20);
