@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion};
-use gradscope::data::{Batcher, Dataset, Split};
-use gradscope::model::{Activation, Mlp};
-use gradscope::train::{build_model, forward_backward, Adam, AdamConfig, TrainConfig};
+use gradscope::{build_model, forward_backward, Adam, AdamConfig, TrainConfig};
+use gradscope::{Activation, Mlp};
+use gradscope::{Batcher, Dataset, Split};
 
 // As the binary has it (src/main.rs), so the bench allocates as a run does.
 #[global_allocator]

@@ -134,7 +134,7 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
         summarize_seed_groups(logdir, Some(&groups))?;
         // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
         if total > 1 {
-            let report = crate::report::markdown::write_report(logdir, written)?;
+            let report = crate::report::report_md::write_report(logdir, written)?;
             say!("Report and figures: {}", report.display());
         }
     }
@@ -155,7 +155,7 @@ pub fn aggregate(logdir: &Path) -> Result<()> {
     }
     drop(loaded);
     summarize_seed_groups(logdir, None)?;
-    let report = crate::report::markdown::write_report(logdir, Vec::new())?;
+    let report = crate::report::report_md::write_report(logdir, Vec::new())?;
     say!("Report and figures: {}", report.display());
     Ok(())
 }

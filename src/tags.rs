@@ -101,7 +101,7 @@ pub const LOG10_ABS_GRAD: PerLayer = PerLayer::new("log10_abs_grad_");
 pub const ZERO_GRAD: PerLayer = PerLayer::new("zero_grad_");
 
 // The per-layer diagnostics below are logged at the diagnosed steps: the
-// logged steps, at most one per 200 iterations (`train::diagnoser`), so at
+// logged steps, at most one per 200 iterations (`train::views`), so at
 // every logged step of the default `--log-every 200`. docs/views.md defines them.
 
 /// Scalar, hidden layers of the ReLU family (ReLU, leaky ReLU, ELU, SELU,

@@ -211,7 +211,7 @@ impl TrainConfig {
 }
 
 /// Trains the network of `cfg` on `data` and logs it to a new event file
-/// in `run_dir`, the run called `name` in its logdir. Returns its figures,
+/// in `run_dir`, the run called `name` in its logdir. Returns its summary,
 /// and the [`Run`] its event file holds (for the report, which then need
 /// not read it back; `None` for a run too long to keep in memory, see
 /// [`RunLog::end`]).

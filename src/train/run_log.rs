@@ -291,6 +291,7 @@ impl RunLog {
     /// update ratios.
     pub fn stepped(&mut self, i: usize) -> Result<()> {
         self.progress.inc(1);
+        self.lines.write_if_due();
         if let (Some(views), Some(at)) = (&mut self.views, self.diagnosed) {
             if at == i {
                 let after = (self.kernels.iter())
@@ -324,7 +325,7 @@ impl RunLog {
         Ok(())
     }
     /// Ends the run at iteration `at`, closing its event file complete. A
-    /// finished run returns its figures and the [`Run`] its file holds
+    /// finished run returns its summary and the [`Run`] its file holds
     /// (`None` for one too long to keep in memory, see [`RECORDED_VALUES`]); a
     /// diverged one returns a [`Diverged`] error, a stopped one an
     /// [`Interrupted`], each saying what was kept where.

@@ -31,9 +31,8 @@ use crate::tags;
 /// first logged step on or after each multiple (every logged step at the
 /// default `--log-every 200`). The forward pass, histograms and update
 /// ratios take about 30-50 µs on the default network, half a training
-/// step: with denser logging the summary thread is the bottleneck, and
-/// diagnosing every 10th step cost `--log-every 1` 1.18x the time of
-/// `--log-every 200` (target 3 is 1.1x; every 200th: 1.08x).
+/// step, on the training thread: diagnosing every 10th step had cost
+/// `--log-every 1` 1.18x the time of `--log-every 200` (target 3 is 1.1x).
 pub const DIAGNOSE_EVERY: usize = crate::train::defaults::LOG_EVERY;
 /// How many times the kernels' pictures are enlarged (28x28 pixels are
 /// small on a screen).

@@ -1,8 +1,8 @@
 //! Deep networks: 50 layers train without NaN for every activation, and at
 //! 20 layers skip connections close most of sigmoid's gradient gap.
 
-use gradscope::model::Activation;
-use gradscope::train::{train, Scenario, TrainConfig};
+use gradscope::Activation;
+use gradscope::{train, Scenario, TrainConfig};
 
 use crate::helpers;
 

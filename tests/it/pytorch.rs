@@ -25,12 +25,13 @@ use std::path::Path;
 use std::process::Command;
 
 use candle_core::{Device, Tensor};
-use gradscope::data::{Batcher, Dataset};
-use gradscope::model::sequence_op::TimeGrads;
-use gradscope::model::{checkpoint, Activation, Cell};
-use gradscope::train::{
-    build_model, clip, forward_backward, recurrent, Engine, RecurrentConfig, Scenario, TrainConfig,
+use gradscope::TimeGrads;
+use gradscope::{
+    build_model, clip_grad_norm, forward_backward, recurrent, Engine, RecurrentConfig, Scenario,
+    TrainConfig,
 };
+use gradscope::{checkpoint, Activation, Cell};
+use gradscope::{Batcher, Dataset};
 use gradscope_candle::GradMonitor;
 use gradscope_tensorboard::SummaryWriter;
 
@@ -435,7 +436,7 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
     let fused = recorded.values().unwrap();
     let probes = model.probes(BATCH, steps).unwrap();
     let standard = model.forward_probed(&x, &probes).unwrap();
-    let probe_grads = gradscope::train::loss::cross_entropy(&standard, &y)
+    let probe_grads = gradscope::cross_entropy(&standard, &y)
         .unwrap()
         .backward()
         .unwrap();
@@ -456,7 +457,7 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
         );
     }
     // Clipping as torch.nn.utils.clip_grad_norm_.
-    let total = clip::clip_grad_norm(&mut grads, &model.vars(), MAX_NORM).unwrap();
+    let total = clip_grad_norm(&mut grads, &model.vars(), MAX_NORM).unwrap();
     errors.check("total norm", &[total as f32], &flat(&torch["total_norm"]));
     assert!(total > MAX_NORM, "{label}: clipping must act: {total}");
     for (name, var) in model.named_vars() {

@@ -11,9 +11,9 @@ use std::path::Path;
 
 use serde_json::{json, Value as Json};
 
-use gradscope::model::Activation;
 use gradscope::tags;
-use gradscope::train::{train, TrainConfig};
+use gradscope::Activation;
+use gradscope::{train, TrainConfig};
 
 use crate::helpers::{self, Server};
 
@@ -293,7 +293,7 @@ fn tensorboard_serves_the_views_of_gradient_flow() {
 /// replica or by the training thread's optimizer.
 #[test]
 fn update_ratios_agree_with_and_without_the_replica() {
-    const EVERY: usize = gradscope::train::views::DIAGNOSE_EVERY;
+    const EVERY: usize = gradscope::DIAGNOSE_EVERY;
     let dir = tempfile::tempdir().unwrap();
     let data = helpers::synthetic_dataset(&dir.path().join("data"), 200, 50);
     let ratios = |log_every: usize, activation: Activation| {

@@ -311,7 +311,7 @@ const SUM_LANES: usize = 16;
 /// The [`Range`] of `values`, in [`LANES`] lanes, with selects instead of
 /// branches. Compiled also for AVX-512 and AVX2 and picked at run time, as
 /// are [`sums`] and [`count`]: a histogram pass for every logged layer at
-/// every logged step makes these the summary thread's main work.
+/// every logged step makes these a writer's main work.
 #[multiversion(targets = "simd")]
 fn range(values: &[f32]) -> Range {
     let mut min = [f32::INFINITY; LANES];
