@@ -56,7 +56,7 @@ pub struct RunSummary {
     /// Accuracy on the whole training and test splits after training.
     pub train_acc: f32,
     pub test_acc: f32,
-    /// A recurrent run's [`time_attenuation`]; `None` for the MLP.
+    /// A recurrent run's `time_attenuation`; `None` for the MLP.
     pub time_attenuation: Option<f64>,
     /// The hidden layers' dead or saturated fractions at the last
     /// diagnosed step, for the diagnosis; `None` when none was diagnosed or

@@ -171,7 +171,7 @@ pub fn weight_histogram(layer: usize) -> String {
 }
 
 /// Scalar, in a seed group's aggregate run (`<run>/mean`, see
-/// [`crate::seeds`]): how many seeds the mean and standard deviation are
+/// `crate::seeds`): how many seeds the mean and standard deviation are
 /// over (the seeds whose runs finished).
 pub const SEED_COUNT: &str = "seeds";
 

@@ -21,7 +21,7 @@ pub enum Activation {
     Sigmoid,
     Relu,
     /// `x` for positive inputs, `slope · x` otherwise (TensorFlow's default
-    /// slope is 0.2, see [`DEFAULT_LEAKY_SLOPE`]).
+    /// slope is 0.2, see `DEFAULT_LEAKY_SLOPE`).
     LeakyRelu,
     Tanh,
     /// With alpha 1.

@@ -75,13 +75,13 @@ pub mod defaults {
 /// only it has. The settings both share (sizes aside) are [`TrainConfig`]'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
-    /// The MLP ([`mlp`]) with `activation`, with skip connections around
+    /// The MLP (`mlp`) with `activation`, with skip connections around
     /// its hidden layers after the first when `residual`.
     Mlp {
         activation: Activation,
         residual: bool,
     },
-    /// A recurrent network of `cell` with a linear head ([`recurrent`]).
+    /// A recurrent network of `cell` with a linear head (`recurrent`).
     Recurrent(Cell),
 }
 
@@ -123,7 +123,7 @@ pub struct RecurrentConfig {
     /// How images become sequences.
     pub sequence: Sequence,
     /// The LSTM's forget-gate bias, set after `init` (see
-    /// [`crate::model::recurrent`]); `None` keeps the initial biases.
+    /// `crate::model::recurrent`); `None` keeps the initial biases.
     pub forget_bias: Option<f64>,
 }
 
@@ -214,7 +214,7 @@ impl TrainConfig {
 /// in `run_dir`, the run called `name` in its logdir. Returns its summary,
 /// and the [`Run`] its event file holds (for the report, which then need
 /// not read it back; `None` for a run too long to keep in memory, see
-/// [`RunLog::end`]).
+/// `RunLog::end`).
 pub fn train(
     name: &str,
     data: &Dataset,

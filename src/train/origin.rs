@@ -180,7 +180,7 @@ pub enum Located {
 }
 
 impl Located {
-    /// [`locate`]'s answer, its failure kept as the reason.
+    /// `locate`'s answer, its failure kept as the reason.
     pub fn new(located: Result<Option<Origin>, LocateError>) -> Located {
         match located {
             Ok(Some(origin)) => Located::Found(origin),

@@ -207,7 +207,7 @@ pub fn forward_backward(
 }
 
 /// ||dL/dh_t|| for t = 1..T from the probes of
-/// [`Recurrent::forward_probed`]: each probe's gradient's L2 norm.
+/// `Recurrent::forward_probed`: each probe's gradient's L2 norm.
 pub fn time_norms(grads: &GradStore, probes: &[Var]) -> Result<Vec<f64>> {
     probes
         .iter()
