@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion};
-use gradscope::data::{Batcher, Dataset, Split};
-use gradscope::model::{Activation, Mlp};
-use gradscope::train::{adam, build_model, forward_backward, Adam, TrainConfig};
+use gradscope::{build_model, forward_backward, Adam, AdamConfig, TrainConfig};
+use gradscope::{Activation, Mlp};
+use gradscope::{Batcher, Dataset, Split};
 
 // As the binary has it (src/main.rs), so the bench allocates as a run does.
 #[global_allocator]
@@ -48,7 +48,7 @@ struct Run<'a> {
 impl<'a> Run<'a> {
     fn new(cfg: &'a TrainConfig, split: &'a Split, device: &'a Device) -> Run<'a> {
         let model = build_model(cfg, split.image_size(), device).expect("the default network");
-        let optimizer = adam(&model, cfg.lr).expect("Adam");
+        let optimizer = Adam::new(model.vars(), AdamConfig::with_lr(cfg.lr));
         Run {
             cfg,
             split,

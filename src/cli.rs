@@ -7,14 +7,14 @@ use clap::{Args, Parser, Subcommand};
 use regex::Regex;
 
 use crate::data::{DatasetName, Sequence, SequenceError};
-use crate::experiment::{Experiment, Grid, LogdirError, PlanError, Scenario, Shard};
+use crate::experiment::{grid_file, Experiment, Grid, LogdirError, PlanError, Shard};
 use crate::model::checkpoint::CheckpointError;
-use crate::model::{Activation, ActivationFn, Cell, Init, DEFAULT_LEAKY_SLOPE};
+use crate::model::{Activation, Cell, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::export::{ExportFormat, Histograms, Options as ExportOptions};
 use crate::table::Format;
 use crate::train::{
     defaults, ConfigError, DeviceChoice, Diverged, Engine, RecurrentConfig, RecurrentUnsupported,
-    TrainConfig,
+    Scenario, TrainConfig,
 };
 
 /// Train deep, narrow MLPs on MNIST and write what happens inside them
@@ -289,9 +289,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub grid: Option<PathBuf>,
 
-    /// Train this many runs at once, each on its own thread. [default: half
-    /// the cores, at least 1: each run keeps a second thread busy writing
-    /// its summaries]
+    /// Train this many runs at once, each on its own thread. [default: the
+    /// number of cores, which measured fastest (docs/performance.md)]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
 
@@ -349,7 +348,7 @@ impl TrainArgs {
 
     /// The runs `--jobs` trains at once, resolved.
     pub fn jobs(&self) -> usize {
-        self.jobs.map_or((cores() / 2).max(1), |j| j as usize)
+        self.jobs.map_or(cores(), |j| j as usize)
     }
 
     /// What these flags (and the `--grid` file) ask to run; an error
@@ -363,13 +362,7 @@ impl TrainArgs {
         let experiment = args.experiment_of_flags();
         // The plan is made again when the experiment runs; made here, a
         // duplicate is an error before any data is read.
-        let Experiment {
-            scenarios,
-            config,
-            grid,
-            ..
-        } = &experiment;
-        crate::experiment::plan::plan(scenarios, config, grid)?;
+        crate::experiment::plan::plan(&experiment.config, &experiment.grid)?;
         Ok(experiment)
     }
 
@@ -379,44 +372,34 @@ impl TrainArgs {
             activations => activations.iter().map(|&a| Scenario::plain(a)).collect(),
         };
         for scenario in &mut scenarios {
-            scenario.residual |= self.residual;
+            if let Scenario::Mlp { residual, .. } = scenario {
+                *residual |= self.residual;
+            }
         }
+        // The lists are the grid's (docs/sweeps.md); the plan takes each
+        // run's network and sizes from them, the rest from here.
         let config = TrainConfig {
-            activation: ActivationFn::new(Activation::Sigmoid, self.leaky_slope),
-            residual: false,
+            leaky_slope: self.leaky_slope,
             dataset: self.dataset.dir_name().to_string(),
-            layers: self.layers[0] as usize,
-            hidden: self
-                .hidden
-                .first()
-                .map_or(defaults::HIDDEN, |&h| h as usize),
-            init: self.init.first().copied().unwrap_or(Init::GlorotUniform),
             init_from: self.init_from.clone(),
             save: self.save.clone(),
             shuffle: !self.no_shuffle,
             iterations: self.iterations as usize,
-            batch_size: self.batch_size[0] as usize,
-            lr: self.lr[0],
             log_every: self.log_every as usize,
             seed: self.seed,
             progress: !self.no_progress,
-            progress_bars: None,
             engine: self.engine,
             device: self.device,
-            cell: None,
             recurrent: RecurrentConfig {
-                hidden: (self.hidden.first()).map_or(defaults::recurrent::HIDDEN, |&h| h as usize),
-                init: self
-                    .init
-                    .first()
-                    .copied()
-                    .unwrap_or(defaults::recurrent::INIT),
                 sequence: self.sequence,
                 forget_bias: self.forget_bias,
+                ..RecurrentConfig::default()
             },
             clip_norm: self.clip_norm,
+            ..TrainConfig::article(Activation::Sigmoid)
         };
         let grid = Grid {
+            scenarios,
             layers: self.layers.iter().map(|&l| l as usize).collect(),
             hidden: self.hidden.iter().map(|&h| h as usize).collect(),
             init: self.init.clone(),
@@ -425,7 +408,6 @@ impl TrainArgs {
             seeds: self.seeds.as_ref().map_or_else(Vec::new, |s| s.0.clone()),
         };
         Experiment {
-            scenarios,
             config,
             grid,
             shard: self.shard,
@@ -441,50 +423,23 @@ impl TrainArgs {
         let at = |line: usize| format!("--grid {}:{line}", path.display());
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("--grid {}: cannot read it: {e}", path.display()))?;
+        let lines = grid_file::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", at(e.line)))?;
         let mut args = self.clone();
-        let mut seen: Vec<&str> = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or_default().trim();
-            if line.is_empty() {
-                continue;
-            }
-            let Some((flag, values)) = line.split_once('=') else {
-                anyhow::bail!(
-                    "{}: expected `flag = value, value, ...`, got `{line}`",
-                    at(i + 1)
-                );
-            };
-            let flag = flag.trim().trim_start_matches("--");
-            let Some(&known) = GRID_FLAGS.iter().find(|&&f| f == flag) else {
-                anyhow::bail!(
-                    "{}: unknown flag `{flag}`; a grid file sets {}",
-                    at(i + 1),
-                    GRID_FLAGS.join(", ")
-                );
-            };
-            if seen.contains(&known) {
-                anyhow::bail!("{}: `{flag}` is set twice in the file", at(i + 1));
-            }
-            if ["scenario", "activation"]
-                .iter()
-                .all(|f| *f == known || seen.contains(f))
-            {
-                anyhow::bail!(
-                    "{}: `scenario` and `activation` both say what to run; set one",
-                    at(i + 1)
-                );
-            }
-            seen.push(known);
-            let values: Vec<&str> = values.split(',').map(str::trim).collect();
+        for line in lines {
+            let flag = line.setting;
             let parsed =
-                Cli::try_parse_from(["gradscope", &format!("--{known}"), &values.join(",")])
+                Cli::try_parse_from(["gradscope", &format!("--{flag}"), &line.values.join(",")])
                     .map_err(|e| {
                         let rendered = e.render().to_string();
                         let first = rendered.lines().next().unwrap_or_default();
-                        anyhow::anyhow!("{}: {}", at(i + 1), first.trim_start_matches("error: "))
+                        anyhow::anyhow!(
+                            "{}: {}",
+                            at(line.number),
+                            first.trim_start_matches("error: ")
+                        )
                     })?
                     .train;
-            match known {
+            match flag {
                 "scenario" => args.scenario = parsed.scenario,
                 "activation" => args.activation = parsed.activation,
                 "layers" => args.layers = parsed.layers,
@@ -595,18 +550,6 @@ fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
-/// The flags a `--grid` file may set.
-const GRID_FLAGS: [&str; 8] = [
-    "scenario",
-    "activation",
-    "layers",
-    "hidden",
-    "init",
-    "lr",
-    "batch-size",
-    "seeds",
-];
-
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
@@ -682,7 +625,7 @@ fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
         let new: Vec<Scenario> = if item == "all" {
             Scenario::ARTICLE.to_vec()
         } else if let Some(cell) = Cell::from_name(item) {
-            vec![Scenario::recurrent(cell)]
+            vec![Scenario::Recurrent(cell)]
         } else {
             let (name, residual) = match item.strip_suffix("-residual") {
                 Some(name) => (name, true),
@@ -695,10 +638,9 @@ fn parse_scenarios(s: &str) -> Result<Scenarios, String> {
                     Activation::names()
                 )
             })?;
-            vec![Scenario {
+            vec![Scenario::Mlp {
                 activation,
                 residual,
-                cell: None,
             }]
         };
         for run in new {
@@ -767,7 +709,7 @@ mod tests {
         );
         assert_eq!(a.lr, [0.001]);
         assert_eq!(
-            a.experiment().unwrap().scenarios,
+            a.experiment().unwrap().grid.scenarios,
             Scenario::ARTICLE.to_vec()
         );
         assert_eq!(config.init, Init::GlorotUniform);
@@ -785,7 +727,7 @@ mod tests {
     fn scenario_names_and_dataset_dir() {
         let a = parse(&["--scenario", "leaky_relu", "--dataset", "fashion-mnist"]).unwrap();
         assert_eq!(
-            a.experiment().unwrap().scenarios,
+            a.experiment().unwrap().grid.scenarios,
             vec![Scenario::plain(Activation::LeakyRelu)]
         );
         assert_eq!(
@@ -906,8 +848,14 @@ mod tests {
     #[test]
     fn scenario_lists_residual_and_activation() {
         let a = parse(&["--scenario", "sigmoid,sigmoid-residual,relu"]).unwrap();
-        let runs: Vec<(Activation, bool)> = (a.experiment().unwrap().scenarios.iter())
-            .map(|r| (r.activation, r.residual))
+        let runs: Vec<(Activation, bool)> = (a.experiment().unwrap().grid.scenarios.iter())
+            .map(|r| match *r {
+                Scenario::Mlp {
+                    activation,
+                    residual,
+                } => (activation, residual),
+                Scenario::Recurrent(_) => panic!("not an MLP"),
+            })
             .collect();
         assert_eq!(
             runs,
@@ -919,11 +867,10 @@ mod tests {
         );
         let a = parse(&["--activation", "gelu", "--residual"]).unwrap();
         assert_eq!(
-            a.experiment().unwrap().scenarios,
-            vec![Scenario {
+            a.experiment().unwrap().grid.scenarios,
+            vec![Scenario::Mlp {
                 activation: Activation::Gelu,
                 residual: true,
-                cell: None
             }]
         );
         // A list of activations is a grid over them, as --scenario's list.
@@ -933,7 +880,7 @@ mod tests {
             ["sigmoid", "sigmoid-l20", "relu", "relu-l20"]
         );
         assert_eq!(
-            a.experiment().unwrap().scenarios,
+            a.experiment().unwrap().grid.scenarios,
             [Activation::Sigmoid, Activation::Relu].map(Scenario::plain)
         );
     }
@@ -944,7 +891,7 @@ mod tests {
             panic!("not a training command")
         };
         let e = args.experiment().unwrap();
-        let runs = crate::experiment::plan::plan(&e.scenarios, &e.config, &e.grid).unwrap();
+        let runs = crate::experiment::plan::plan(&e.config, &e.grid).unwrap();
         runs.into_iter().map(|r| r.name).collect()
     }
 
@@ -1041,9 +988,13 @@ mod tests {
         let cells: Vec<Option<Cell>> = a
             .experiment()
             .unwrap()
+            .grid
             .scenarios
             .iter()
-            .map(|s| s.cell)
+            .map(|s| match *s {
+                Scenario::Recurrent(cell) => Some(cell),
+                Scenario::Mlp { .. } => None,
+            })
             .collect();
         assert_eq!(
             cells,

@@ -11,18 +11,19 @@ use anyhow::Result;
 use gradscope_tensorboard::logdir::{is_event_file, Logdir, Run};
 use gradscope_tensorboard::storage;
 
+pub mod grid_file;
 pub mod jobs;
 pub mod plan;
 
 use crate::data::Dataset;
 use crate::interrupt::{self, Interrupted};
-use crate::model::{Activation, ActivationFn, Cell, Init, DEFAULT_LEAKY_SLOPE};
+use crate::model::{Activation, Cell, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::seed_groups;
 use crate::seeds;
 use crate::stats::RunSummary;
 use crate::table::diagnosis_text;
 use crate::table::vanishing_table;
-use crate::train::{defaults, recurrent, train, ConfigError, TrainConfig};
+use crate::train::{defaults, recurrent, train, ConfigError, Scenario, TrainConfig};
 pub use plan::{Grid, PlanError, PlannedRun, Shard};
 
 /// `println!` that drops what a closed stdout cannot take instead of
@@ -34,62 +35,14 @@ macro_rules! say {
     }};
 }
 
-/// One network to train: an MLP with its activation, with or without skip
-/// connections, or a recurrent network of `cell`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scenario {
-    /// The MLP's activation (a recurrent scenario's is tanh, unused).
-    pub activation: Activation,
-    pub residual: bool,
-    /// `Some`: a recurrent network of this cell instead of the MLP.
-    pub cell: Option<Cell>,
-}
-
-impl Scenario {
-    /// The article's three: sigmoid, ReLU and leaky ReLU, without skips.
-    pub const ARTICLE: [Scenario; 3] = [
-        Scenario::plain(Activation::Sigmoid),
-        Scenario::plain(Activation::Relu),
-        Scenario::plain(Activation::LeakyRelu),
-    ];
-
-    /// `activation` without skip connections.
-    pub const fn plain(activation: Activation) -> Scenario {
-        Scenario {
-            activation,
-            residual: false,
-            cell: None,
-        }
-    }
-
-    /// A recurrent network of `cell` with a linear head.
-    pub const fn recurrent(cell: Cell) -> Scenario {
-        Scenario {
-            activation: Activation::Tanh,
-            residual: false,
-            cell: Some(cell),
-        }
-    }
-
-    /// The scenario's name: the activation (with `-residual`) or the cell.
-    pub fn name(&self) -> String {
-        match self.cell {
-            Some(cell) => cell.name().to_string(),
-            None if self.residual => format!("{}-residual", self.activation.name()),
-            None => self.activation.name().to_string(),
-        }
-    }
-}
-
-/// What to run: the scenarios, the settings they share, and where.
+/// What to run: the settings, their lists, and where.
 #[derive(Debug, Clone)]
 pub struct Experiment {
-    pub scenarios: Vec<Scenario>,
-    /// The settings of every run; each scenario sets its activation and
-    /// skips. With several scenarios, `save` gets the run's name added.
+    /// The settings of every run where the grid lists none. With several
+    /// runs, `save` gets the run's name added.
     pub config: TrainConfig,
-    /// The lists of settings and the seeds each scenario runs with
-    /// ([`plan`]); the default is one run per scenario.
+    /// The lists of settings (scenarios among them) and the seeds
+    /// ([`plan`]); the default is one run, of `config`.
     pub grid: Grid,
     /// Only this slice of the plan, skipping its runs that finished;
     /// `None`: every run, and then the seed groups' aggregates and REPORT.md.
@@ -112,7 +65,6 @@ pub struct Experiment {
 /// ([`aggregate`]), run once every shard is done.
 pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<RunSummary>> {
     let Experiment {
-        scenarios,
         config,
         grid,
         shard,
@@ -120,10 +72,10 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
         logdir,
         data_dir,
     } = experiment;
-    let all = plan::plan(scenarios, config, grid)?;
+    let all = plan::plan(config, grid)?;
     let names: Vec<String> = all.iter().map(|r| r.name.clone()).collect();
     check_logdir(logdir, &names)?;
-    let lstm = scenarios.iter().any(|s| s.cell == Some(Cell::Lstm));
+    let lstm = (all.iter()).any(|r| r.config.scenario == Scenario::Recurrent(Cell::Lstm));
     if config.recurrent.forget_bias.is_some() && !lstm {
         return Err(ConfigError::ForgetBiasWithoutLstm.into());
     }
@@ -152,8 +104,10 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
             data.train.cols
         );
         // Every recurrent run's settings checked before the first run trains.
-        for run in todo.iter().filter(|r| r.scenario.cell.is_some()) {
-            recurrent::check(&scenario_config(&run.config, &run.scenario, "", 1), &data)?;
+        for run in &todo {
+            if let Scenario::Recurrent(_) = run.config.scenario {
+                recurrent::check(&run.config, &data)?;
+            }
         }
         // Runs that train at once share one display, and say whose each line is.
         let bars = ((*jobs).min(todo.len()) > 1).then(indicatif::MultiProgress::new);
@@ -181,7 +135,7 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
         summarize_seed_groups(logdir, Some(&groups))?;
         // A comparison (`all`, or any list of runs) gets a report; one run alone doesn't.
         if total > 1 {
-            let report = crate::report::markdown::write_report(logdir, written)?;
+            let report = crate::report::report_md::write_report(logdir, written)?;
             say!("Report and figures: {}", report.display());
         }
     }
@@ -202,7 +156,7 @@ pub fn aggregate(logdir: &Path) -> Result<()> {
     }
     drop(loaded);
     summarize_seed_groups(logdir, None)?;
-    let report = crate::report::markdown::write_report(logdir, Vec::new())?;
+    let report = crate::report::report_md::write_report(logdir, Vec::new())?;
     say!("Report and figures: {}", report.display());
     Ok(())
 }
@@ -273,12 +227,10 @@ fn train_run(
     say_above(format!("Running scenario: {name}"));
     let cfg = TrainConfig {
         progress_bars: progress_bars.clone(),
-        ..scenario_config(&run.config, &run.scenario, name, runs)
+        save: (run.config.save.as_deref()).map(|p| save_path(p, name, runs)),
+        ..run.config.clone()
     };
-    let (summary, written) = match cfg.cell {
-        Some(_) => recurrent::train(name, data, &cfg, &run_dir)?,
-        None => train(name, data, &cfg, &run_dir)?,
-    };
+    let (summary, written) = train(name, data, &cfg, &run_dir)?;
     say_above(format!(
         "{name}: test accuracy {:.2}%, written to {}",
         summary.test_acc * 100.0,
@@ -295,30 +247,6 @@ fn train_run(
 fn run_finished(dir: &Path) -> bool {
     has_event_files(dir)
         && Logdir::load(dir).is_ok_and(|l| l.runs.iter().any(|r| r.name == "." && r.finished()))
-}
-
-/// The settings of `scenario`'s run `name`, one of `runs`: the shared ones
-/// with the scenario's network; a recurrent run takes its hidden size and
-/// initialisation from `config.recurrent`, and has one layer.
-fn scenario_config(
-    config: &TrainConfig,
-    scenario: &Scenario,
-    name: &str,
-    runs: usize,
-) -> TrainConfig {
-    let mut cfg = TrainConfig {
-        activation: ActivationFn::new(scenario.activation, config.activation.leaky_slope),
-        residual: scenario.residual,
-        save: (config.save.as_deref()).map(|p| save_path(p, name, runs)),
-        cell: scenario.cell,
-        ..config.clone()
-    };
-    if scenario.cell.is_some() {
-        cfg.hidden = config.recurrent.hidden;
-        cfg.init = config.recurrent.init;
-        cfg.layers = 1;
-    }
-    cfg
 }
 
 /// A recurrent run's folder name: the cell, then the settings that differ
@@ -367,16 +295,14 @@ fn push_training_settings(name: &mut String, config: &TrainConfig) {
 /// so runs of different configurations never share a folder. The run length
 /// (iterations, how often it logs) is not part of the configuration: a
 /// longer run of the same network shares its folder.
-pub fn run_name(config: &TrainConfig, scenario: &Scenario) -> String {
-    if let Some(cell) = scenario.cell {
-        return recurrent_run_name(config, cell);
-    }
-    let mut name = scenario.activation.name().to_string();
-    if scenario.residual {
-        name.push_str("-residual");
-    }
-    let slope = config.activation.leaky_slope;
-    if scenario.activation == Activation::LeakyRelu && slope != DEFAULT_LEAKY_SLOPE {
+pub fn run_name(config: &TrainConfig) -> String {
+    let activation = match config.scenario {
+        Scenario::Recurrent(cell) => return recurrent_run_name(config, cell),
+        Scenario::Mlp { activation, .. } => activation,
+    };
+    let mut name = config.scenario.name();
+    let slope = config.leaky_slope;
+    if activation == Activation::LeakyRelu && slope != DEFAULT_LEAKY_SLOPE {
         name.push_str(&format!("-slope{slope}"));
     }
     if config.layers != defaults::LAYERS {

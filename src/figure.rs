@@ -1,19 +1,10 @@
 //! Drawing figures into memory: what the report's PNGs
 //! ([`crate::report::plot`]) and a training run's images (the gradient-flow
-//! bar chart at logged steps, `train`'s summary thread) share.
+//! bar chart at diagnosed steps, `train::views`) share.
 //!
 //! plotters' bitmap backend draws into an RGB buffer ([`render`]) with the
 //! DejaVu Sans font compiled in, so figures look the same on every machine
 //! and need no system fonts.
-//!
-//! ```
-//! use gradscope::figure::{gradient_flow, render, Bars};
-//! use plotters::style::RGBColor;
-//!
-//! let bars = [Bars { name: "sigmoid", colour: RGBColor(31, 119, 180), values: &[6e-4, 2e-3, 2e-2] }];
-//! let pixels = render((320, 200), |area| gradient_flow(area, "mean |grad|", &bars)).unwrap();
-//! assert_eq!(pixels.len(), 320 * 200 * 3);
-//! ```
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -177,15 +168,6 @@ pub fn drawing<E: std::fmt::Display>(e: E) -> anyhow::Error {
 /// largest; a unit of equal weights is mid-gray), enlarged `zoom` times and
 /// separated by gray gaps. Returns 8-bit gray pixels, their height and
 /// width; `None` if the kernel is not `rows · cols` inputs wide.
-///
-/// ```
-/// use gradscope::figure::unit_tiles;
-/// // 2x2 images, 3 units: a 2x2 grid of 2x2 tiles with 1-pixel gaps.
-/// let kernel: Vec<f32> = (0..12).map(|i| i as f32).collect();
-/// let (pixels, height, width) = unit_tiles(&kernel, 3, (2, 2), 1).unwrap();
-/// assert_eq!((height, width), (5, 5));
-/// assert_eq!(pixels.len(), 25);
-/// ```
 pub fn unit_tiles(
     kernel: &[f32],
     units: usize,
@@ -238,6 +220,32 @@ pub fn unit_tiles(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn figure_module() {
+        use crate::figure::{gradient_flow, render, Bars};
+        use plotters::style::RGBColor;
+
+        let bars = [Bars {
+            name: "sigmoid",
+            colour: RGBColor(31, 119, 180),
+            values: &[6e-4, 2e-3, 2e-2],
+        }];
+        let pixels = render((320, 200), |area| gradient_flow(area, "mean |grad|", &bars)).unwrap();
+        assert_eq!(pixels.len(), 320 * 200 * 3);
+    }
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn unit_tiles_grid() {
+        use crate::figure::unit_tiles;
+        // 2x2 images, 3 units: a 2x2 grid of 2x2 tiles with 1-pixel gaps.
+        let kernel: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        let (pixels, height, width) = unit_tiles(&kernel, 3, (2, 2), 1).unwrap();
+        assert_eq!((height, width), (5, 5));
+        assert_eq!(pixels.len(), 25);
+    }
 
     /// Each unit is scaled to its own range, laid out as the image, and a
     /// flat unit is mid-gray.

@@ -61,7 +61,7 @@ struct Flags {
 
 static FLAGS: OnceLock<Flags> = OnceLock::new();
 
-/// Routes SIGINT, SIGTERM and SIGPIPE to [`requested`], and a second SIGINT
+/// Routes SIGINT, SIGTERM and SIGPIPE to `requested`, and a second SIGINT
 /// or SIGTERM to an immediate exit. Calling it again does nothing.
 pub fn install() -> io::Result<()> {
     if FLAGS.get().is_some() {

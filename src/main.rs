@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gradscope::cli::{Cli, Command};
-use gradscope::interrupt::{self, Interrupted};
+use gradscope::Interrupted;
+use gradscope::{Cli, Command};
 
 // candle allocates and frees a tensor per op; mimalloc keeps freed memory
 // for reuse instead of returning it to the OS every step.
@@ -41,25 +41,21 @@ fn main() -> ExitCode {
             // Only training handles Ctrl-C, SIGTERM and a closed stdout
             // (SIGPIPE) with a clean stop; the other commands keep the
             // defaults: Ctrl-C ends them at once, which is right for them.
-            interrupt::install()
+            gradscope::install_signal_handlers()
                 .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C, SIGTERM and SIGPIPE: {e}"))
                 .and_then(|()| args.experiment())
-                .and_then(|experiment| {
-                    gradscope::experiment::run(&experiment, release_freed_memory)
-                })
+                .and_then(|experiment| gradscope::run_experiment(&experiment, release_freed_memory))
                 .map(drop)
         }
-        Command::Inspect(args) => gradscope::report::inspect::run(&args.path),
-        Command::Compare(args) => gradscope::report::compare::run(&args.logdir, args.format),
-        Command::Plot(args) => gradscope::report::plot::run(&args.logdir),
+        Command::Inspect(args) => gradscope::inspect(&args.path),
+        Command::Compare(args) => gradscope::compare(&args.logdir, args.format),
+        Command::Plot(args) => gradscope::plot(&args.logdir),
         Command::Export(args) => {
             let options = args.options();
-            gradscope::report::export::run(&args.logdir, args.output.as_deref(), &options)
+            gradscope::export(&args.logdir, args.output.as_deref(), &options)
         }
-        Command::Aggregate(args) => gradscope::experiment::aggregate(&args.logdir),
-        Command::Gradcheck(args) => {
-            gradscope::gradcheck::run(args.seed, args.max_entries, args.verbose)
-        }
+        Command::Aggregate(args) => gradscope::aggregate(&args.logdir),
+        Command::Gradcheck(args) => gradscope::gradcheck(args.seed, args.max_entries, args.verbose),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,7 +65,7 @@ fn main() -> ExitCode {
                 ExitCode::from(stopped.signal.exit_status())
             }
             None => {
-                eprintln!("error: {}", gradscope::cli::error_message(&e));
+                eprintln!("error: {}", gradscope::error_message(&e));
                 ExitCode::FAILURE
             }
         },

@@ -37,12 +37,6 @@ pub const MEAN_RUN: &str = "mean";
 const SEED_PREFIX: &str = "seed-";
 
 /// The run (folder, relative to the logdir) of seed `seed` of `group`.
-///
-/// ```
-/// assert_eq!(gradscope::seeds::seed_run("relu-l20", 3), "relu-l20/seed-3");
-/// assert_eq!(gradscope::seeds::seed_of("relu-l20/seed-3"), Some(("relu-l20", 3)));
-/// assert_eq!(gradscope::seeds::mean_run("relu-l20"), "relu-l20/mean");
-/// ```
 pub fn seed_run(group: &str, seed: u64) -> String {
     format!("{group}/{SEED_PREFIX}{seed}")
 }
@@ -58,11 +52,6 @@ pub fn seed_of(run: &str) -> Option<(&str, u64)> {
 
 /// Whether a run's own folder name (its last component) is a seed's,
 /// `seed-<k>`.
-///
-/// ```
-/// assert!(gradscope::seeds::is_seed_folder("seed-3"));
-/// assert!(!gradscope::seeds::is_seed_folder("relu"));
-/// ```
 pub fn is_seed_folder(folder: &str) -> bool {
     seed_of(&format!("./{folder}")).is_some()
 }
@@ -273,6 +262,24 @@ pub fn aggregate_logdir(path: &Path, only: Option<&[String]>) -> Result<Vec<Aggr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn seed_run_names() {
+        assert_eq!(crate::seeds::seed_run("relu-l20", 3), "relu-l20/seed-3");
+        assert_eq!(
+            crate::seeds::seed_of("relu-l20/seed-3"),
+            Some(("relu-l20", 3))
+        );
+        assert_eq!(crate::seeds::mean_run("relu-l20"), "relu-l20/mean");
+    }
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn is_seed_folder_names() {
+        assert!(crate::seeds::is_seed_folder("seed-3"));
+        assert!(!crate::seeds::is_seed_folder("relu"));
+    }
     use gradscope_tensorboard::hparams::session_end;
     use gradscope_tensorboard::proto::hparams::Status;
 

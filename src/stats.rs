@@ -4,7 +4,7 @@
 //! [`gradscope_candle`]'s, re-exported here: the trainer, the reports and
 //! the `GradMonitor` of any candle model compute the same numbers.
 
-pub use gradscope_candle::stats::{attenuation, mean_abs, update_ratio, GradStats};
+pub use gradscope_candle::stats::{attenuation, mean_abs, norm, update_ratio, GradStats};
 pub use gradscope_candle::units::UnitFractions;
 
 use gradscope_candle::diagnosis::Diagnosis;
@@ -12,11 +12,6 @@ use gradscope_candle::diagnosis::Diagnosis;
 /// The mean and the sample standard deviation (divided by n - 1) of
 /// `values`, as the seed groups' aggregate runs report them; the deviation
 /// of a single value is 0. `None` for no values.
-///
-/// ```
-/// let (mean, std) = gradscope::stats::mean_std(&[1.0, 3.0]).unwrap();
-/// assert_eq!((mean, std), (2.0, 2f64.sqrt()));
-/// ```
 pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
     let n = values.len();
     if n == 0 {
@@ -38,13 +33,6 @@ pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
 /// spans dozens of orders of magnitude from one step to the next, and one
 /// step's outlier would otherwise stand for the run. 1 means nothing is
 /// lost through time.
-///
-/// ```
-/// use gradscope::stats::time_attenuation;
-/// assert_eq!(time_attenuation(&[1e30, 3.0, 2.0, f64::NAN]), 3.0);
-/// assert_eq!(time_attenuation(&[1.0, 4.0]), 2.5);
-/// assert!(time_attenuation(&[]).is_nan());
-/// ```
 pub fn time_attenuation(per_step: &[f64]) -> f64 {
     let mut values: Vec<f64> = per_step.iter().copied().filter(|v| !v.is_nan()).collect();
     values.sort_by(f64::total_cmp);
@@ -68,7 +56,7 @@ pub struct RunSummary {
     /// Accuracy on the whole training and test splits after training.
     pub train_acc: f32,
     pub test_acc: f32,
-    /// A recurrent run's [`time_attenuation`]; `None` for the MLP.
+    /// A recurrent run's `time_attenuation`; `None` for the MLP.
     pub time_attenuation: Option<f64>,
     /// The hidden layers' dead or saturated fractions at the last
     /// diagnosed step, for the diagnosis; `None` when none was diagnosed or
@@ -85,5 +73,24 @@ impl RunSummary {
     /// The run's gradient flow judged in words.
     pub fn diagnosis(&self) -> Diagnosis {
         Diagnosis::new(&self.mean_grad, self.units.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn mean_std_of_two() {
+        let (mean, std) = crate::stats::mean_std(&[1.0, 3.0]).unwrap();
+        assert_eq!((mean, std), (2.0, 2f64.sqrt()));
+    }
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn time_attenuation_median() {
+        use crate::stats::time_attenuation;
+        assert_eq!(time_attenuation(&[1e30, 3.0, 2.0, f64::NAN]), 3.0);
+        assert_eq!(time_attenuation(&[1.0, 4.0]), 2.5);
+        assert!(time_attenuation(&[]).is_nan());
     }
 }

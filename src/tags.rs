@@ -101,7 +101,7 @@ pub const LOG10_ABS_GRAD: PerLayer = PerLayer::new("log10_abs_grad_");
 pub const ZERO_GRAD: PerLayer = PerLayer::new("zero_grad_");
 
 // The per-layer diagnostics below are logged at the diagnosed steps: the
-// logged steps, at most one per 200 iterations (`train::diagnoser`), so at
+// logged steps, at most one per 200 iterations (`train::views`), so at
 // every logged step of the default `--log-every 200`. docs/views.md defines them.
 
 /// Scalar, hidden layers of the ReLU family (ReLU, leaky ReLU, ELU, SELU,
@@ -171,7 +171,7 @@ pub fn weight_histogram(layer: usize) -> String {
 }
 
 /// Scalar, in a seed group's aggregate run (`<run>/mean`, see
-/// [`crate::seeds`]): how many seeds the mean and standard deviation are
+/// `crate::seeds`): how many seeds the mean and standard deviation are
 /// over (the seeds whose runs finished).
 pub const SEED_COUNT: &str = "seeds";
 

@@ -9,7 +9,7 @@
 // Each bench uses only some of these.
 #![allow(dead_code)]
 
-use gradscope::data::Split;
+use gradscope::Split;
 
 /// Values in one histogram of the benches: a 784 x 10 kernel, the default
 /// network's first and largest layer.

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use gradscope::data::idx::{self, IMAGES_MAGIC, LABELS_MAGIC};
+use gradscope::{decode_idx, IMAGES_MAGIC, LABELS_MAGIC};
 use gradscope_tensorboard::custom_scalars::{Category, Layout, Margin};
 use gradscope_tensorboard::graph::{Graph, Node};
 use gradscope_tensorboard::hparams::HParams;
@@ -85,7 +85,7 @@ fn check_event_file(bytes: &[u8]) {
 pub fn check_idx(bytes: &[u8]) {
     for magic in [IMAGES_MAGIC, LABELS_MAGIC] {
         for named_gz in [false, true] {
-            match idx::decode(bytes.to_vec(), named_gz, magic) {
+            match decode_idx(bytes.to_vec(), named_gz, magic) {
                 Ok(parsed) => {
                     assert_eq!(parsed.dims.len(), (magic & 0xff) as usize);
                     let size: usize = parsed.dims.iter().product();

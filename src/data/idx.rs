@@ -148,7 +148,7 @@ pub fn parse(mut bytes: Vec<u8>, magic: u32) -> Result<Idx, String> {
     Ok(Idx { dims, data: bytes })
 }
 
-/// Encodes an IDX file; the inverse of [`parse`]. Used to make test data.
+/// Encodes an IDX file; the inverse of `parse`. Used to make test data.
 pub fn encode(magic: u32, dims: &[usize], data: &[u8]) -> Vec<u8> {
     let mut out = magic.to_be_bytes().to_vec();
     for &d in dims {

@@ -56,14 +56,6 @@ impl Sequence {
     }
 
     /// `(steps, values per step)` for images of `rows × cols`.
-    ///
-    /// ```
-    /// use gradscope::data::Sequence;
-    /// assert_eq!(Sequence::Rows.steps(28, 28), Ok((28, 28)));
-    /// assert_eq!(Sequence::Pixels14.steps(28, 28), Ok((196, 1)));
-    /// assert_eq!(Sequence::Pixels.steps(28, 28), Ok((784, 1)));
-    /// assert!(Sequence::Pixels14.steps(27, 28).is_err());
-    /// ```
     pub fn steps(self, rows: usize, cols: usize) -> Result<(usize, usize), SequenceError> {
         match self {
             Sequence::Rows => Ok((rows, cols)),
@@ -122,6 +114,16 @@ impl fmt::Display for Sequence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn sequence_steps() {
+        use crate::data::Sequence;
+        assert_eq!(Sequence::Rows.steps(28, 28), Ok((28, 28)));
+        assert_eq!(Sequence::Pixels14.steps(28, 28), Ok((196, 1)));
+        assert_eq!(Sequence::Pixels.steps(28, 28), Ok((784, 1)));
+        assert!(Sequence::Pixels14.steps(27, 28).is_err());
+    }
 
     #[test]
     fn pixels14_averages_2x2_blocks_in_row_major_order() {

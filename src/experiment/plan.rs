@@ -11,15 +11,16 @@
 
 use std::fmt;
 
-use crate::experiment::{run_name, Scenario};
+use crate::experiment::run_name;
 use crate::model::Init;
 use crate::seeds;
-use crate::train::{defaults, TrainConfig};
+use crate::train::{defaults, Scenario, TrainConfig};
 
 /// The values each setting takes; an empty list means the configuration's
 /// one value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grid {
+    pub scenarios: Vec<Scenario>,
     pub layers: Vec<usize>,
     pub hidden: Vec<usize>,
     pub init: Vec<Init>,
@@ -37,7 +38,6 @@ pub struct PlannedRun {
     pub name: String,
     /// Its seed group's folder, for a seed run.
     pub group: Option<String>,
-    pub scenario: Scenario,
     pub config: TrainConfig,
 }
 
@@ -50,12 +50,6 @@ pub struct Shard {
 
 impl Shard {
     /// Slice `index` of `count`, counted from 1.
-    ///
-    /// ```
-    /// use gradscope::experiment::plan::Shard;
-    /// assert!(Shard::new(2, 2).is_ok());
-    /// assert!(Shard::new(3, 2).is_err() && Shard::new(0, 2).is_err());
-    /// ```
     pub fn new(index: usize, count: usize) -> Result<Shard, PlanError> {
         if count == 0 || index == 0 || index > count {
             return Err(PlanError::BadShard { index, count });
@@ -109,11 +103,7 @@ impl std::error::Error for PlanError {}
 
 /// Every run of `scenarios` over `grid`, with the rest of `config`, in the
 /// fixed order (see the module doc).
-pub fn plan(
-    scenarios: &[Scenario],
-    config: &TrainConfig,
-    grid: &Grid,
-) -> Result<Vec<PlannedRun>, PlanError> {
+pub fn plan(config: &TrainConfig, grid: &Grid) -> Result<Vec<PlannedRun>, PlanError> {
     fn or<T: Clone>(list: &[T], one: T) -> Vec<T> {
         if list.is_empty() {
             vec![one]
@@ -122,13 +112,14 @@ pub fn plan(
         }
     }
     let mut runs: Vec<PlannedRun> = Vec::new();
-    for scenario in scenarios {
+    for &scenario in &or(&grid.scenarios, config.scenario) {
         for &layers in &or(&grid.layers, config.layers) {
             for &hidden in &or(&grid.hidden, config.hidden) {
                 for &init in &or(&grid.init, config.init) {
                     for &lr in &or(&grid.lr, config.lr) {
                         for &batch_size in &or(&grid.batch_size, config.batch_size) {
                             let mut base = TrainConfig {
+                                scenario,
                                 layers,
                                 hidden,
                                 init,
@@ -144,7 +135,7 @@ pub fn plan(
                             if !grid.init.is_empty() {
                                 base.recurrent.init = init;
                             }
-                            runs.extend(seed_runs(scenario, base, &grid.seeds));
+                            runs.extend(seed_runs(base, &grid.seeds));
                         }
                     }
                 }
@@ -162,28 +153,23 @@ pub fn plan(
 }
 
 /// The run of `config`, or with `seeds` one run per seed in its group.
-fn seed_runs(scenario: &Scenario, config: TrainConfig, seeds: &[u64]) -> Vec<PlannedRun> {
+fn seed_runs(config: TrainConfig, seeds: &[u64]) -> Vec<PlannedRun> {
     if seeds.is_empty() {
-        let name = run_name(&config, scenario);
+        let name = run_name(&config);
         return vec![PlannedRun {
             name,
             group: None,
-            scenario: *scenario,
             config,
         }];
     }
-    let group = run_name(
-        &TrainConfig {
-            seed: defaults::SEED,
-            ..config.clone()
-        },
-        scenario,
-    );
+    let group = run_name(&TrainConfig {
+        seed: defaults::SEED,
+        ..config.clone()
+    });
     (seeds.iter())
         .map(|&seed| PlannedRun {
             name: seeds::seed_run(&group, seed),
             group: Some(group.clone()),
-            scenario: *scenario,
             config: TrainConfig {
                 seed,
                 ..config.clone()
@@ -206,11 +192,23 @@ pub fn slice(runs: Vec<PlannedRun>, shard: Option<Shard>) -> Vec<PlannedRun> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn shard_new() {
+        use crate::experiment::plan::Shard;
+        assert!(Shard::new(2, 2).is_ok());
+        assert!(Shard::new(3, 2).is_err() && Shard::new(0, 2).is_err());
+    }
     use crate::model::Activation;
 
     fn names(scenarios: &[Scenario], grid: &Grid) -> Vec<String> {
         let config = TrainConfig::article(Activation::Sigmoid);
-        let runs = plan(scenarios, &config, grid).unwrap();
+        let grid = Grid {
+            scenarios: scenarios.to_vec(),
+            ..grid.clone()
+        };
+        let runs = plan(&config, &grid).unwrap();
         runs.into_iter().map(|r| r.name).collect()
     }
 
@@ -244,8 +242,8 @@ mod tests {
                 "relu-l20-lr0.01/seed-2",
             ]
         );
-        let config = TrainConfig::article(Activation::Sigmoid);
-        let runs = plan(&scenarios, &config, &grid).unwrap();
+        let config = TrainConfig::article(Activation::Relu);
+        let runs = plan(&config, &grid).unwrap();
         assert_eq!(runs[3].config.seed, 2);
         assert_eq!(runs[3].config.lr, 0.01);
         assert_eq!(runs[3].group.as_deref(), Some("relu-lr0.01"));
@@ -255,10 +253,11 @@ mod tests {
     fn a_value_twice_is_an_error() {
         let config = TrainConfig::article(Activation::Sigmoid);
         let grid = Grid {
+            scenarios: Scenario::ARTICLE.to_vec(),
             hidden: vec![10, 10],
             ..Grid::default()
         };
-        let err = plan(&Scenario::ARTICLE, &config, &grid).unwrap_err();
+        let err = plan(&config, &grid).unwrap_err();
         assert_eq!(
             err,
             PlanError::SameRun {
@@ -271,10 +270,11 @@ mod tests {
     fn shards_deal_runs_round_robin_and_cover_the_plan_once() {
         let config = TrainConfig::article(Activation::Sigmoid);
         let grid = Grid {
+            scenarios: Scenario::ARTICLE.to_vec(),
             seeds: vec![1, 2, 3],
             ..Grid::default()
         };
-        let all = plan(&Scenario::ARTICLE, &config, &grid).unwrap();
+        let all = plan(&config, &grid).unwrap();
         let mut seen: Vec<String> = Vec::new();
         for i in 1..=4 {
             let shard = Shard::new(i, 4).unwrap();

@@ -21,7 +21,7 @@ pub enum Activation {
     Sigmoid,
     Relu,
     /// `x` for positive inputs, `slope · x` otherwise (TensorFlow's default
-    /// slope is 0.2, see [`DEFAULT_LEAKY_SLOPE`]).
+    /// slope is 0.2, see `DEFAULT_LEAKY_SLOPE`).
     LeakyRelu,
     Tanh,
     /// With alpha 1.
@@ -58,13 +58,6 @@ impl Activation {
     /// The unit measure that means something for this activation: dead
     /// units for the ReLU family, saturated ones for sigmoid and tanh, none
     /// for the identity.
-    ///
-    /// ```
-    /// use gradscope::model::Activation;
-    /// use gradscope_candle::units::UnitMeasure;
-    /// assert_eq!(Activation::Tanh.unit_measure(), Some(UnitMeasure::Saturated));
-    /// assert_eq!(Activation::Linear.unit_measure(), None);
-    /// ```
     pub fn unit_measure(self) -> Option<UnitMeasure> {
         match self {
             Activation::Sigmoid | Activation::Tanh => Some(UnitMeasure::Saturated),
@@ -344,6 +337,18 @@ impl CustomOp2 for Backward {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn unit_measure_of_activations() {
+        use crate::model::Activation;
+        use gradscope_candle::units::UnitMeasure;
+        assert_eq!(
+            Activation::Tanh.unit_measure(),
+            Some(UnitMeasure::Saturated)
+        );
+        assert_eq!(Activation::Linear.unit_measure(), None);
+    }
     use candle_core::{Device, Var};
 
     /// The saturation bound found from our derivatives is where each

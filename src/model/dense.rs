@@ -110,14 +110,9 @@ impl<'a> Matrix<'a> {
 }
 
 /// `lhs · rhs` of row-major matrices on the host, `rows × inner` times
-/// `inner × cols`, by the same gemm as the layer's op (the summary thread's
-/// forward pass at logged steps uses it). `None` if the slices' lengths do
+/// `inner × cols`, by the same gemm as the layer's op (the views' forward
+/// pass at diagnosed steps uses it). `None` if the slices' lengths do
 /// not match the sizes.
-///
-/// ```
-/// let product = gradscope::model::dense::host_product(&[1.0, 2.0], &[3.0, 4.0], 1, 2, 1);
-/// assert_eq!(product, Some(vec![11.0]));
-/// ```
 pub fn host_product(
     lhs: &[f32],
     rhs: &[f32],
@@ -279,6 +274,13 @@ impl CustomOp3 for DenseOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Formerly a doctest: the module is private.
+    #[test]
+    fn host_product_of_two_vectors() {
+        let product = crate::model::dense::host_product(&[1.0, 2.0], &[3.0, 4.0], 1, 2, 1);
+        assert_eq!(product, Some(vec![11.0]));
+    }
     use crate::model::{Activation, DEFAULT_LEAKY_SLOPE};
     use candle_core::{Device, Var};
 

@@ -156,7 +156,7 @@ impl Mlp {
     }
 
     /// The same logits from candle's standard ops (matmul, broadcast add,
-    /// [`ActivationFn::apply_standard`]), which run on any candle device
+    /// `ActivationFn::apply_standard`), which run on any candle device
     /// and differentiate through candle's own backward: the trainer's
     /// `candle-nn` engine.
     pub fn forward_standard(&self, x: &Tensor) -> Result<Tensor> {

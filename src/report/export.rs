@@ -410,7 +410,7 @@ pub struct Bucket {
     pub count: f64,
 }
 
-/// One histogram point, as buckets, with the exact figures its encoding
+/// One histogram point, as buckets, with the exact numbers its encoding
 /// carries (the `HistogramProto` form's min, max and sum).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramPoint {
@@ -639,7 +639,7 @@ mod tests {
     }
 
     #[test]
-    fn quantiles_stay_within_min_and_max_and_damaged_figures_do_not_panic() {
+    fn quantiles_stay_within_min_and_max_and_damaged_numbers_do_not_panic() {
         let mut h = HistogramPoint {
             step: 0,
             wall_time: 0.0,

@@ -9,13 +9,13 @@
 //! - [`plot`]: `gradscope plot LOGDIR`, PNG figures under `LOGDIR/plots/`.
 //! - [`seed_groups`]: seed groups' mean ± std and N, for `compare`,
 //!   REPORT.md and the end of training.
-//! - [`markdown`]: `LOGDIR/REPORT.md`, written at the end of `--scenario all`.
+//! - [`report_md`]: `LOGDIR/REPORT.md`, written at the end of `--scenario all`.
 
 pub mod compare;
 pub mod export;
 pub mod inspect;
-pub mod markdown;
 pub mod plot;
+pub mod report_md;
 pub mod seed_groups;
 
 use gradscope_tensorboard::logdir::{EventFile, FileStatus};

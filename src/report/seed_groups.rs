@@ -4,7 +4,7 @@
 //! the sigmoid/relu attenuation gap (sigmoid's attenuation larger than
 //! relu's) holds in every seed both groups share.
 //!
-//! Each seed's figures are computed from its own run as `compare` computes
+//! Each seed's numbers are computed from its own run as `compare` computes
 //! them ([`averaged_mean_grad`], [`stats::attenuation`]), then averaged: the
 //! mean of the seeds' attenuations, not the attenuation of a mean curve.
 
@@ -19,7 +19,7 @@ use crate::stats;
 use crate::table::{times, Format};
 use crate::tags;
 
-/// One seed group's figures.
+/// One seed group's numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedRow {
     pub group: String,

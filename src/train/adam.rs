@@ -163,103 +163,6 @@ impl StepMeasure {
     }
 }
 
-/// Adam replayed on copies of some parameters (the kernels), from their
-/// gradients: the summary thread keeps the weights it logs up to date this
-/// way at `--log-every 1`, instead of the training thread copying them out
-/// every step (see [`crate::train::summarizer`]). It runs the same update
-/// on the same numbers in the same order as [`Adam`], so its weights are
-/// the optimizer's bit for bit, as long as it starts from the weights and
-/// fresh moments of the optimizer's first step and sees every step's
-/// gradients.
-#[derive(Clone)]
-pub struct Replica {
-    config: AdamConfig,
-    t: i32,
-    weights: Vec<Vec<f32>>,
-    moments: Vec<(Vec<f32>, Vec<f32>)>,
-}
-
-impl Replica {
-    /// A replica of an optimizer that has not stepped yet, over `weights`.
-    pub fn new(config: AdamConfig, weights: Vec<Vec<f32>>) -> Replica {
-        let moments = weights
-            .iter()
-            .map(|w| (vec![0.0; w.len()], vec![0.0; w.len()]))
-            .collect();
-        Replica {
-            config,
-            t: 0,
-            weights,
-            moments,
-        }
-    }
-
-    /// The weights after the steps so far, one slice per parameter.
-    pub fn weights(&self) -> &[Vec<f32>] {
-        &self.weights
-    }
-
-    /// Replaces the weights (not the moments) with `weights`, which must
-    /// have the same shapes.
-    pub fn set_weights(&mut self, weights: &[Vec<f32>]) -> Result<()> {
-        if weights.len() != self.weights.len()
-            || weights
-                .iter()
-                .zip(&self.weights)
-                .any(|(a, b)| a.len() != b.len())
-        {
-            bail!("adam replica: weights of other shapes");
-        }
-        for (ours, theirs) in self.weights.iter_mut().zip(weights) {
-            ours.copy_from_slice(theirs);
-        }
-        Ok(())
-    }
-
-    /// One optimizer step with each parameter's gradient, in order, each
-    /// parameter's step measured ([`StepMeasure`]).
-    pub fn step_measured(&mut self, grads: &[Vec<f32>]) -> Result<Vec<StepMeasure>> {
-        let coefficients = self.next_step(grads)?;
-        let parameters = self.weights.iter_mut().zip(&mut self.moments).zip(grads);
-        let measures = parameters
-            .map(|((w, (m, v)), g)| update_measured(w, g, m, v, coefficients))
-            .collect();
-        Ok(measures)
-    }
-
-    /// One optimizer step with each parameter's gradient, in order.
-    pub fn step(&mut self, grads: &[Vec<f32>]) -> Result<()> {
-        let coefficients = self.next_step(grads)?;
-        for ((w, (m, v)), g) in self.weights.iter_mut().zip(&mut self.moments).zip(grads) {
-            update(w, g, m, v, coefficients);
-        }
-        Ok(())
-    }
-
-    /// Checks that `grads` fit the weights, before any is changed, and
-    /// counts the step: its coefficients.
-    fn next_step(&mut self, grads: &[Vec<f32>]) -> Result<Coefficients> {
-        if grads.len() != self.weights.len() {
-            bail!(
-                "adam replica: {} gradients for {} parameters",
-                grads.len(),
-                self.weights.len()
-            );
-        }
-        for (w, g) in self.weights.iter().zip(grads) {
-            if g.len() != w.len() {
-                bail!(
-                    "adam replica: {} gradients for {} weights",
-                    g.len(),
-                    w.len()
-                );
-            }
-        }
-        self.t += 1;
-        Ok(Coefficients::of(self.config, self.t))
-    }
-}
-
 /// One parameter's update, applied in place to the weights.
 struct Update<'a> {
     coefficients: Coefficients,
@@ -420,51 +323,8 @@ mod tests {
     use candle_core::{Device, Tensor};
     use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 
-    /// The replica's weights are the optimizer's, bit for bit, step after
-    /// step, for each parameter.
-    #[test]
-    fn a_replica_fed_the_gradients_keeps_the_optimizers_weights() {
-        let d = Device::Cpu;
-        let kernels = [
-            Tensor::new(&[[0.5f32, -0.25, 3.0], [1e-3, 2.0, -7.5]], &d).unwrap(),
-            Tensor::new(&[1e-5f32, -0.1], &d).unwrap(),
-        ];
-        let vars: Vec<Var> = kernels
-            .iter()
-            .map(|k| Var::from_tensor(k).unwrap())
-            .collect();
-        let config = AdamConfig::with_lr(0.01);
-        let mut adam = Adam::new(vars.clone(), config);
-        let values = |v: &Var| v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let mut replica = Replica::new(config, vars.iter().map(values).collect());
-        for step in 0..20 {
-            // sum(w^3) over both: gradients that change with the weights.
-            let loss = vars
-                .iter()
-                .map(|v| v.as_tensor().powf(3.0).unwrap().sum_all().unwrap())
-                .reduce(|a, b| (a + b).unwrap())
-                .unwrap();
-            let grads = loss.backward().unwrap();
-            let grad_values: Vec<Vec<f32>> = vars
-                .iter()
-                .map(|v| {
-                    let g = grads.get(v.as_tensor()).unwrap();
-                    g.flatten_all().unwrap().to_vec1::<f32>().unwrap()
-                })
-                .collect();
-            adam.step(&grads).unwrap();
-            replica.step(&grad_values).unwrap();
-            for (var, mirrored) in vars.iter().zip(replica.weights()) {
-                let actual: Vec<u32> = values(var).iter().map(|x| x.to_bits()).collect();
-                let mirrored: Vec<u32> = mirrored.iter().map(|x| x.to_bits()).collect();
-                assert_eq!(actual, mirrored, "step {step}");
-            }
-        }
-        assert!(replica.step(&[vec![0.0; 6]]).is_err());
-    }
-
-    /// A measured step is the same step, bit for bit, for the optimizer
-    /// and the replica; its sums are those of the weights before and after,
+    /// A measured step is the same step, bit for bit, as a plain one; its
+    /// sums are those of the weights before and after,
     /// the gradient and the moments (cosine, norms), for a parameter longer
     /// than a block of lanes and with a remainder.
     #[test]
@@ -475,8 +335,8 @@ mod tests {
         let other = Var::new(&[1f32, 2.0], &d).unwrap();
         let config = AdamConfig::with_lr(0.01);
         let mut adam = Adam::new(vec![other.clone(), var.clone()], config);
-        let mut replica = Replica::new(config, vec![values.clone()]);
-        let mut plain = Replica::new(config, vec![values.clone()]);
+        let twin = Var::from_tensor(&Tensor::new(values.as_slice(), &d).unwrap()).unwrap();
+        let mut plain = Adam::new(vec![twin.clone()], config);
         let (mut m, mut v) = (vec![0f64; 37], vec![0f64; 37]);
         for step in 1..=3 {
             let loss = (var.as_tensor().powf(3.0).unwrap().sum_all().unwrap()
@@ -492,14 +352,13 @@ mod tests {
             let measured = adam
                 .step_measured(&grads, std::slice::from_ref(&var))
                 .unwrap();
-            let mirrored = replica.step_measured(std::slice::from_ref(&g)).unwrap();
-            plain.step(std::slice::from_ref(&g)).unwrap();
+            let twin_loss = twin.as_tensor().powf(3.0).unwrap().sum_all().unwrap();
+            plain.step(&twin_loss.backward().unwrap()).unwrap();
             let after = var.as_tensor().to_vec1::<f32>().unwrap();
             let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&after), bits(&replica.weights()[0]), "step {step}");
-            assert_eq!(bits(&after), bits(&plain.weights()[0]), "step {step}");
+            let twin_after = twin.as_tensor().to_vec1::<f32>().unwrap();
+            assert_eq!(bits(&after), bits(&twin_after), "step {step}");
             let measure = measured[0].expect("measured");
-            assert_eq!(measure, mirrored[0]);
             // The reference: from the weights before and after.
             let (mut dot, mut ss, mut gg) = (0f64, 0f64, 0f64);
             for i in 0..37 {
@@ -534,8 +393,15 @@ mod tests {
         assert_eq!(measured, vec![None]);
         // Adam's first step is lr·sign(g) (bias-corrected m/sqrt(v) is
         // g/|g|), so its cosine with g is ‖g‖₁ / (√(non-zeros) ‖g‖₂).
-        let mut fresh = Replica::new(config, vec![vec![0.5, -0.25, 3.0]]);
-        let first = fresh.step_measured(&[vec![0.1, -2.0, 0.0]]).unwrap()[0];
+        let fresh = Var::new(&[0.5f32, -0.25, 3.0], &d).unwrap();
+        let g = Tensor::new(&[0.1f32, -2.0, 0.0], &d).unwrap();
+        let grads = (fresh.as_tensor() * &g)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward();
+        let mut adam = Adam::new(vec![fresh.clone()], config);
+        let first = adam.step_measured(&grads.unwrap(), &[fresh]).unwrap()[0].unwrap();
         let want = 2.1 / (2f64.sqrt() * 0.1f64.hypot(2.0));
         let got = first.cosine().unwrap();
         assert!((got - want).abs() < 1e-4, "{got} vs {want}");

@@ -25,18 +25,19 @@ use gradscope_tensorboard::custom_scalars::{Category, Layout};
 use gradscope_tensorboard::graph::graph_event;
 use gradscope_tensorboard::hparams::{self, HParam, Metric};
 use gradscope_tensorboard::proto::hparams::{DatasetType, Status};
+use gradscope_tensorboard::proto::GraphDef;
 use gradscope_tensorboard::proto::{summary, Event};
-use gradscope_tensorboard::summary::{summary_event, text};
+use gradscope_tensorboard::summary::{summary_event, text, wall_time_now};
 
 use crate::data::{Dataset, DatasetName};
 use crate::model::graph::mlp_graph;
-use crate::model::{Activation, Cell, Init, RecurrentShape, Shape};
+use crate::model::{Activation, Architecture, Cell, Init, RecurrentShape, Shape};
 use crate::stats::RunSummary;
 use crate::table::{diagnosis_markdown, vanishing_markdown};
 use crate::tags;
 use crate::train::divergence::Divergence;
 use crate::train::origin::Located;
-use crate::train::TrainConfig;
+use crate::train::{Scenario, TrainConfig};
 
 /// The experiment's description in the HParams dashboard.
 const DESCRIPTION: &str = "gradscope: deep, narrow MLPs trained with different activations, \
@@ -75,29 +76,44 @@ pub const METRICS: &[Metric] = &[
 pub fn hparams(cfg: &TrainConfig) -> Vec<(&'static str, HParam)> {
     let datasets = DatasetName::ALL.iter().map(|d| d.dir_name());
     let inits = Init::value_variants().iter().map(|i| i.name());
+    // A recurrent run's activation is its cell's tanh; its size and
+    // initialisation are the recurrent layer's.
+    let (activation, residual, model, layers, hidden, init) = match cfg.scenario {
+        Scenario::Mlp {
+            activation,
+            residual,
+        } => (
+            activation, residual, "mlp", cfg.layers, cfg.hidden, cfg.init,
+        ),
+        Scenario::Recurrent(cell) => (
+            Activation::Tanh,
+            false,
+            cell.name(),
+            1,
+            cfg.recurrent.hidden,
+            cfg.recurrent.init,
+        ),
+    };
     vec![
         (
             "activation",
-            HParam::choice(
-                cfg.activation.kind.name(),
-                Activation::ALL.iter().map(|a| a.name()),
-            ),
+            HParam::choice(activation.name(), Activation::ALL.iter().map(|a| a.name())),
         ),
-        ("residual", HParam::Bool(cfg.residual)),
-        ("leaky_slope", HParam::Real(cfg.activation.leaky_slope)),
+        ("residual", HParam::Bool(residual)),
+        ("leaky_slope", HParam::Real(cfg.leaky_slope)),
         (
             "init",
             HParam::choice(
                 if cfg.init_from.is_some() {
                     "checkpoint"
                 } else {
-                    cfg.init.name()
+                    init.name()
                 },
                 inits.chain(["checkpoint"]),
             ),
         ),
-        ("layers", HParam::Integer(cfg.layers as u64)),
-        ("hidden", HParam::Integer(cfg.hidden as u64)),
+        ("layers", HParam::Integer(layers as u64)),
+        ("hidden", HParam::Integer(hidden as u64)),
         ("lr", HParam::Real(cfg.lr)),
         ("batch_size", HParam::Integer(cfg.batch_size as u64)),
         ("iterations", HParam::Integer(cfg.iterations as u64)),
@@ -106,7 +122,7 @@ pub fn hparams(cfg: &TrainConfig) -> Vec<(&'static str, HParam)> {
         (
             "model",
             HParam::choice(
-                cfg.cell.map_or("mlp", Cell::name),
+                model,
                 std::iter::once("mlp").chain(Cell::ALL.iter().map(|c| c.name())),
             ),
         ),
@@ -201,37 +217,59 @@ fn config_table(
     crate::markdown::table(&["setting", "value"], &rows)
 }
 
-/// What a run writes before its first step: its graph, its configuration
-/// and its HParams experiment and session-start records.
-pub fn start_events(
+/// What an MLP run writes before its first step: its graph, its
+/// configuration and its HParams experiment and session-start records.
+pub fn mlp_start_events(
     cfg: &TrainConfig,
     data: &Dataset,
-    shape: &Shape,
+    arch: &Architecture,
     run_dir: &Path,
-    wall_time: f64,
 ) -> Vec<Event> {
+    let config = config_markdown(cfg, data, &arch.shape, run_dir);
+    let graph = mlp_graph(&arch.shape, arch.activation, arch.residual);
+    start_events(cfg, run_dir, config, custom_scalars_layout(), Some(graph))
+}
+
+/// What a recurrent run writes before its first step: its configuration
+/// and its HParams records (no graph).
+pub fn recurrent_start_events(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    shape: &RecurrentShape,
+    steps: usize,
+    run_dir: &Path,
+) -> Vec<Event> {
+    let config = recurrent_config_markdown(cfg, data, shape, steps, run_dir);
+    start_events(
+        cfg,
+        run_dir,
+        config,
+        recurrent_custom_scalars_layout(),
+        None,
+    )
+}
+
+fn start_events(
+    cfg: &TrainConfig,
+    run_dir: &Path,
+    config: String,
+    layout: Layout,
+    graph: Option<GraphDef>,
+) -> Vec<Event> {
+    let wall_time = wall_time_now();
     let hparams = hparams(cfg);
-    vec![
-        graph_event(
-            0,
-            wall_time,
-            &mlp_graph(shape, cfg.activation, cfg.residual),
-        ),
-        summary_event(
-            0,
-            wall_time,
-            vec![
-                text(tags::CONFIG, &config_markdown(cfg, data, shape, run_dir)),
-                hparams::experiment(DESCRIPTION, &hparams, METRICS),
-                hparams::session_start_in_group(
-                    &hparams,
-                    &session_group(&hparams, run_dir),
-                    wall_time,
-                ),
-                custom_scalars_layout().to_value(),
-            ],
-        ),
-    ]
+    let group = session_group(&hparams, run_dir);
+    let values = vec![
+        text(tags::CONFIG, &config),
+        hparams::experiment(DESCRIPTION, &hparams, METRICS),
+        hparams::session_start_in_group(&hparams, &group, wall_time),
+        layout.to_value(),
+    ];
+    let graph = graph.map(|g| graph_event(0, wall_time, &g));
+    graph
+        .into_iter()
+        .chain([summary_event(0, wall_time, values)])
+        .collect()
 }
 
 /// The Custom Scalars dashboard's charts, the same in every run (the
@@ -265,30 +303,6 @@ pub fn custom_scalars_layout() -> Layout {
         .category(gradients)
         .category(units)
         .category(training)
-}
-
-/// What a recurrent run writes before its first step: its configuration
-/// and its HParams records (no graph).
-pub fn recurrent_start_events(
-    cfg: &TrainConfig,
-    data: &Dataset,
-    shape: &RecurrentShape,
-    steps: usize,
-    run_dir: &Path,
-    wall_time: f64,
-) -> Vec<Event> {
-    let hparams = hparams(cfg);
-    let config = recurrent_config_markdown(cfg, data, shape, steps, run_dir);
-    vec![summary_event(
-        0,
-        wall_time,
-        vec![
-            text(tags::CONFIG, &config),
-            hparams::experiment(DESCRIPTION, &hparams, METRICS),
-            hparams::session_start_in_group(&hparams, &session_group(&hparams, run_dir), wall_time),
-            recurrent_custom_scalars_layout().to_value(),
-        ],
-    )]
 }
 
 /// A recurrent run's Custom Scalars charts: the gradient through time at
@@ -343,6 +357,11 @@ mod tests {
     use crate::data::Split;
     use gradscope_tensorboard::proto::{event, summary::value::Value};
     use prost::Message;
+
+    fn mlp_events(cfg: &TrainConfig, run_dir: &str) -> Vec<Event> {
+        let arch = crate::train::mlp::architecture(cfg, shape().inputs).unwrap();
+        mlp_start_events(cfg, &data(), &arch, Path::new(run_dir))
+    }
 
     fn config(activation: Activation, lr: f64) -> TrainConfig {
         TrainConfig {
@@ -416,7 +435,7 @@ mod tests {
     #[test]
     fn the_experiment_record_is_the_same_for_every_run() {
         let record = |cfg: &TrainConfig| {
-            let events = start_events(cfg, &data(), &shape(), Path::new("logs/x"), 1.0);
+            let events = mlp_events(cfg, "logs/x");
             summary_values(&events[1])
                 .iter()
                 .find(|v| v.tag == hparams::EXPERIMENT_TAG)
@@ -430,13 +449,7 @@ mod tests {
 
     #[test]
     fn start_events_are_the_graph_then_text_and_hparams_at_step_0() {
-        let events = start_events(
-            &config(Activation::Sigmoid, 0.001),
-            &data(),
-            &shape(),
-            Path::new("logs/sigmoid"),
-            1.0,
-        );
+        let events = mlp_events(&config(Activation::Sigmoid, 0.001), "logs/sigmoid");
         assert!(matches!(events[0].what, Some(event::What::GraphDef(_))));
         assert!(events.iter().all(|e| e.step == 0));
         let tags: Vec<&str> = summary_values(&events[1])

@@ -7,10 +7,10 @@
 use std::fmt;
 
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use multiversion::multiversion;
 
-use crate::model::Mlp;
+use crate::train::network::Parameter;
 
 /// What went non-finite first.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,26 +35,17 @@ impl fmt::Display for Divergence {
     }
 }
 
-/// The first non-finite value among the loss and the gradients of every
-/// layer's kernel and bias, input first.
-pub fn check(loss: f32, model: &Mlp, grads: &GradStore) -> candle_core::Result<Option<Divergence>> {
-    let params = model.layers.iter().enumerate().flat_map(|(l, layer)| {
-        [("kernel", &layer.kernel), ("bias", &layer.bias)].map(|(p, var)| (l + 1, p, var))
-    });
-    check_params(loss, params, grads)
-}
-
 /// The first non-finite value among the loss and the gradients of
-/// `params`: `(layer, parameter name, variable)`, in the order given.
-pub fn check_params<'a>(
+/// `parameters`, in the order given (input first).
+pub fn check(
     loss: f32,
-    params: impl IntoIterator<Item = (usize, &'static str, &'a Var)>,
+    parameters: &[Parameter],
     grads: &GradStore,
 ) -> candle_core::Result<Option<Divergence>> {
     if !loss.is_finite() {
         return Ok(Some(Divergence::Loss(loss)));
     }
-    for (layer, parameter, var) in params {
+    for &(layer, parameter, ref var) in parameters {
         let Some(grad) = grads.get(var.as_tensor()) else {
             continue;
         };
@@ -84,7 +75,8 @@ fn all_finite_values(values: &[f32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Activation, ActivationFn, Architecture, Init, Shape};
+    use crate::model::{Activation, ActivationFn, Architecture, Init, Mlp, Shape};
+    use crate::train::mlp::parameters;
     use candle_core::Device;
 
     fn model_and_grads() -> (Mlp, GradStore) {
@@ -113,15 +105,19 @@ mod tests {
     #[test]
     fn finite_loss_and_gradients_pass() {
         let (model, grads) = model_and_grads();
-        assert_eq!(check(0.5, &model, &grads).unwrap(), None);
+        assert_eq!(check(0.5, &parameters(&model), &grads).unwrap(), None);
     }
 
     #[test]
     fn a_non_finite_loss_is_reported() {
         let (model, grads) = model_and_grads();
-        let d = check(f32::NAN, &model, &grads).unwrap().unwrap();
+        let d = check(f32::NAN, &parameters(&model), &grads)
+            .unwrap()
+            .unwrap();
         assert!(d.to_string().contains("the loss became NaN"), "{d}");
-        let d = check(f32::INFINITY, &model, &grads).unwrap().unwrap();
+        let d = check(f32::INFINITY, &parameters(&model), &grads)
+            .unwrap()
+            .unwrap();
         assert_eq!(d, Divergence::Loss(f32::INFINITY));
     }
 
@@ -139,7 +135,7 @@ mod tests {
             values[0] = bad;
             let poisoned = Tensor::from_vec(values, grad.shape(), &Device::Cpu).unwrap();
             grads.insert(var.as_tensor(), poisoned);
-            let d = check(0.5, &model, &grads).unwrap();
+            let d = check(0.5, &parameters(&model), &grads).unwrap();
             assert_eq!(
                 d,
                 Some(Divergence::Gradient {

@@ -110,8 +110,6 @@ impl Optimizer {
         Ok(())
     }
 
-    /// The optimizer's settings where another thread can replay its steps
-    /// bit for bit (the fused Adam: see the summarizer's replica).
     /// [`step`](Self::step), measuring the step of each of `measured`
     /// ([`Adam::step_measured`]); `None` from an optimizer that cannot
     /// (candle-nn's AdamW keeps its moments to itself).
@@ -126,13 +124,6 @@ impl Optimizer {
                 adamw.step(grads)?;
                 Ok(None)
             }
-        }
-    }
-
-    pub fn replayable(&self) -> Option<AdamConfig> {
-        match self {
-            Optimizer::Fused(adam) => Some(adam.config()),
-            Optimizer::CandleNn(_) => None,
         }
     }
 }

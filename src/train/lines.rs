@@ -1,14 +1,12 @@
 //! The lines a run prints while it trains: `Iteration ...` at each logged
-//! step and any warning about it, both from the summary thread
-//! ([`crate::train::summarizer`]), which owns the run's [`Lines`].
+//! step and any warning about it, from the run's [`RunLog`](crate::train::RunLog).
 //!
 //! On a terminal each line appears at once, above the progress bar. Into a
 //! file or a pipe, lines are gathered and written in blocks, each line at
-//! most [`LATENCY`] after it was printed (give or take the summary thread's
-//! nap): at `--log-every 1` a line a step, written one at a time, was a
-//! system call per step. Lines still gathered when the run ends, fails or
-//! is stopped are written then (the summary thread drops its [`Lines`]); a
-//! SIGKILL loses at most the last [`LATENCY`] of them.
+//! most [`LATENCY`] (and one training iteration) after it was printed: at
+//! `--log-every 1` a line a step, written one at a time, was a system call
+//! per step. Lines still gathered when the run ends, fails or is stopped
+//! are written then; a SIGKILL loses at most the last [`LATENCY`] of them.
 //!
 //! A failed write to stdout (a closed pipe) does not stop training: the
 //! event files are the run's record, and the lines are dropped.
@@ -85,8 +83,8 @@ impl Lines {
     }
 
     /// Writes the gathered lines if the oldest has waited [`LATENCY`]: for
-    /// the summary thread when it wakes, so that the last lines before a
-    /// long quiet stretch still come out in time.
+    /// each iteration's end, so that the last lines before a long quiet
+    /// stretch still come out in time.
     pub fn write_if_due(&mut self) {
         if self.since.is_some_and(|since| since.elapsed() >= LATENCY) {
             self.write_out();

@@ -1,12 +1,13 @@
-//! Training one scenario: the loop, and what it logs.
+//! Training one run: the loop, and what it logs.
 //!
-//! Each iteration draws a batch, runs forward, loss, one backward pass and
-//! one Adam step with those same gradients. Every `log_every` iterations the
-//! run's [`RunLog`] writes the loss, batch accuracy, per-layer gradient
-//! and weight statistics and the per-layer diagnostics ([`diagnoser`]) to
-//! its event file. What the run records about
-//! itself for the Text, HParams and Graphs dashboards comes from
-//! [`describe`].
+//! [`train`] drives any [`Network`] (the MLP in [`mlp`], the recurrent
+//! networks in [`recurrent`]): each iteration draws a batch, runs forward,
+//! loss, one backward pass and one Adam step with those same gradients.
+//! Every `log_every` iterations the run's [`RunLog`] writes the loss, batch
+//! accuracy and per-layer gradient and weight statistics through a
+//! `SummaryWriter`, and at most once per 200 iterations the per-layer views
+//! ([`views`]). What the run records about itself for the Text, HParams
+//! and Graphs dashboards comes from [`describe`].
 //!
 //! The loop ends in one of three ways ([`Ending`]): finished, diverged
 //! ([`divergence`]) or stopped by a signal ([`crate::interrupt`]); each
@@ -15,36 +16,33 @@
 pub mod adam;
 pub mod clip;
 pub mod describe;
-pub mod diagnoser;
 pub mod divergence;
 pub mod engine;
 pub mod lines;
 pub mod loss;
+pub mod mlp;
+pub mod network;
 pub mod origin;
 pub mod recurrent;
 pub mod run_log;
-pub mod run_writer;
-pub mod summarizer;
+pub mod views;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 use gradscope_tensorboard::logdir::Run;
 
-use crate::data::{Batcher, Dataset, Sequence, Split, CLASSES};
+use crate::data::{Batcher, Dataset, Sequence};
 use crate::interrupt;
-use crate::model::{
-    checkpoint, Activation, ActivationFn, Architecture, Cell, Init, Mlp, Shape,
-    DEFAULT_LEAKY_SLOPE, MAX_PARAMETERS,
-};
+use crate::model::{Activation, Cell, Init, DEFAULT_LEAKY_SLOPE, MAX_PARAMETERS};
 use crate::stats::RunSummary;
 pub use adam::{Adam, AdamConfig};
 pub use engine::{DeviceChoice, Engine};
+pub use mlp::{build_model, forward_backward};
+pub use network::Network;
 pub use run_log::{Diverged, Ending, RunLog};
-pub use run_writer::RunWriter;
 
 /// The article's settings: the defaults of every run. A run's folder name
 /// mentions only the settings that differ from them.
@@ -73,6 +71,49 @@ pub mod defaults {
     }
 }
 
+/// Which network a run trains: one variant per family, each with what
+/// only it has. The settings both share (sizes aside) are [`TrainConfig`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// The MLP (`mlp`) with `activation`, with skip connections around
+    /// its hidden layers after the first when `residual`.
+    Mlp {
+        activation: Activation,
+        residual: bool,
+    },
+    /// A recurrent network of `cell` with a linear head (`recurrent`).
+    Recurrent(Cell),
+}
+
+impl Scenario {
+    /// The article's three: sigmoid, ReLU and leaky ReLU, without skips.
+    pub const ARTICLE: [Scenario; 3] = [
+        Scenario::plain(Activation::Sigmoid),
+        Scenario::plain(Activation::Relu),
+        Scenario::plain(Activation::LeakyRelu),
+    ];
+
+    /// The MLP with `activation`, without skip connections.
+    pub const fn plain(activation: Activation) -> Scenario {
+        Scenario::Mlp {
+            activation,
+            residual: false,
+        }
+    }
+
+    /// The scenario's name: the activation (with `-residual`) or the cell.
+    pub fn name(&self) -> String {
+        match *self {
+            Scenario::Mlp {
+                activation,
+                residual: true,
+            } => format!("{}-residual", activation.name()),
+            Scenario::Mlp { activation, .. } => activation.name().to_string(),
+            Scenario::Recurrent(cell) => cell.name().to_string(),
+        }
+    }
+}
+
 /// The settings only the recurrent runs use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RecurrentConfig {
@@ -82,7 +123,7 @@ pub struct RecurrentConfig {
     /// How images become sequences.
     pub sequence: Sequence,
     /// The LSTM's forget-gate bias, set after `init` (see
-    /// [`crate::model::recurrent`]); `None` keeps the initial biases.
+    /// `crate::model::recurrent`); `None` keeps the initial biases.
     pub forget_bias: Option<f64>,
 }
 
@@ -100,14 +141,17 @@ impl Default for RecurrentConfig {
 /// Everything that shapes a training run, besides the data.
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
-    pub activation: ActivationFn,
-    /// Skip connections around the hidden layers after the first.
-    pub residual: bool,
+    /// The network.
+    pub scenario: Scenario,
+    /// Leaky ReLU's slope for negative inputs (the MLP's).
+    pub leaky_slope: f64,
     /// The data set's name (`--dataset`), recorded with the run.
     pub dataset: String,
-    /// Dense layers, counting the output layer.
+    /// The MLP's dense layers, counting the output layer.
     pub layers: usize,
+    /// The MLP's hidden width.
     pub hidden: usize,
+    /// The MLP's initialisation.
     pub init: Init,
     /// Start from these weights instead of `init`.
     pub init_from: Option<PathBuf>,
@@ -129,9 +173,6 @@ pub struct TrainConfig {
     pub engine: Engine,
     /// Where its tensors live (the fused engine: the CPU only).
     pub device: DeviceChoice,
-    /// The recurrent cell, for a recurrent run ([`recurrent::train`]);
-    /// `None` for the MLP.
-    pub cell: Option<Cell>,
     /// The recurrent runs' settings.
     pub recurrent: RecurrentConfig,
     /// Clip the gradients to this global norm before each step
@@ -145,8 +186,8 @@ impl TrainConfig {
     /// seed 1, shuffled, no progress bar. Change fields with `..`.
     pub fn article(activation: Activation) -> TrainConfig {
         TrainConfig {
-            activation: ActivationFn::new(activation, DEFAULT_LEAKY_SLOPE),
-            residual: false,
+            scenario: Scenario::plain(activation),
+            leaky_slope: DEFAULT_LEAKY_SLOPE,
             dataset: "mnist".into(),
             layers: defaults::LAYERS,
             hidden: defaults::HIDDEN,
@@ -163,93 +204,97 @@ impl TrainConfig {
             progress_bars: None,
             engine: Engine::Fused,
             device: DeviceChoice::Cpu,
-            cell: None,
             recurrent: RecurrentConfig::default(),
             clip_norm: None,
         }
     }
 }
 
-/// Trains one network on `data` and logs it to a new event file in `run_dir`,
-/// the run called `name` in its logdir. Returns its figures, and the [`Run`]
-/// its event file holds (for the report, which then need not read it back;
-/// `None` for a run too long to keep in memory, see [`RunLog::end`]).
+/// Trains the network of `cfg` on `data` and logs it to a new event file
+/// in `run_dir`, the run called `name` in its logdir. Returns its summary,
+/// and the [`Run`] its event file holds (for the report, which then need
+/// not read it back; `None` for a run too long to keep in memory, see
+/// `RunLog::end`).
 pub fn train(
     name: &str,
     data: &Dataset,
     cfg: &TrainConfig,
     run_dir: &Path,
 ) -> Result<(RunSummary, Option<Run>)> {
-    if cfg.engine == Engine::Fused && cfg.device != DeviceChoice::Cpu {
-        return Err(ConfigError::FusedOffCpu { device: cfg.device }.into());
-    }
-    let device = cfg
-        .device
-        .open()
-        .map_err(|e| ConfigError::DeviceUnavailable {
-            device: cfg.device,
-            reason: e.to_string(),
-        })?;
+    let device = open_device(cfg)?;
     check_batch_fits(cfg, data)?;
-    let model = build_model(cfg, data.train.image_size(), &device)?;
-    let inputs = model.arch.shape.inputs;
-    let mut optimizer = cfg.engine.optimizer(&model, cfg.lr)?;
+    let net = network::build(cfg, data, &device)?;
+    let mut optimizer = net.optimizer(cfg.lr)?;
     let mut batches = if cfg.shuffle {
         Batcher::shuffled(data.train.len(), cfg.batch_size, cfg.seed)
     } else {
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
-    let mut log = RunLog::start(name, run_dir, cfg, data, &model, optimizer.replayable())?;
-    let kernels: Vec<_> = model.layers.iter().map(|l| l.kernel.clone()).collect();
+    let mut log = RunLog::start(name, run_dir, cfg, data, net.as_ref())?;
+    let parameters = net.parameters();
+    let kernels = net.kernels();
 
     let mut labels = Vec::new();
     for i in 0..cfg.iterations {
         if let Some(signal) = interrupt::requested() {
             return log.end(i, Ending::Stopped(signal));
         }
-        // A fresh buffer each step, moved into the tensor rather than copied
-        // (the allocator hands back the one the last step's tensor freed).
-        let mut pixels = Vec::with_capacity(cfg.batch_size * inputs);
-        batches.next_batch(&data.train, &mut pixels, &mut labels);
-        let x = Tensor::from_vec(pixels, (cfg.batch_size, inputs), &device)?;
+        let indices = batches.next_indices();
+        labels.clear();
+        labels.extend(indices.iter().map(|&i| u32::from(data.train.labels[i])));
+        let x = net.inputs(&data.train, indices, &device)?;
         let y = Tensor::from_slice(&labels, cfg.batch_size, &device)?;
-        let (logits, loss, mut grads) = cfg.engine.forward_backward(&model, &x, &y)?;
-        let loss = loss.to_scalar::<f32>()?;
-        let diverged = divergence::check(loss, &model, &grads)?;
+        let mut pass = net.forward_backward(&x, &y)?;
+        let loss = pass.loss.to_scalar::<f32>()?;
+        let diverged = divergence::check(loss, &parameters, &pass.grads)?;
         if let Some(max_norm) = cfg.clip_norm {
-            let total = clip::clip_grad_norm(&mut grads, &model.vars(), max_norm)?;
+            let vars: Vec<_> = parameters.iter().map(|p| p.2.clone()).collect();
+            let total = clip::clip_grad_norm(&mut pass.grads, &vars, max_norm)?;
             log.clipped(total, max_norm);
         }
         if i % cfg.log_every == 0 || diverged.is_some() {
-            let acc = batch_accuracy(&logits, &labels)?;
-            log.step(i, &x, loss, acc, &model, &grads)?;
+            let acc = batch_accuracy(&pass.logits, &labels)?;
+            log.step(i, loss, acc, &x, &pass)?;
         }
         if let Some(cause) = diverged {
             // Where it began: the iteration re-run on host copies (the
             // optimizer has not stepped the weights).
-            let origin = origin::Located::of(origin::locate(&model, &x, &labels, i));
+            let origin = net.locate(&x, &labels, &pass, i);
             return log.end(i, Ending::Diverged { cause, origin });
         }
         if log.measures_optimizer(i) {
-            let measures = optimizer.step_measured(&grads, &kernels)?;
+            let measures = optimizer.step_measured(&pass.grads, &kernels)?;
             log.optimized(i, measures)?;
         } else {
-            optimizer.step(&grads)?;
+            optimizer.step(&pass.grads)?;
         }
-        log.stepped(i, &model)?;
+        log.stepped(i)?;
     }
 
-    let train_acc = accuracy(cfg.engine, &model, &data.train, &device)?;
-    let test_acc = accuracy(cfg.engine, &model, &data.test, &device)?;
+    let train_acc = network::accuracy(net.as_ref(), &data.train, &device)?;
+    let test_acc = network::accuracy(net.as_ref(), &data.test, &device)?;
     let finished = Ending::Finished {
         train_acc,
         test_acc,
     };
     let (summary, run) = log.end(cfg.iterations, finished)?;
     if let Some(path) = &cfg.save {
-        checkpoint::save(&model, path)?;
+        net.save(path)?;
     }
     Ok((summary, run))
+}
+
+/// The device `cfg` asks for, if its engine can run there.
+fn open_device(cfg: &TrainConfig) -> Result<Device, ConfigError> {
+    if cfg.engine == Engine::Fused && cfg.device != DeviceChoice::Cpu {
+        return Err(ConfigError::FusedOffCpu { device: cfg.device });
+    }
+    cfg.device
+        .open()
+        .map_err(|e| ConfigError::DeviceUnavailable {
+            device: cfg.device,
+            reason: e.to_string(),
+        })
 }
 
 /// Fails when a batch of `cfg` needs more images than `data` trains on.
@@ -355,53 +400,10 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The network `cfg` describes, for `inputs` pixels: from `cfg.init_from`
-/// if given, else freshly initialised from `cfg.seed`.
-pub fn build_model(cfg: &TrainConfig, inputs: usize, device: &Device) -> Result<Mlp> {
-    let arch = Architecture {
-        shape: Shape {
-            inputs,
-            hidden: cfg.hidden,
-            outputs: CLASSES,
-            layers: cfg.layers,
-        },
-        activation: cfg.activation,
-        residual: cfg.residual,
-    };
-    if arch.shape.parameters() > MAX_PARAMETERS {
-        return Err(ConfigError::TooManyParameters {
-            layers: cfg.layers,
-            hidden: cfg.hidden,
-            inputs,
-            parameters: arch.shape.parameters(),
-        }
-        .into());
-    }
-    match &cfg.init_from {
-        Some(path) => Ok(checkpoint::load(path, arch, device)?),
-        None => Ok(Mlp::new(arch, cfg.init, cfg.seed, device)?),
-    }
-}
-
-/// Adam with PyTorch's and TensorFlow's defaults: betas 0.9/0.999, eps 1e-8
-/// and no weight decay (the fused engine's).
-pub fn adam(model: &Mlp, lr: f64) -> Result<Adam> {
-    Ok(Adam::new(model.vars(), AdamConfig::with_lr(lr)))
-}
-
-/// [`Engine::forward_backward`] of the fused engine.
-pub fn forward_backward(
-    model: &Mlp,
-    x: &Tensor,
-    y: &Tensor,
-) -> Result<(Tensor, Tensor, GradStore)> {
-    Engine::Fused.forward_backward(model, x, y)
-}
-
 /// The number of rows whose largest logit is the label (the first largest,
 /// on a tie). Read from the logits in place: at `--log-every 1` this runs
 /// every step, and candle's argmax plus a copy cost more than the count.
-fn correct(logits: &Tensor, labels: &[u32]) -> Result<usize> {
+pub(crate) fn correct(logits: &Tensor, labels: &[u32]) -> Result<usize> {
     let classes = logits.dim(1)?;
     let right = crate::cpu::with_f32(logits, |values| {
         values
@@ -426,27 +428,6 @@ fn correct(logits: &Tensor, labels: &[u32]) -> Result<usize> {
 
 fn batch_accuracy(logits: &Tensor, labels: &[u32]) -> Result<f32> {
     Ok(correct(logits, labels)? as f32 / labels.len().max(1) as f32)
-}
-
-/// Accuracy of `model` on a whole split, in chunks to bound memory.
-pub fn accuracy(engine: Engine, model: &Mlp, split: &Split, device: &Device) -> Result<f32> {
-    // 256 images are 0.8 MB of f32 pixels: each chunk reuses the memory the
-    // last one freed. (At 2,000, each chunk's 6 MB came fresh from the OS,
-    // and zeroing its pages cost more than the products.)
-    const CHUNK: usize = 256;
-    let mut right = 0;
-    let mut start = 0;
-    while start < split.len() {
-        let end = (start + CHUNK).min(split.len());
-        let n = split.image_size();
-        let mut x = Vec::with_capacity((end - start) * n);
-        crate::data::extend_scaled(&mut x, &split.pixels[start * n..end * n]);
-        let x = Tensor::from_vec(x, (end - start, n), device)?;
-        let labels: Vec<u32> = split.labels[start..end].iter().map(|&l| l.into()).collect();
-        right += correct(&engine.forward(model, &x)?, &labels)?;
-        start = end;
-    }
-    Ok(right as f32 / split.len().max(1) as f32)
 }
 
 #[cfg(test)]

@@ -180,8 +180,8 @@ pub enum Located {
 }
 
 impl Located {
-    /// [`locate`]'s answer, its failure kept as the reason.
-    pub fn of(located: Result<Option<Origin>, LocateError>) -> Located {
+    /// `locate`'s answer, its failure kept as the reason.
+    pub fn new(located: Result<Option<Origin>, LocateError>) -> Located {
         match located {
             Ok(Some(origin)) => Located::Found(origin),
             Ok(None) => Located::NotReproduced,

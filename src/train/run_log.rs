@@ -1,12 +1,14 @@
 //! [`RunLog`]: what a training run records about itself, from its first
 //! event to its last, and the one way a run ends ([`Ending`]).
 //!
-//! It owns the run's event file (through the [`Summarizer`], which writes
-//! it on another thread), its progress bar and its printed lines. The loop
-//! hands it each logged step's loss, accuracy, model and gradients, and
-//! ends it once: finished, diverged or stopped by a signal. Every ending
-//! writes a last event (the final accuracies and the session's success, or
-//! the session's failure), waits for every summary to reach the file, and
+//! It writes through the public `SummaryWriter` of `gradscope-tensorboard`,
+//! in its background mode: each call hands its values over and returns,
+//! and the writer's own thread buckets the histograms, encodes the PNGs
+//! and writes the file, in call order. The loop hands the log each logged
+//! step's loss, accuracy, batch and backward pass, and ends it once:
+//! finished, diverged or stopped by a signal. Every ending writes a last
+//! event (the final accuracies and the session's success, or the
+//! session's failure), waits for every summary to reach the file, and
 //! closes it.
 
 use std::fmt;
@@ -14,28 +16,27 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use candle_core::backprop::GradStore;
-use candle_core::{Device, Tensor, Var};
-use gradscope_tensorboard::image::{image, Image};
+use candle_core::{Tensor, Var};
+use gradscope_candle::magnitude::log10_abs_histogram;
+use gradscope_tensorboard::image::Image;
 use gradscope_tensorboard::logdir::Run;
-use gradscope_tensorboard::proto::Event;
+use gradscope_tensorboard::proto::summary;
 use gradscope_tensorboard::summary::{scalar, summary_event, wall_time_now};
+use gradscope_tensorboard::SummaryWriter;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::Dataset;
 use crate::interrupt::{Interrupted, Signal};
-use crate::model::Mlp;
-use crate::stats::{self, RunSummary};
+use crate::stats::{self, GradStats, RunSummary};
 use crate::tags;
 use crate::time_profile::{self, Curve};
-use crate::train::adam::{AdamConfig, StepMeasure};
+use crate::train::adam::StepMeasure;
 use crate::train::clip;
-use crate::train::diagnoser::Diagnosed;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
+use crate::train::network::{Network, Pass};
 use crate::train::origin::Located;
-use crate::train::run_writer::RunWriter;
-use crate::train::summarizer::{Clipping, Setup, StepSource, Summarizer};
+use crate::train::views::{Views, DIAGNOSE_EVERY};
 use crate::train::{describe, TrainConfig};
 
 /// How a run ended.
@@ -86,8 +87,24 @@ impl std::error::Error for Diverged {}
 pub struct RunLog {
     name: String,
     iterations: usize,
-    summaries: Summarizer,
+    writer: SummaryWriter,
     progress: ProgressBar,
+    lines: Lines,
+    /// The matrices logged as layers 1, 2, ..., and their biases (for the
+    /// views; empty for a network without them).
+    kernels: Vec<Var>,
+    biases: Vec<Var>,
+    /// The MLP's per-layer views ([`crate::train::views`]).
+    views: Option<Views>,
+    /// Each layer's tag names, made once.
+    layer_tags: Vec<LayerTags>,
+    /// Each layer's mean |grad| over the logged steps.
+    grad_stats: GradStats,
+    means: Vec<f64>,
+    /// The first iteration from which a logged step is diagnosed, and the
+    /// last step that was.
+    next_diagnosed: usize,
+    diagnosed: Option<usize>,
     /// The last logged step, its loss and its batch accuracy.
     last_logged: Option<(usize, f32, f32)>,
     /// A recurrent run's gradient through time at each logged step.
@@ -100,128 +117,48 @@ pub struct RunLog {
 
 impl RunLog {
     /// Starts the run `name` (its folder relative to the logdir) in a new
-    /// event file in `run_dir`, and writes what the run says of itself
+    /// event file in `run_dir`, and writes what `net` says of itself
     /// before its first step (graph, configuration, hyperparameters).
-    /// `replayable`: the optimizer's settings where the summary thread can
-    /// replay its steps bit for bit.
     pub fn start(
         name: &str,
         run_dir: &Path,
         cfg: &TrainConfig,
         data: &Dataset,
-        model: &Mlp,
-        replayable: Option<AdamConfig>,
+        net: &dyn Network,
     ) -> Result<RunLog> {
-        let shape = model.arch.shape;
-        let events = describe::start_events(cfg, data, &shape, run_dir, wall_time_now());
-        let diagnosed = Diagnosed {
-            arch: model.arch,
-            image: (data.train.rows, data.train.cols),
-        };
-        let kernels = kernels(model);
-        RunLog::open(
-            name,
-            run_dir,
-            cfg,
-            &kernels,
-            events,
-            replayable,
-            Some(diagnosed),
-        )
-    }
-
-    /// [`RunLog::start`] for any model: `kernels` are the matrices whose
-    /// gradients and values it logs at each step (as layers 1, 2, ...),
-    /// `start_events` what the run says of itself first. No per-layer
-    /// diagnostics: those need the MLP's forward pass.
-    pub fn start_with(
-        name: &str,
-        run_dir: &Path,
-        cfg: &TrainConfig,
-        kernels: &[Var],
-        start_events: Vec<Event>,
-        replayable: Option<AdamConfig>,
-    ) -> Result<RunLog> {
-        RunLog::open(name, run_dir, cfg, kernels, start_events, replayable, None)
-    }
-
-    fn open(
-        name: &str,
-        run_dir: &Path,
-        cfg: &TrainConfig,
-        kernels: &[Var],
-        start_events: Vec<Event>,
-        replayable: Option<AdamConfig>,
-        diagnosed: Option<Diagnosed>,
-    ) -> Result<RunLog> {
-        let writer = RunWriter::create(run_dir, name)?;
+        let writer = SummaryWriter::builder(run_dir)
+            .background(QUEUE)
+            .record_run(name, RECORDED_VALUES)
+            .build()?;
+        for event in net.start_events(cfg, data, run_dir) {
+            writer.add_event(&event)?;
+        }
         let progress = progress_bar(name, cfg);
-        let setup = Setup {
-            layers: kernels.len(),
-            values_per_step: 2 * kernels.iter().map(|k| k.elem_count()).sum::<usize>(),
-            iterations: cfg.iterations,
-            // Every step logged: the summary thread can replay the optimizer.
-            replica: replayable.filter(|_| cfg.log_every == 1),
-            diagnosed,
-        };
         let mut lines = Lines::stdout(progress.clone());
         if cfg.progress_bars.is_some() {
             // Runs training at once print in turn: each line says whose.
             lines = lines.prefixed(format!("{name}: "));
         }
-        let mut summaries = Summarizer::start(writer, setup, lines)?;
-        for event in start_events {
-            summaries.write_event(event)?;
-        }
+        let kernels = net.kernels();
         Ok(RunLog {
             name: name.to_string(),
             iterations: cfg.iterations,
-            summaries,
+            writer,
             progress,
+            lines,
+            grad_stats: GradStats::new(kernels.len()),
+            means: Vec::with_capacity(kernels.len()),
+            layer_tags: (1..=kernels.len()).map(LayerTags::new).collect(),
+            kernels,
+            biases: net.biases(),
+            views: net.diagnosed(data).map(Views::new),
+            next_diagnosed: 0,
+            diagnosed: None,
             last_logged: None,
             through_time: Vec::new(),
             clip_counts: (0, 0),
             last_clip: None,
         })
-    }
-
-    /// Logs iteration `i`: the batch's `loss` and accuracy `acc`, per
-    /// layer the gradients in `grads` and the kernels of `model` (before
-    /// the optimizer steps them), and the per-layer diagnostics of the
-    /// batch `x`.
-    pub fn step(
-        &mut self,
-        i: usize,
-        x: &Tensor,
-        loss: f32,
-        acc: f32,
-        model: &Mlp,
-        grads: &GradStore,
-    ) -> Result<()> {
-        let source = Snapshot {
-            layers: Layers::Mlp(model),
-            grads: Some(grads),
-            x: Some(x),
-        };
-        self.log_step(i, loss, acc, &source)
-    }
-
-    /// [`RunLog::step`] for any model: `kernels` as given to
-    /// [`RunLog::start_with`].
-    pub fn step_kernels(
-        &mut self,
-        i: usize,
-        loss: f32,
-        acc: f32,
-        kernels: &[Var],
-        grads: &GradStore,
-    ) -> Result<()> {
-        let source = Snapshot {
-            layers: Layers::Kernels(kernels),
-            grads: Some(grads),
-            x: None,
-        };
-        self.log_step(i, loss, acc, &source)
     }
 
     /// Counts iteration `i`'s gradient clipping (`--clip-norm`): their
@@ -235,17 +172,106 @@ impl RunLog {
         self.last_clip = Some((total_norm, scale));
     }
 
+    /// Logs iteration `i`: the batch's `loss` and accuracy `acc`, and per
+    /// layer the gradients of `pass` and the kernels (before the optimizer
+    /// steps them): mean |grad|, its log10, the gradient's norm before
+    /// clipping, the histograms of gradient and kernel. The first logged
+    /// step on or after each multiple of [`DIAGNOSE_EVERY`] also gets the
+    /// histogram of the gradients' log10 magnitudes, the count of exact
+    /// zeros and the views of `x`'s batch; with `--clip-norm`, the global
+    /// norm and the fraction of iterations clipped.
+    pub fn step(&mut self, i: usize, loss: f32, acc: f32, x: &Tensor, pass: &Pass) -> Result<()> {
+        self.log_step(i, loss, acc, x, pass)
+            .with_context(|| format!("{}: logging iteration {i}", self.name))
+    }
+
+    fn log_step(&mut self, i: usize, loss: f32, acc: f32, x: &Tensor, pass: &Pass) -> Result<()> {
+        let w = &self.writer;
+        // The step's scalars go out as one event; each histogram is bucketed
+        // on the writer's thread.
+        let mut scalars = vec![scalar(tags::LOSS, loss), scalar(tags::ACC, acc)];
+        // The gradients were multiplied by this: their norms before, after.
+        let mut scale = 1.0;
+        if let Some((total_norm, s)) = self.last_clip.take() {
+            let (iterations, clipped) = std::mem::take(&mut self.clip_counts);
+            let fraction = clipped as f64 / iterations.max(1) as f64;
+            scalars.push(scalar(tags::GLOBAL_GRAD_NORM, total_norm as f32));
+            scalars.push(scalar(tags::CLIPPED_FRACTION, fraction as f32));
+            scale = s;
+        }
+        let diagnosed = i >= self.next_diagnosed;
+        if diagnosed {
+            self.next_diagnosed = (i / DIAGNOSE_EVERY + 1) * DIAGNOSE_EVERY;
+            self.diagnosed = Some(i);
+        }
+        let mut non_finite = 0;
+        let mut copies = Vec::new();
+        self.means.clear();
+        for (kernel, tags) in self.kernels.iter().zip(&self.layer_tags) {
+            let grad = pass
+                .grads
+                .get(kernel.as_tensor())
+                .context("the loss does not depend on a layer's kernel")?;
+            let (mut g, mut k) = (Vec::new(), Vec::new());
+            crate::cpu::copy_f32(grad, &mut g)?;
+            crate::cpu::copy_f32(kernel.as_tensor(), &mut k)?;
+            let mean = stats::mean_abs(&g);
+            self.means.push(mean);
+            scalars.push(scalar(&tags.mean_grad, mean as f32));
+            scalars.push(scalar(&tags.log10_mean_grad, mean.log10() as f32));
+            scalars.push(scalar(&tags.grad_norm, (stats::norm(&g) / scale) as f32));
+            if diagnosed {
+                // gradscope_candle's definition, as the monitor writes it.
+                let magnitudes = log10_abs_histogram(&g);
+                // None where no value is finite and non-zero (a diverged step).
+                scalars.extend(magnitudes.to_value(&tags.log10_abs_grad).ok());
+                scalars.push(scalar(&tags.zero_grad, magnitudes.zeros as f32));
+                if self.views.is_some() {
+                    copies.push(k.clone());
+                }
+            }
+            non_finite += w.add_histogram(&tags.grad_histogram, g, i)?;
+            non_finite += w.add_histogram(&tags.weight_histogram, k, i)?;
+        }
+        w.add_event(&summary_event(i as i64, wall_time_now(), scalars))?;
+        self.grad_stats.record(&self.means);
+        if let Some(norms) = pass.through_time() {
+            self.log_through_time(i, &norms)?;
+        }
+        if let (Some(views), true) = (&mut self.views, diagnosed) {
+            let biases = (self.biases.iter())
+                .map(|b| {
+                    let mut v = Vec::new();
+                    crate::cpu::copy_f32(b.as_tensor(), &mut v).map(|()| v)
+                })
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            views.observe(&self.writer, i, x, copies, &biases, &self.means)?;
+        }
+        self.last_logged = Some((i, loss, acc));
+        self.lines.print(format_args!(
+            "Iteration {i} of {}, loss: {loss:.3}, train accuracy: {:.2}%",
+            self.iterations,
+            acc * 100.0
+        ));
+        if non_finite > 0 {
+            self.lines.print(format_args!(
+                "  warning: step {i}: {non_finite} NaN/infinite values left out of the histograms"
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether the optimizer should measure its step after iteration `i`
     /// ([`optimized`](Self::optimized)): after a diagnosed step (at most
-    /// one per 200 iterations, see [`crate::train::diagnoser`]), unless the
-    /// summary thread's replica of it measures the step itself.
+    /// one per [`DIAGNOSE_EVERY`] iterations).
     pub fn measures_optimizer(&self, i: usize) -> bool {
-        self.summaries.wants_measures(i as i64)
+        self.diagnosed == Some(i)
     }
 
     /// Logs the optimizer's step after logged iteration `i`, measured per
-    /// kernel (layer 1 first) by the optimizer; `None` where the optimizer
-    /// cannot measure it (candle-nn's AdamW).
+    /// kernel (layer 1 first) by the optimizer: the norms of Adam's moments
+    /// and the cosine of its step with the negative gradient; `None` where
+    /// the optimizer cannot measure it (candle-nn's AdamW).
     pub fn optimized(
         &mut self,
         i: usize,
@@ -254,67 +280,53 @@ impl RunLog {
         let Some(measures) = measures else {
             return Ok(());
         };
-        self.summaries
-            .optimized(i as i64, wall_time_now(), measures)
+        let values = optimizer_values(measures.iter().map(Option::as_ref));
+        self.writer
+            .add_event(&summary_event(i as i64, wall_time_now(), values))
             .with_context(|| format!("{}: logging iteration {i}'s optimizer step", self.name))
     }
 
-    fn log_step(&mut self, i: usize, loss: f32, acc: f32, source: &Snapshot) -> Result<()> {
-        let clip = self.last_clip.take().map(|(total_norm, scale)| {
-            let (iterations, clipped) = std::mem::take(&mut self.clip_counts);
-            Clipping {
-                total_norm: total_norm as f32,
-                scale: scale as f32,
-                fraction: (clipped as f64 / iterations.max(1) as f64) as f32,
+    /// Counts iteration `i` done, the optimizer having stepped the
+    /// weights: for the progress bar, and after a diagnosed step for its
+    /// update ratios.
+    pub fn stepped(&mut self, i: usize) -> Result<()> {
+        self.progress.inc(1);
+        self.lines.write_if_due();
+        if let (Some(views), Some(at)) = (&mut self.views, self.diagnosed) {
+            if at == i {
+                let after = (self.kernels.iter())
+                    .map(|k| {
+                        let mut v = Vec::new();
+                        crate::cpu::copy_f32(k.as_tensor(), &mut v).map(|()| v)
+                    })
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                views
+                    .stepped(&self.writer, i, &after)
+                    .with_context(|| format!("{}: logging iteration {i}'s update", self.name))?;
             }
-        });
-        self.summaries
-            .log_step(i as i64, wall_time_now(), loss, acc, clip, source)
-            .with_context(|| format!("{}: logging iteration {i}", self.name))?;
-        self.last_logged = Some((i, loss, acc));
+        }
         Ok(())
     }
 
     /// Logs a recurrent run's gradient through time at iteration `i`,
     /// `norms[t - 1]` being ||dL/dh_t|| ([`time_profile`]): its scalars, and
     /// the figure of every profile logged so far.
-    pub fn through_time(&mut self, i: usize, norms: &[f64]) -> Result<()> {
+    fn log_through_time(&mut self, i: usize, norms: &[f64]) -> Result<()> {
         self.through_time.push(time_profile::curve(i as i64, norms));
         let rgb = time_profile::draw(&self.name, &self.through_time)?;
         let (width, height) = time_profile::SIZE;
         let figure = Image::hwc(rgb.as_slice(), height as usize, width as usize, 3);
-        let mut values = time_profile::scalars(norms);
-        values.push(image(tags::TIME_GRAD_PROFILE, &figure)?);
-        self.summaries
-            .write_event(summary_event(i as i64, wall_time_now(), values))
-            .with_context(|| format!("{}: logging the gradient through time", self.name))
+        let values = time_profile::scalars(norms);
+        self.writer
+            .add_event(&summary_event(i as i64, wall_time_now(), values))?;
+        self.writer
+            .add_image(tags::TIME_GRAD_PROFILE, &figure, i)
+            .context("logging the gradient through time")?;
+        Ok(())
     }
-
-    /// Counts one iteration done, for the progress bar, in a run without
-    /// per-layer diagnostics (one started by [`RunLog::start_with`]).
-    pub fn tick(&self) {
-        self.progress.inc(1);
-    }
-
-    /// Counts iteration `i` done, the optimizer having stepped `model`:
-    /// for the progress bar, and, after a logged step, for its update ratios
-    /// (the summary thread then takes the stepped kernels, unless it
-    /// replays the optimizer itself).
-    pub fn stepped(&mut self, i: usize, model: &Mlp) -> Result<()> {
-        self.progress.inc(1);
-        let source = Snapshot {
-            layers: Layers::Mlp(model),
-            grads: None,
-            x: None,
-        };
-        self.summaries
-            .stepped(i as i64, &source)
-            .with_context(|| format!("{}: logging iteration {i}'s update", self.name))
-    }
-
     /// Ends the run at iteration `at`, closing its event file complete. A
-    /// finished run returns its figures and the [`Run`] its file holds
-    /// (`None` for one too long to keep in memory, see [`RunWriter`]); a
+    /// finished run returns its summary and the [`Run`] its file holds
+    /// (`None` for one too long to keep in memory, see [`RECORDED_VALUES`]); a
     /// diverged one returns a [`Diverged`] error, a stopped one an
     /// [`Interrupted`], each saying what was kept where.
     pub fn end(self, at: usize, ending: Ending) -> Result<(RunSummary, Option<Run>)> {
@@ -360,13 +372,17 @@ impl RunLog {
     fn close(self, at: usize, ending: &Ending) -> Result<Closed> {
         let RunLog {
             name,
-            mut summaries,
+            writer,
             progress,
+            mut lines,
+            mut views,
+            grad_stats,
             last_logged,
             through_time,
             ..
         } = self;
         progress.finish_and_clear();
+        lines.write_out();
         let (train_acc, test_acc) = match *ending {
             Ending::Finished {
                 train_acc,
@@ -376,17 +392,19 @@ impl RunLog {
         };
         let (final_loss, final_batch_acc) =
             last_logged.map_or((f32::NAN, f32::NAN), |l| (l.1, l.2));
+        // The views' last (the first layer's kernels at the last logged
+        // step) come before the run's last events.
+        if let Some(views) = &mut views {
+            views.end(&writer)?;
+        }
         let wall_time = wall_time_now();
         if !matches!(ending, Ending::Finished { .. }) {
             let mut values = describe::failure_values(wall_time);
             if let Ending::Diverged { cause, origin } = ending {
                 values.extend(describe::divergence_values(at, cause, origin));
             }
-            summaries.write_event(summary_event(at as i64, wall_time, values))?;
+            writer.add_event(&summary_event(at as i64, wall_time, values))?;
         }
-        // The summary thread holds the gradient statistics of every logged
-        // step: the finished run's figures wait for it.
-        let (mut writer, grad_stats, units) = summaries.finish_diagnosed()?;
         let summary = RunSummary {
             name,
             mean_grad: grad_stats.averages(),
@@ -394,7 +412,7 @@ impl RunLog {
             final_batch_acc,
             train_acc,
             test_acc,
-            units,
+            units: views.as_ref().and_then(Views::units),
             time_attenuation: time_attenuation(&through_time),
         };
         if let Ending::Finished { .. } = ending {
@@ -405,12 +423,16 @@ impl RunLog {
             ];
             values.extend(describe::finish_values(&summary, wall_time));
             writer
-                .write_event(&summary_event(at as i64, wall_time, values))
+                .add_event(&summary_event(at as i64, wall_time, values))
                 .with_context(|| format!("{}: logging the final accuracies", summary.name))?;
         }
-        let path = writer.path().to_path_buf();
-        let run = writer.close()?;
-        Ok(Closed { path, summary, run })
+        let path = writer.file_path().to_path_buf();
+        writer.close()?;
+        Ok(Closed {
+            path,
+            summary,
+            run: writer.take_run(),
+        })
     }
 }
 
@@ -421,45 +443,64 @@ struct Closed {
     run: Option<Run>,
 }
 
-/// A step's numbers as the summarizer copies them: the model's kernels and
-/// biases, their gradients and the batch (these two at a logged step only).
-struct Snapshot<'a> {
-    layers: Layers<'a>,
-    grads: Option<&'a GradStore>,
-    x: Option<&'a Tensor>,
+/// The tags of one layer's values at a logged step.
+struct LayerTags {
+    mean_grad: String,
+    log10_mean_grad: String,
+    grad_norm: String,
+    log10_abs_grad: String,
+    zero_grad: String,
+    grad_histogram: String,
+    weight_histogram: String,
 }
 
-/// Whose kernels (and biases) a step's statistics are of. Borrowed, not
-/// collected: [`RunLog::stepped`] makes a snapshot every training step,
-/// and almost every time nothing is copied from it.
-#[derive(Clone, Copy)]
-enum Layers<'a> {
-    /// The MLP's layers, layer 1 first.
-    Mlp(&'a Mlp),
-    /// Any model's kernels, as given to [`RunLog::start_with`] (no biases:
-    /// they serve only the MLP's diagnostics).
-    Kernels(&'a [Var]),
-}
-
-impl<'a> Layers<'a> {
-    fn kernels(self) -> Box<dyn Iterator<Item = &'a Var> + 'a> {
-        match self {
-            Layers::Mlp(model) => Box::new(model.layers.iter().map(|l| &l.kernel)),
-            Layers::Kernels(kernels) => Box::new(kernels.iter()),
-        }
-    }
-
-    fn biases(self) -> Box<dyn Iterator<Item = &'a Var> + 'a> {
-        match self {
-            Layers::Mlp(model) => Box::new(model.layers.iter().map(|l| &l.bias)),
-            Layers::Kernels(_) => Box::new(std::iter::empty()),
+impl LayerTags {
+    fn new(layer: usize) -> LayerTags {
+        LayerTags {
+            mean_grad: tags::MEAN_GRAD.tag(layer),
+            log10_mean_grad: tags::LOG10_MEAN_GRAD.tag(layer),
+            grad_norm: tags::GRAD_NORM.tag(layer),
+            log10_abs_grad: tags::LOG10_ABS_GRAD.tag(layer),
+            zero_grad: tags::ZERO_GRAD.tag(layer),
+            grad_histogram: tags::grad_histogram(layer),
+            weight_histogram: tags::weight_histogram(layer),
         }
     }
 }
 
-/// The MLP's kernels, layer 1 first (handles, not copies).
-fn kernels(model: &Mlp) -> Vec<Var> {
-    model.layers.iter().map(|l| l.kernel.clone()).collect()
+/// How many calls the writer's thread may be behind before a call waits
+/// for it: a few steps of `--log-every 1` on the default network.
+const QUEUE: usize = 256;
+
+/// The most values (scalars, histograms, texts: points of tags) a run
+/// keeps in memory for the report, about 16 MB; the default experiment at
+/// `--log-every 1` logs some 150,000 a run. A longer run's report reads
+/// its file back instead.
+const RECORDED_VALUES: usize = 1 << 20;
+
+/// The optimizer's values of a logged step: per layer (kernel), the norms
+/// of Adam's moments and the cosine of its step with the negative gradient
+/// (none for a layer not measured, or a cosine not defined).
+fn optimizer_values<'a>(
+    measures: impl Iterator<Item = Option<&'a StepMeasure>>,
+) -> Vec<summary::Value> {
+    let mut values = Vec::new();
+    for (l, measure) in measures.enumerate() {
+        let Some(measure) = measure else { continue };
+        let layer = l + 1;
+        values.push(scalar(
+            &tags::ADAM_M_NORM.tag(layer),
+            measure.m_norm() as f32,
+        ));
+        values.push(scalar(
+            &tags::ADAM_V_NORM.tag(layer),
+            measure.v_norm() as f32,
+        ));
+        if let Some(cosine) = measure.cosine() {
+            values.push(scalar(&tags::UPDATE_COSINE.tag(layer), cosine as f32));
+        }
+    }
+    values
 }
 
 /// [`stats::time_attenuation`] of the logged profiles, from each step's
@@ -470,45 +511,6 @@ fn time_attenuation(curves: &[Curve]) -> Option<f64> {
         .filter_map(|(_, c)| Some(time_profile::attenuation(c.first()?.1, c.last()?.1)))
         .collect();
     (!ratios.is_empty()).then(|| stats::time_attenuation(&ratios))
-}
-
-impl StepSource for Snapshot<'_> {
-    fn copy_grads(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        let grads = self
-            .grads
-            .context("no gradients after the optimizer's step")?;
-        for (kernel, out) in self.layers.kernels().zip(out) {
-            let grad = grads
-                .get(kernel.as_tensor())
-                .context("the loss does not depend on a layer's kernel")?;
-            crate::cpu::copy_f32(grad, out)?;
-        }
-        Ok(())
-    }
-
-    fn copy_weights(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        for (kernel, out) in self.layers.kernels().zip(out) {
-            crate::cpu::copy_f32(kernel.as_tensor(), out)?;
-        }
-        Ok(())
-    }
-
-    fn copy_biases(&self, out: &mut [Vec<f32>]) -> Result<()> {
-        for (bias, out) in self.layers.biases().zip(out) {
-            crate::cpu::copy_f32(bias.as_tensor(), out)?;
-        }
-        Ok(())
-    }
-
-    fn batch(&self) -> Result<Tensor> {
-        let x = self.x.context("no batch after the optimizer's step")?;
-        // A handle on the CPU tensor; a device's batch is copied here, on
-        // the training thread that owns the device.
-        Ok(match x.device() {
-            Device::Cpu => x.clone(),
-            _ => x.to_device(&Device::Cpu)?,
-        })
-    }
 }
 
 fn progress_bar(name: &str, cfg: &TrainConfig) -> ProgressBar {

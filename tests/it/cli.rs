@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Output;
 
-use gradscope::data::idx::{encode, IMAGES_MAGIC, LABELS_MAGIC};
-use gradscope::data::{write_split, Split};
+use gradscope::{encode_idx as encode, IMAGES_MAGIC, LABELS_MAGIC};
+use gradscope::{write_split, Split};
 
 use crate::helpers;
 

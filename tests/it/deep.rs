@@ -1,15 +1,18 @@
 //! Deep networks: 50 layers train without NaN for every activation, and at
 //! 20 layers skip connections close most of sigmoid's gradient gap.
 
-use gradscope::model::Activation;
-use gradscope::train::{train, TrainConfig};
+use gradscope::Activation;
+use gradscope::{train, Scenario, TrainConfig};
 
 use crate::helpers;
 
 /// The standard short run, `layers` deep.
 fn deep_config(activation: Activation, residual: bool, layers: usize) -> TrainConfig {
     TrainConfig {
-        residual,
+        scenario: Scenario::Mlp {
+            activation,
+            residual,
+        },
         layers,
         ..helpers::small_config(activation)
     }

@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor, Var};
-use gradscope::model::{checkpoint, Activation, Mlp};
 use gradscope::tags;
-use gradscope::train::origin::{Located, Origin, Pass, Site};
-use gradscope::train::{build_model, train, Diverged};
+use gradscope::{build_model, train, Diverged};
+use gradscope::{checkpoint, Activation, Mlp};
+use gradscope::{Located, Origin, Pass, Site};
 use gradscope_tensorboard::proto::{event, summary::value::Value};
 
 use crate::helpers;

@@ -1,7 +1,7 @@
 //! `gradscope gradcheck`: every fused op's backward pass against finite
 //! differences, one line per case.
 
-use gradscope::model::{Activation, Cell};
+use gradscope::{Activation, Cell};
 
 use crate::helpers;
 

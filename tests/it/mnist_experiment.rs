@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use clap::Parser;
-use gradscope::cli::{Cli, Command};
+use gradscope::{Cli, Command};
 
 #[test]
 fn sigmoid_vanishes_and_loses_accuracy() {
@@ -40,7 +40,7 @@ fn sigmoid_vanishes_and_loses_accuracy() {
     let Command::Train(args) = cli.command() else {
         panic!("not a training command")
     };
-    let runs = gradscope::experiment::run(&args.experiment().unwrap(), || {}).unwrap();
+    let runs = gradscope::run_experiment(&args.experiment().unwrap(), || {}).unwrap();
     let [sigmoid, relu, leaky] = &runs[..] else {
         panic!("expected three runs, got {}", runs.len())
     };

@@ -25,12 +25,13 @@ use std::path::Path;
 use std::process::Command;
 
 use candle_core::{Device, Tensor};
-use gradscope::data::{Batcher, Dataset};
-use gradscope::model::sequence_op::TimeGrads;
-use gradscope::model::{checkpoint, Activation, Cell};
-use gradscope::train::{
-    build_model, clip, forward_backward, recurrent, Engine, RecurrentConfig, TrainConfig,
+use gradscope::TimeGrads;
+use gradscope::{
+    build_model, clip_grad_norm, forward_backward, recurrent, Engine, RecurrentConfig, Scenario,
+    TrainConfig,
 };
+use gradscope::{checkpoint, Activation, Cell};
+use gradscope::{Batcher, Dataset};
 use gradscope_candle::GradMonitor;
 use gradscope_tensorboard::SummaryWriter;
 
@@ -67,7 +68,10 @@ fn mean_abs(v: &[f32]) -> f32 {
 /// One step of `BATCH` in file order, from the article's network.
 fn one_step_config(activation: Activation, residual: bool) -> TrainConfig {
     TrainConfig {
-        residual,
+        scenario: Scenario::Mlp {
+            activation,
+            residual,
+        },
         shuffle: false,
         iterations: 1,
         batch_size: BATCH,
@@ -366,7 +370,7 @@ fn torch_reference(
 fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
     let label = cell.name();
     let cfg = TrainConfig {
-        cell: Some(cell),
+        scenario: Scenario::Recurrent(cell),
         recurrent: RecurrentConfig {
             hidden: RECURRENT_HIDDEN,
             // The LSTM with its forget-gate bias set, to check that mapping too.
@@ -377,7 +381,7 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
         ..helpers::small_config(Activation::Tanh)
     };
     let device = Device::Cpu;
-    let model = recurrent::build_model(&cfg, data, &device).unwrap();
+    let model = recurrent::build_model(&cfg, cell, data, &device).unwrap();
     let weights = work.join(format!("{label}-init.safetensors"));
     let named: HashMap<String, Tensor> = model
         .named_vars()
@@ -432,7 +436,7 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
     let fused = recorded.values().unwrap();
     let probes = model.probes(BATCH, steps).unwrap();
     let standard = model.forward_probed(&x, &probes).unwrap();
-    let probe_grads = gradscope::train::loss::cross_entropy(&standard, &y)
+    let probe_grads = gradscope::cross_entropy(&standard, &y)
         .unwrap()
         .backward()
         .unwrap();
@@ -453,7 +457,7 @@ fn check_recurrent(python: &Path, data: &Dataset, work: &Path, cell: Cell) {
         );
     }
     // Clipping as torch.nn.utils.clip_grad_norm_.
-    let total = clip::clip_grad_norm(&mut grads, &model.vars(), MAX_NORM).unwrap();
+    let total = clip_grad_norm(&mut grads, &model.vars(), MAX_NORM).unwrap();
     errors.check("total norm", &[total as f32], &flat(&torch["total_norm"]));
     assert!(total > MAX_NORM, "{label}: clipping must act: {total}");
     for (name, var) in model.named_vars() {

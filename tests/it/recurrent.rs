@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 
-use gradscope::data::{write_split, Split};
 use gradscope::tags;
+use gradscope::{write_split, Split};
 
 use crate::helpers::{self, Server};
 

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use gradscope::model::Activation;
-use gradscope::report::compare;
-use gradscope::stats::RunSummary;
-use gradscope::train::{train, TrainConfig};
+use gradscope::comparison_rows;
+use gradscope::Activation;
+use gradscope::RunSummary;
+use gradscope::{train, TrainConfig};
 use gradscope_tensorboard::logdir::Logdir;
 use gradscope_tensorboard::summary::{histogram, scalar, summary_event};
 use gradscope_tensorboard::EventWriter;
@@ -440,7 +440,7 @@ fn scenario_all_writes_report_md_from_the_numbers() {
     assert!(stdout(&out).contains("REPORT.md"));
     let report = std::fs::read_to_string(logs.join("REPORT.md")).unwrap();
 
-    let rows = compare::rows(&Logdir::load(&logs).unwrap());
+    let rows = comparison_rows(&Logdir::load(&logs).unwrap());
     for row in &rows {
         let line = report
             .lines()

@@ -380,7 +380,7 @@ fn tensorboard_groups_the_seeds_and_serves_the_mean_with_its_band() {
         assert_eq!(served.len(), seeds[0].len());
         for (i, &(step, value)) in served.iter().enumerate() {
             let (a, b) = (seeds[0][i].1, seeds[1][i].1);
-            let (mean, std) = gradscope::stats::mean_std(&[a, b]).unwrap();
+            let (mean, std) = gradscope::mean_std(&[a, b]).unwrap();
             assert_eq!(step, seeds[0][i].0);
             assert!(
                 (value - (mean + std)).abs() < 1e-5,

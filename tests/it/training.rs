@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use gradscope::model::Activation;
 use gradscope::tags;
-use gradscope::train::{train, TrainConfig};
+use gradscope::Activation;
+use gradscope::{train, TrainConfig};
 use gradscope_tensorboard::logdir::Logdir;
 use gradscope_tensorboard::proto::hparams::{
     h_params_plugin_data::Data, HParamsPluginData, Status,

@@ -311,7 +311,7 @@ const SUM_LANES: usize = 16;
 /// The [`Range`] of `values`, in [`LANES`] lanes, with selects instead of
 /// branches. Compiled also for AVX-512 and AVX2 and picked at run time, as
 /// are [`sums`] and [`count`]: a histogram pass for every logged layer at
-/// every logged step makes these the summary thread's main work.
+/// every logged step makes these a writer's main work.
 #[multiversion(targets = "simd")]
 fn range(values: &[f32]) -> Range {
     let mut min = [f32::INFINITY; LANES];
@@ -342,6 +342,27 @@ fn range(values: &[f32]) -> Range {
         max: max.into_iter().fold(f32::NEG_INFINITY, f32::max),
         non_finite: non_finite.iter().map(|&n| n as usize).sum::<usize>() - (LANES - rest.len()),
     }
+}
+
+/// How many of `values` are NaN or infinite: the count [`buckets`] leaves
+/// out, without the rest of its work (a background writer's caller counts
+/// them before handing the values over). Summed as `u32`s, which the
+/// compiler vectorises (per-lane arrays as in [`range`] came out slower
+/// here), in blocks too short for a `u32` to overflow; compiled also for
+/// AVX-512 and AVX2.
+#[multiversion(targets = "simd")]
+pub(crate) fn count_non_finite(values: &[f32]) -> usize {
+    values
+        .chunks(1 << 24)
+        .map(|block| {
+            // All exponent bits set: NaN or ±infinity.
+            let count: u32 = block
+                .iter()
+                .map(|v| u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000))
+                .sum();
+            count as usize
+        })
+        .sum()
 }
 
 /// The sum and the sum of squares of finite `values`, in f64, in
@@ -548,6 +569,35 @@ mod tests {
         // empty run, 1.0's bucket, empty run, 1000's bucket, empty run to MAX
         assert_eq!(h.bucket, vec![0.0, 1.0, 0.0, 1.0, 0.0]);
         assert_eq!(*h.bucket_limit.last().unwrap(), f64::MAX);
+    }
+
+    #[test]
+    fn count_non_finite_agrees_with_buckets_at_every_length() {
+        let specials = [
+            f32::NAN,
+            f32::INFINITY,
+            -f32::NAN,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            1e-40,
+        ];
+        let values: Vec<f32> = (0..100)
+            .map(|i| {
+                if i % 3 == 0 {
+                    specials[i / 3 % specials.len()]
+                } else {
+                    i as f32
+                }
+            })
+            .collect();
+        for len in 0..values.len() {
+            let values = &values[..len];
+            assert_eq!(
+                count_non_finite(values),
+                buckets(values).non_finite,
+                "{len}"
+            );
+        }
     }
 
     #[test]

@@ -305,9 +305,20 @@ const MAX_SIDE: usize = i32::MAX as usize;
 /// An image summary of `image` under `tag`: the image itself, or a batch
 /// tiled into a grid of up to [`GRID_COLUMNS`] per row.
 pub fn image(tag: &str, image: &Image<'_>) -> Result<summary::Value, SummaryError> {
+    check_image(tag, image)?;
+    Ok(encoded(tag.to_string(), image))
+}
+
+/// Every check [`image`] makes, without the work: what a writer's caller
+/// thread runs before the background thread encodes.
+pub(crate) fn check_image(tag: &str, image: &Image<'_>) -> Result<(), SummaryError> {
     check_tag(tag)?;
     image.check(tag)?;
-    let (pixels, height, width) = image.grid(GRID_COLUMNS);
+    let columns = GRID_COLUMNS.clamp(1, image.count);
+    let (height, width) = (
+        image.count.div_ceil(columns) * image.height,
+        columns * image.width,
+    );
     if height > MAX_SIDE || width > MAX_SIDE {
         return Err(SummaryError::invalid(
             tag,
@@ -315,9 +326,15 @@ pub fn image(tag: &str, image: &Image<'_>) -> Result<summary::Value, SummaryErro
             format!("a grid under 2^31 pixels a side, got {height}x{width}"),
         ));
     }
+    Ok(())
+}
+
+/// The summary of an `image` that [`check_image`] accepted.
+pub(crate) fn encoded(tag: String, image: &Image<'_>) -> summary::Value {
+    let (pixels, height, width) = image.grid(GRID_COLUMNS);
     let encoded = encode_png(&pixels, height, width, image.channels);
-    Ok(summary::Value {
-        tag: tag.to_string(),
+    summary::Value {
+        tag,
         value: Some(summary::value::Value::Image(summary::Image {
             height: height as i32,
             width: width as i32,
@@ -325,7 +342,58 @@ pub fn image(tag: &str, image: &Image<'_>) -> Result<summary::Value, SummaryErro
             encoded_image_string: encoded,
         })),
         ..Default::default()
-    })
+    }
+}
+
+/// An [`Image`] with its pixels copied, for a writer's background thread.
+#[derive(Debug)]
+pub(crate) struct OwnedImage {
+    pixels: OwnedPixels,
+    count: usize,
+    height: usize,
+    width: usize,
+    channels: usize,
+    format: DataFormat,
+}
+
+#[derive(Debug)]
+enum OwnedPixels {
+    U8(Vec<u8>),
+    F32(Vec<f32>),
+}
+
+impl Image<'_> {
+    /// The same image with its pixels copied (a memcpy).
+    pub(crate) fn copy_pixels(&self) -> OwnedImage {
+        OwnedImage {
+            pixels: match self.pixels {
+                Pixels::U8(p) => OwnedPixels::U8(p.to_vec()),
+                Pixels::F32(p) => OwnedPixels::F32(p.to_vec()),
+            },
+            count: self.count,
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+            format: self.format,
+        }
+    }
+}
+
+impl OwnedImage {
+    /// The image, borrowing the copied pixels.
+    pub(crate) fn as_image(&self) -> Image<'_> {
+        Image {
+            pixels: match &self.pixels {
+                OwnedPixels::U8(p) => Pixels::U8(p),
+                OwnedPixels::F32(p) => Pixels::F32(p),
+            },
+            count: self.count,
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+            format: self.format,
+        }
+    }
 }
 
 #[cfg(test)]

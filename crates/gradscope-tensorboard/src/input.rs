@@ -181,12 +181,44 @@ pub trait HistogramValue: ScalarValue {
     /// The histogram summary of `values` and how many were left out as
     /// NaN or infinite.
     fn histogram(tag: &str, values: &[Self]) -> (summary::Value, usize);
+
+    /// `values` copied for a writer's background thread.
+    #[doc(hidden)]
+    fn copied(values: &[Self]) -> OwnedValues;
+
+    /// `values` handed to a writer's background thread: moved, not copied,
+    /// where the thread buckets this type as it is.
+    #[doc(hidden)]
+    fn moved(values: Vec<Self>) -> OwnedValues;
 }
 
 impl HistogramValue for f32 {
     /// The values as they are: no copy.
     fn histogram(tag: &str, values: &[f32]) -> (summary::Value, usize) {
         crate::summary::histogram(tag, values)
+    }
+
+    fn copied(values: &[f32]) -> OwnedValues {
+        OwnedValues::F32(values.to_vec())
+    }
+
+    fn moved(values: Vec<f32>) -> OwnedValues {
+        OwnedValues::F32(values)
+    }
+}
+
+impl HistogramValue for f64 {
+    fn histogram(tag: &str, values: &[f64]) -> (summary::Value, usize) {
+        narrowed(tag, values.iter().copied())
+    }
+
+    /// Copied as `f64`s (a memcpy); narrowed on the background thread.
+    fn copied(values: &[f64]) -> OwnedValues {
+        OwnedValues::F64(values.to_vec())
+    }
+
+    fn moved(values: Vec<f64>) -> OwnedValues {
+        OwnedValues::F64(values)
     }
 }
 
@@ -196,14 +228,63 @@ macro_rules! converted_histogram {
             fn histogram(tag: &str, values: &[$t]) -> (summary::Value, usize) {
                 narrowed(tag, values.iter().copied())
             }
+
+            fn copied(values: &[$t]) -> OwnedValues {
+                OwnedValues::F32(values.iter().map(|&v| v.to_f32()).collect())
+            }
+
+            fn moved(values: Vec<$t>) -> OwnedValues {
+                Self::copied(&values)
+            }
         }
     )*};
 }
-converted_histogram!(f64, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+converted_histogram!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
 
 impl<T: HistogramValue> HistogramValue for &T {
     fn histogram(tag: &str, values: &[&T]) -> (summary::Value, usize) {
         narrowed(tag, values.iter().copied())
+    }
+
+    fn copied(values: &[Self]) -> OwnedValues {
+        OwnedValues::F32(values.iter().map(|v| v.to_f32()).collect())
+    }
+
+    fn moved(values: Vec<Self>) -> OwnedValues {
+        Self::copied(&values)
+    }
+}
+
+/// Histogram values owned by a [`SummaryWriter`](crate::SummaryWriter)'s
+/// background thread, which buckets them. `f64`s stay `f64` so that a
+/// `Vec<f64>` moves there without a copy.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedValues {
+    /// Bucketed as they are.
+    F32(Vec<f32>),
+    /// Narrowed to `f32` first, as the caller's thread would.
+    F64(Vec<f64>),
+}
+
+impl OwnedValues {
+    /// How many values bucketing will leave out as NaN or infinite (an
+    /// `f64` beyond `f32`'s range counts as infinite): what `add_histogram`
+    /// returns, counted on the caller's thread in one vectorised pass.
+    pub(crate) fn non_finite(&self) -> usize {
+        match self {
+            OwnedValues::F32(v) => crate::histogram::count_non_finite(v),
+            OwnedValues::F64(v) => v.iter().filter(|&&x| !(x as f32).is_finite()).count(),
+        }
+    }
+
+    /// The histogram summary under `tag`: what
+    /// [`HistogramValues::histogram`] makes of the same values.
+    pub(crate) fn histogram(&self, tag: &str) -> summary::Value {
+        match self {
+            OwnedValues::F32(v) => crate::summary::histogram(tag, v).0,
+            OwnedValues::F64(v) => narrowed(tag, v.iter().copied()).0,
+        }
     }
 }
 
@@ -248,23 +329,35 @@ pub trait HistogramValues: sealed::Sealed {
     /// The histogram summary of the values and how many were left out as
     /// NaN or infinite.
     fn histogram(self, tag: &str) -> (summary::Value, usize);
+
+    /// The values owned, for a writer's background thread: a `Vec`'s
+    /// moved, a slice's copied, an adapter's collected as `f32`s.
+    #[doc(hidden)]
+    fn into_owned(self) -> OwnedValues;
 }
 
 macro_rules! slice_iterators {
-    ($([$($generics:tt)*] $iter:ty),* $(,)?) => {$(
+    ($([$($generics:tt)*] $iter:ty => |$it:ident| $owned:expr),* $(,)?) => {$(
         impl<$($generics)*> sealed::Sealed for $iter {}
 
         impl<$($generics)*> HistogramValues for $iter {
             fn histogram(self, tag: &str) -> (summary::Value, usize) {
                 T::histogram(tag, self.as_slice())
             }
+
+            fn into_owned(self) -> OwnedValues {
+                let $it = self;
+                $owned
+            }
         }
     )*};
 }
 slice_iterators!(
-    ['a, T: HistogramValue] std::slice::Iter<'a, T>,
-    [T: HistogramValue] std::vec::IntoIter<T>,
-    [T: HistogramValue, const N: usize] std::array::IntoIter<T, N>,
+    ['a, T: HistogramValue] std::slice::Iter<'a, T> => |it| T::copied(it.as_slice()),
+    // Collecting an `IntoIter` that has not been advanced gives back its
+    // `Vec`, buffer and all: no copy.
+    [T: HistogramValue] std::vec::IntoIter<T> => |it| T::moved(it.collect()),
+    [T: HistogramValue, const N: usize] std::array::IntoIter<T, N> => |it| T::copied(it.as_slice()),
 );
 
 macro_rules! adapters {
@@ -284,6 +377,10 @@ macro_rules! adapters {
         {
             fn histogram(self, tag: &str) -> (summary::Value, usize) {
                 narrowed(tag, self)
+            }
+
+            fn into_owned(self) -> OwnedValues {
+                OwnedValues::F32(self.map(ScalarValue::to_f32).collect())
             }
         }
     )*};
@@ -314,3 +411,45 @@ adapters!(
     [F] std::iter::FromFn<F>,
     ['a, T] std::collections::vec_deque::Iter<'a, T>,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vec_given_by_value_is_moved_not_copied() {
+        let f32s = vec![1.0f32; 1000];
+        let at = f32s.as_ptr();
+        let OwnedValues::F32(owned) = f32s.into_iter().into_owned() else {
+            panic!("f32s stay f32")
+        };
+        assert_eq!(owned.as_ptr(), at, "the same buffer");
+        let f64s = vec![1.0f64; 1000];
+        let at = f64s.as_ptr();
+        let OwnedValues::F64(owned) = f64s.into_iter().into_owned() else {
+            panic!("f64s stay f64")
+        };
+        assert_eq!(owned.as_ptr(), at, "the same buffer");
+    }
+
+    #[test]
+    fn owned_values_bucket_as_the_borrowed_ones_do() {
+        let f64s = [0.5f64, -1e39, f64::NAN, 3.0, 1e-3];
+        let narrowed: Vec<f32> = f64s.iter().map(|&x| x as f32).collect();
+        let want = crate::summary::histogram("h", &narrowed);
+        for owned in [
+            f64s.iter().into_owned(),
+            Vec::from(f64s).into_iter().into_owned(),
+            narrowed.iter().into_owned(),
+            f64s.iter().map(|x| x * 1.0).into_owned(),
+        ] {
+            assert_eq!((owned.histogram("h"), owned.non_finite()), want);
+        }
+        let ints = [3i32, -7, 0];
+        assert_eq!(
+            ints.iter().into_owned(),
+            OwnedValues::F32(vec![3.0, -7.0, 0.0])
+        );
+        assert_eq!(ints.into_iter().into_owned().non_finite(), 0);
+    }
+}

@@ -91,6 +91,9 @@
 //! - [`SummaryWriter`]: the API above, over one [`EventWriter`]; the
 //!   sealed traits [`ScalarValue`], [`Step`], [`NamedScalar`],
 //!   [`HistogramValue`] and [`HistogramValues`] say what its arguments take.
+//! - [`SummaryWriterBuilder::background`]: the bucketing, PNG and protobuf
+//!   encoding and writing of every call on one worker thread, in call order,
+//!   behind a queue of a given capacity; a call finding it full waits.
 //! - [`image`], [`audio`], [`pr_curve`], [`custom_scalars`],
 //!   [`projector`]: pure builders for those dashboards' records and files.
 //! - [`summary`]: pure builders from values to protobuf messages: scalars,
@@ -150,6 +153,7 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+mod background;
 pub mod custom_scalars;
 mod error;
 pub mod graph;
@@ -163,6 +167,7 @@ pub mod projector;
 pub mod proto;
 mod reader;
 mod record;
+mod run_file;
 pub mod storage;
 pub mod summary;
 mod summary_writer;

@@ -1,17 +1,20 @@
 //! [`SummaryWriter`]: tensorboardX's API over one event file.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::background::{Background, Job};
 use crate::custom_scalars::{layout, Category, Layout};
 use crate::error::{check_tag, SummaryError};
 use crate::graph::{graph_event, Graph};
 use crate::hparams::{session_records, HParams};
 use crate::image::Image;
 use crate::input::{HistogramValues, NamedScalar, ScalarValue, Step};
+use crate::logdir::Run;
 use crate::pr_curve::{PrCounts, DEFAULT_NUM_THRESHOLDS};
 use crate::proto::{self, summary};
+use crate::run_file::{Record, RunFile};
 use crate::summary::{summary_event, wall_time_now, RawHistogram};
 use crate::writer::{EventWriter, FileOptions};
 
@@ -20,8 +23,14 @@ use crate::writer::{EventWriter, FileOptions};
 /// otherwise.
 pub const DEFAULT_MAX_QUEUE: usize = 1024;
 
-/// Builds a [`SummaryWriter`] with a flush interval, a file-name suffix or
-/// a queue size other than the defaults.
+/// The largest queue [`SummaryWriterBuilder::background`] takes: its slots
+/// are allocated up front (about 120 bytes each), and a queue that
+/// long already holds more than a step's worth of calls.
+const MAX_BACKGROUND_CAPACITY: usize = 1 << 16;
+
+/// Builds a [`SummaryWriter`] with a flush interval, a file-name suffix, a
+/// queue size or a [background thread](SummaryWriterBuilder::background)
+/// other than the defaults.
 ///
 /// ```
 /// use std::time::Duration;
@@ -40,6 +49,10 @@ pub const DEFAULT_MAX_QUEUE: usize = 1024;
 pub struct SummaryWriterBuilder {
     logdir: PathBuf,
     options: FileOptions,
+    /// The worker's queue capacity; `None`: the calls' own thread works.
+    background: Option<usize>,
+    /// The run to record, and its most values.
+    record: Option<(String, usize)>,
 }
 
 impl SummaryWriterBuilder {
@@ -64,6 +77,72 @@ impl SummaryWriterBuilder {
         self
     }
 
+    /// Does the work of the `add_*` calls on one background thread, behind
+    /// a queue of at most `capacity` calls (not done by default).
+    ///
+    /// A call checks its arguments (bad input is still its own `Err`),
+    /// takes its data and returns: `add_histogram` moves a `Vec<f32>` or
+    /// `Vec<f64>` given by value and copies a slice; `add_image`,
+    /// `add_images` and `add_figure` copy the pixels. The bucketing, the PNG
+    /// and protobuf encoding and the write happen on the thread, in the
+    /// order the calls were made, wall times as of the call.
+    ///
+    /// When `capacity` calls wait, the next one **blocks** until the thread
+    /// takes one: nothing is dropped or reordered (0: every call waits for
+    /// the thread to take it; more than 65,536 is an error of `build`).
+    ///
+    /// A failure on the thread (a full disk) is returned by the next call
+    /// that writes an event, or by [`flush`](SummaryWriter::flush), which
+    /// waits for every queued call, or by [`close`](SummaryWriter::close);
+    /// `close` and dropping the last handle write everything queued first.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::SummaryWriter;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let writer = SummaryWriter::builder(dir.path()).background(64).build()?;
+    /// for step in 0..10 {
+    ///     let weights: Vec<f32> = vec![0.1 * step as f32; 1000];
+    ///     writer.add_histogram("weights", weights, step)?; // moved, bucketed later
+    ///     writer.add_scalar("loss", 1.0 / (step as f64 + 1.0), step)?;
+    /// }
+    /// writer.flush()?; // every call written
+    /// let read = gradscope_tensorboard::read_events(writer.file_path())?;
+    /// assert_eq!(read.events.len(), 21); // the file version, then 20
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn background(mut self, capacity: usize) -> Self {
+        self.background = Some(capacity);
+        self
+    }
+
+    /// Keeps, beside the file, the [`Run`] called `name` (its folder
+    /// relative to the logdir) that loading the file back would give, as
+    /// long as it holds at most `max_values` values (scalars, histogram
+    /// and text points; past that it is dropped, the file being whole).
+    /// [`SummaryWriter::take_run`] hands it over once the writer is closed:
+    /// a program can then report on what it wrote without reading it back.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::logdir::Logdir;
+    /// use gradscope_tensorboard::SummaryWriter;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let writer = SummaryWriter::builder(dir.path().join("relu"))
+    ///     .record_run("relu", 1 << 20)
+    ///     .build()?;
+    /// writer.add_scalar("loss", 0.5, 1)?;
+    /// writer.close()?;
+    /// let run = writer.take_run().expect("recorded");
+    /// assert_eq!(run.scalars("loss"), [(1, 0.5)]);
+    /// assert_eq!(Logdir::load(dir.path())?.runs, [run]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_run(mut self, name: &str, max_values: usize) -> Self {
+        self.record = Some((name.to_string(), max_values));
+        self
+    }
+
     /// Creates the log directory if needed and a new event file in it.
     pub fn build(self) -> Result<SummaryWriter, SummaryError> {
         let suffix = &self.options.filename_suffix;
@@ -74,19 +153,19 @@ impl SummaryWriterBuilder {
                 format!("no path separators or NUL, got {suffix:?}"),
             ));
         }
+        if let Some(capacity) = self.background.filter(|&c| c > MAX_BACKGROUND_CAPACITY) {
+            return Err(SummaryError::invalid(
+                "",
+                "capacity",
+                format!(
+                    "a background queue of at most {MAX_BACKGROUND_CAPACITY} calls, got {capacity}"
+                ),
+            ));
+        }
         let writer = EventWriter::create_with(&self.logdir, &self.options)?;
-        Ok(SummaryWriter {
-            inner: Arc::new(Inner {
-                file: writer.path().to_path_buf(),
-                logdir: self.logdir,
-                state: Mutex::new(State {
-                    writer: Some(writer),
-                    last_step: 0,
-                    layout: Vec::new(),
-                    grouped: Vec::new(),
-                }),
-            }),
-        })
+        let record = (self.record.as_ref()).map(|(name, max)| Record::new(name, *max));
+        let file = RunFile::new(writer, record);
+        SummaryWriter::with_writer(self.logdir, file, self.background)
     }
 }
 
@@ -100,7 +179,9 @@ impl SummaryWriterBuilder {
 /// threads may share it, and their values go to the same file. Values reach
 /// the OS within the flush interval (1 s by default) without a call to
 /// [`flush`](SummaryWriter::flush); dropping the last handle flushes and
-/// closes the file.
+/// closes the file. Built with
+/// [`background`](SummaryWriterBuilder::background), the writer does the
+/// work of each call on a thread of its own, in call order.
 ///
 /// ```
 /// use gradscope_tensorboard::SummaryWriter;
@@ -124,13 +205,18 @@ pub struct SummaryWriter {
 struct Inner {
     logdir: PathBuf,
     file: PathBuf,
+    /// Whether the calls hand their work to a [`Background`] worker.
+    background: bool,
     state: Mutex<State>,
+    /// The run recorded, once closed.
+    recorded: Mutex<Option<Run>>,
 }
 
 struct State {
     /// `None` once closed.
-    writer: Option<EventWriter>,
-    /// The largest step written, where `add_hparams` puts its metrics.
+    sink: Option<Sink>,
+    /// The largest step written or queued, where `add_hparams` puts its
+    /// metrics.
     last_step: i64,
     /// The categories given to `add_custom_scalars`.
     layout: Vec<Category>,
@@ -138,16 +224,32 @@ struct State {
     grouped: Vec<(String, Vec<String>)>,
 }
 
+/// Where a writer's events go.
+enum Sink {
+    /// Written by the calls' own thread.
+    File(RunFile),
+    /// Queued for the worker thread, which owns the file.
+    Worker(Background),
+}
+
 impl State {
-    fn writer(&mut self) -> Result<&mut EventWriter, SummaryError> {
-        self.writer.as_mut().ok_or(SummaryError::Closed)
+    fn sink(&mut self) -> Result<&mut Sink, SummaryError> {
+        self.sink.as_mut().ok_or(SummaryError::Closed)
+    }
+
+    /// Does `job` of an event at `step` now, or queues it for the worker.
+    fn put(&mut self, step: i64, job: Job) -> Result<(), SummaryError> {
+        match self.sink()? {
+            Sink::File(writer) => job.run(writer)?,
+            Sink::Worker(worker) => worker.send(job)?,
+        }
+        self.last_step = self.last_step.max(step);
+        Ok(())
     }
 
     fn write(&mut self, step: i64, values: Vec<summary::Value>) -> Result<(), SummaryError> {
         let event = summary_event(step, wall_time_now(), values);
-        self.writer()?.write_event(&event)?;
-        self.last_step = self.last_step.max(step);
-        Ok(())
+        self.put(step, Job::Event(event))
     }
 
     /// The custom scalars layout: the caller's categories, then one per
@@ -162,9 +264,7 @@ impl State {
             let pattern = format!("^{}/({})$", layout::escape(main), alternatives.join("|"));
             full = full.category(Category::new(main).multiline(main, [pattern]));
         }
-        let event = summary_event(0, wall_time_now(), vec![full.to_value()]);
-        self.writer()?.write_event(&event)?;
-        Ok(())
+        self.write(0, vec![full.to_value()])
     }
 }
 
@@ -185,6 +285,7 @@ impl std::fmt::Debug for SummaryWriter {
         f.debug_struct("SummaryWriter")
             .field("logdir", &self.inner.logdir)
             .field("file", &self.inner.file)
+            .field("background", &self.inner.background)
             .finish_non_exhaustive()
     }
 }
@@ -212,7 +313,37 @@ impl SummaryWriter {
                 max_queue: DEFAULT_MAX_QUEUE,
                 ..FileOptions::default()
             },
+            background: None,
+            record: None,
         }
+    }
+
+    /// A writer of `writer`'s file for the run folder `logdir`, with a
+    /// worker behind a queue of `background` jobs if that is `Some`.
+    fn with_writer(
+        logdir: PathBuf,
+        writer: RunFile,
+        background: Option<usize>,
+    ) -> Result<SummaryWriter, SummaryError> {
+        let file = writer.path().to_path_buf();
+        let sink = match background {
+            Some(capacity) => Sink::Worker(Background::start(writer, capacity)?),
+            None => Sink::File(writer),
+        };
+        Ok(SummaryWriter {
+            inner: Arc::new(Inner {
+                logdir,
+                file,
+                background: background.is_some(),
+                state: Mutex::new(State {
+                    sink: Some(sink),
+                    last_step: 0,
+                    layout: Vec::new(),
+                    grouped: Vec::new(),
+                }),
+                recorded: Mutex::new(None),
+            }),
+        })
     }
 
     /// The run folder.
@@ -321,7 +452,7 @@ impl SummaryWriter {
             }
         };
         if grown {
-            state.writer()?;
+            state.sink()?;
             state.write_layout()?;
         }
         state.write(step, points)
@@ -332,7 +463,10 @@ impl SummaryWriter {
     /// array of any primitive number, a range, or an iterator over numbers
     /// ([`HistogramValues`]); an `f32` slice is bucketed in place, others
     /// are converted to `f32` first. NaN and infinite values are left out;
-    /// the count of those left out is returned.
+    /// the count of those left out is returned. With a
+    /// [background](SummaryWriterBuilder::background) thread, a `Vec<f32>`
+    /// or `Vec<f64>` given by value moves to it, a slice is copied, other
+    /// values are converted first; the count is taken before they go.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -357,6 +491,18 @@ impl SummaryWriter {
     {
         check_tag(tag)?;
         let step = step_of(tag, step)?;
+        if self.inner.background {
+            let values = values.into_iter().into_owned();
+            let left_out = values.non_finite();
+            let job = Job::Histogram {
+                tag: tag.to_string(),
+                step,
+                wall_time: wall_time_now(),
+                values,
+            };
+            self.state().put(step, job)?;
+            return Ok(left_out);
+        }
         let (value, left_out) = values.into_iter().histogram(tag);
         self.write(step, value)?;
         Ok(left_out)
@@ -416,7 +562,22 @@ impl SummaryWriter {
                 ),
             ));
         }
-        self.write(step, crate::image::image(tag, image)?)
+        self.put_image(tag, image, step)
+    }
+
+    /// Writes the checked `image`, or hands a copy to the worker to encode.
+    fn put_image(&self, tag: &str, image: &Image<'_>, step: i64) -> Result<(), SummaryError> {
+        if !self.inner.background {
+            return self.write(step, crate::image::image(tag, image)?);
+        }
+        crate::image::check_image(tag, image)?;
+        let job = Job::Image {
+            tag: tag.to_string(),
+            step,
+            wall_time: wall_time_now(),
+            image: image.copy_pixels(),
+        };
+        self.state().put(step, job)
     }
 
     /// Adds a batch of same-sized images, tiled into one grid image (up to
@@ -437,7 +598,7 @@ impl SummaryWriter {
         step: impl Step,
     ) -> Result<(), SummaryError> {
         let step = step_of(tag, step)?;
-        self.write(step, crate::image::image(tag, images)?)
+        self.put_image(tag, images, step)
     }
 
     /// Adds an RGB figure drawn into a buffer `height` rows of `width`
@@ -550,8 +711,7 @@ impl SummaryWriter {
     pub fn add_graph(&self, graph: &Graph) -> Result<(), SummaryError> {
         let graph = graph.build()?;
         let event = graph_event(0, wall_time_now(), &graph);
-        self.state().writer()?.write_event(&event)?;
-        Ok(())
+        self.state().put(0, Job::Event(event))
     }
 
     /// Adds a precision-recall curve of binary `labels` against
@@ -646,7 +806,7 @@ impl SummaryWriter {
     ) -> Result<(), SummaryError> {
         let step = step_of(tag, step)?;
         let mut state = self.state();
-        state.writer()?;
+        state.sink()?;
         crate::projector::write_embedding(
             &self.inner.logdir,
             tag,
@@ -677,7 +837,7 @@ impl SummaryWriter {
     /// ```
     pub fn add_custom_scalars(&self, layout: &Layout) -> Result<(), SummaryError> {
         let mut state = self.state();
-        state.writer()?;
+        state.sink()?;
         state.layout = layout.categories.clone();
         state.write_layout()
     }
@@ -716,12 +876,18 @@ impl SummaryWriter {
     /// ```
     pub fn add_event(&self, event: &proto::Event) -> Result<(), SummaryError> {
         let mut state = self.state();
-        state.writer()?.write_event(event)?;
+        match state.sink()? {
+            Sink::File(writer) => writer.write_event(event)?,
+            Sink::Worker(worker) => worker.send(Job::Event(event.clone()))?,
+        }
         state.last_step = state.last_step.max(event.step);
         Ok(())
     }
 
-    /// Hands every buffered value to the OS now.
+    /// Hands every buffered value to the OS now. With a
+    /// [background](SummaryWriterBuilder::background) thread, first waits
+    /// until it has written every call queued before; a failure it met
+    /// since the last call is returned here.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -733,12 +899,21 @@ impl SummaryWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn flush(&self) -> Result<(), SummaryError> {
-        Ok(self.state().writer()?.flush()?)
+        let mut state = self.state();
+        let pending = match state.sink()? {
+            Sink::File(writer) => return Ok(writer.flush()?),
+            Sink::Worker(worker) => worker.start_flush()?,
+        };
+        // Other threads' calls may queue meanwhile.
+        drop(state);
+        pending.wait()
     }
 
     /// Flushes, syncs and closes the file, for every clone of this handle:
-    /// later calls return [`SummaryError::Closed`]. Dropping the last handle
-    /// does the same, without a way to see an error.
+    /// later calls return [`SummaryError::Closed`]. With a
+    /// [background](SummaryWriterBuilder::background) thread, it writes
+    /// every queued call first. Dropping the last handle does the same,
+    /// without a way to see an error.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -749,8 +924,28 @@ impl SummaryWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close(&self) -> Result<(), SummaryError> {
-        let writer = self.state().writer.take().ok_or(SummaryError::Closed)?;
-        Ok(writer.close()?)
+        let sink = self.state().sink.take().ok_or(SummaryError::Closed)?;
+        let run = match sink {
+            Sink::File(writer) => writer.close()?,
+            Sink::Worker(worker) => worker.close()?,
+        };
+        *self
+            .inner
+            .recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = run;
+        Ok(())
+    }
+
+    /// The run this writer recorded ([`SummaryWriterBuilder::record_run`]),
+    /// once [`close`](SummaryWriter::close) returned `Ok`: `None` before,
+    /// after it was taken, without a record, or past its limit.
+    pub fn take_run(&self) -> Option<Run> {
+        self.inner
+            .recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }
 
@@ -1158,6 +1353,12 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("`filename_suffix`"), "{e}");
+        let e = SummaryWriter::builder(dir.path())
+            .background(usize::MAX)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("argument `capacity`"), "{e}");
+        assert_eq!(dir.path().read_dir().unwrap().count(), 1, "no event file");
     }
 
     #[test]
@@ -1186,5 +1387,205 @@ mod tests {
         w.close().unwrap();
         assert!(matches!(w.close(), Err(SummaryError::Closed)));
         assert!(matches!(w.flush(), Err(SummaryError::Closed)));
+    }
+
+    /// What a test sees of `writer`'s worker, read without its lock.
+    fn probe(writer: &SummaryWriter) -> crate::background::Probe {
+        match &writer.state().sink {
+            Some(Sink::Worker(worker)) => worker.probe(),
+            _ => panic!("not a background writer"),
+        }
+    }
+
+    /// Queues `code` to run on `writer`'s worker, in order with the calls.
+    fn run_on_worker(
+        writer: &SummaryWriter,
+        code: impl FnOnce() -> Result<(), SummaryError> + Send + 'static,
+    ) {
+        writer.state().put(0, Job::Run(Box::new(code))).unwrap();
+    }
+
+    #[test]
+    fn a_call_finding_the_background_queue_full_waits_for_the_worker() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::mpsc;
+
+        let capacity = 2;
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::builder(dir.path())
+            .background(capacity)
+            .build()
+            .unwrap();
+        let probe = probe(&w);
+        // Hold the worker in a job until released: from here on nothing
+        // leaves the queue.
+        let (entered, worker_entered) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        run_on_worker(&w, move || {
+            entered.send(()).unwrap();
+            released.recv().unwrap();
+            Ok(())
+        });
+        worker_entered.recv().unwrap();
+        let returned = Arc::new(AtomicUsize::new(0));
+        let calls = capacity + 3;
+        let caller = {
+            let (w, returned) = (w.clone(), Arc::clone(&returned));
+            std::thread::spawn(move || {
+                for step in 0..calls {
+                    w.add_scalar("x", step, step).unwrap();
+                    returned.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        // The caller fills the queue, then waits in its next call; an
+        // unbounded queue would let it finish instead.
+        while probe.waits() == 0 && !caller.is_finished() {
+            std::thread::yield_now();
+        }
+        assert_eq!(probe.waits(), 1, "a call waited for a free slot");
+        assert_eq!(
+            returned.load(Ordering::SeqCst),
+            capacity,
+            "no call beyond the queue's capacity returned while the worker was held"
+        );
+        release.send(()).unwrap();
+        caller.join().unwrap();
+        let steps: Vec<i64> = scalars(&w).into_iter().map(|(s, _, _)| s).collect();
+        assert_eq!(
+            steps,
+            (0..calls as i64).collect::<Vec<_>>(),
+            "all, in order"
+        );
+    }
+
+    #[test]
+    fn a_failure_on_the_worker_reaches_the_next_call_then_flush_and_close() {
+        use std::fs::OpenOptions;
+
+        let dir = tempfile::tempdir().unwrap();
+        // Every write to /dev/full fails with ENOSPC, as on a full disk; with
+        // a queue of 2 the first event after the file version is written at
+        // once.
+        let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let options = FileOptions::new().max_queue(2);
+        let file = EventWriter::from_file(PathBuf::from("/dev/full"), full, &options).unwrap();
+        let file = RunFile::new(file, None);
+        let w = SummaryWriter::with_writer(dir.path().to_path_buf(), file, Some(4)).unwrap();
+        let probe = probe(&w);
+        w.add_scalar("x", 1.0, 0).unwrap(); // accepted: the worker fails later
+        while !probe.failed() {
+            std::thread::yield_now();
+        }
+        let e = w.add_scalar("y", 2.0, 1).unwrap_err();
+        assert!(matches!(e, SummaryError::Write(_)), "{e}");
+        let message = e.to_string();
+        assert!(
+            message.contains("/dev/full") && message.contains("No space left"),
+            "{message}"
+        );
+        // Reported once; the file stays failed, so the next job fails too.
+        w.add_histogram("z", vec![1.0f32, 2.0], 2).unwrap();
+        let e = w.flush().unwrap_err();
+        assert!(e.to_string().contains("No space left"), "{e}");
+        w.add_scalar("y", 2.0, 1).unwrap();
+        let e = w.close().unwrap_err();
+        assert!(e.to_string().contains("No space left"), "{e}");
+        assert!(matches!(w.close(), Err(SummaryError::Closed)));
+        assert!(matches!(
+            w.add_scalar("x", 1.0, 0),
+            Err(SummaryError::Closed)
+        ));
+    }
+
+    #[test]
+    fn a_failure_in_a_job_is_reported_once_by_the_next_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::builder(dir.path())
+            .background(4)
+            .build()
+            .unwrap();
+        let probe = probe(&w);
+        run_on_worker(&w, || Err(SummaryError::invalid("t", "x", "no failure")));
+        while !probe.failed() {
+            std::thread::yield_now();
+        }
+        let e = w.add_scalar("a", 1.0, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "tag \"t\": argument `x`: expected no failure"
+        );
+        w.add_scalar("b", 2.0, 1).unwrap();
+        w.close().unwrap();
+        let tags: Vec<String> = read_events(w.file_path())
+            .unwrap()
+            .events
+            .into_iter()
+            .filter_map(|e| match e.what {
+                Some(event::What::Summary(s)) => Some(s.value[0].tag.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            tags,
+            ["b"],
+            "the call that returned the failure wrote nothing"
+        );
+    }
+
+    #[test]
+    fn background_hparams_metrics_go_at_the_last_step_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::builder(dir.path())
+            .background(1)
+            .build()
+            .unwrap();
+        w.add_histogram("h", vec![1.0f64], 30).unwrap();
+        w.add_scalar("acc", 0.5, 40).unwrap();
+        w.add_image("i", &Image::hwc(&[0u8][..], 1, 1, 1), 20)
+            .unwrap();
+        w.add_hparams(&HParams::new().set("lr", 0.1), &[("acc", 0.9)])
+            .unwrap();
+        let got = values(&w);
+        let tags: Vec<(i64, &str)> = got.iter().map(|(s, v)| (*s, v.tag.as_str())).collect();
+        assert_eq!(
+            tags,
+            [
+                (30, "h"),
+                (40, "acc"),
+                (20, "i"),
+                (0, "_hparams_/experiment"),
+                (0, "_hparams_/session_start_info"),
+                (0, "_hparams_/session_end_info"),
+                (40, "acc")
+            ]
+        );
+    }
+
+    #[test]
+    fn background_add_histogram_returns_the_count_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SummaryWriter::builder(dir.path())
+            .background(4)
+            .build()
+            .unwrap();
+        let f32s = [f32::NAN, 1.0, f32::INFINITY];
+        assert_eq!(w.add_histogram("a", &f32s[..], 0).unwrap(), 2);
+        // 1e39 is beyond f32: infinite once narrowed, as bucketing sees it.
+        let f64s = vec![1e39, -1e39, f64::NAN, 2.0];
+        assert_eq!(w.add_histogram("b", f64s.clone(), 0).unwrap(), 3);
+        assert_eq!(w.add_histogram("c", &f64s, 0).unwrap(), 3);
+        assert_eq!(
+            w.add_histogram("d", f64s.iter().map(|x| x * 2.0), 0)
+                .unwrap(),
+            3
+        );
+        assert_eq!(w.add_histogram("e", [u128::MAX, 1], 0).unwrap(), 1);
+        for (_, v) in values(&w) {
+            let Some(Value::Histo(h)) = &v.value else {
+                panic!("{}: not a histogram", v.tag)
+            };
+            assert_eq!(h.num, 1.0, "{}: the one finite value", v.tag);
+        }
     }
 }

@@ -313,7 +313,7 @@ impl EventWriter {
     }
 
     /// Starts writing the new, empty `file` at `path`.
-    fn from_file(
+    pub(crate) fn from_file(
         path: PathBuf,
         file: File,
         options: &FileOptions,

@@ -23,9 +23,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gradscope::data::{write_split, Dataset, Split};
-use gradscope::model::Activation;
-use gradscope::train::TrainConfig;
+use gradscope::Activation;
+use gradscope::TrainConfig;
+use gradscope::{write_split, Dataset, Split};
 use gradscope_tensorboard::proto::{event, summary::value::Value, HistogramProto};
 use gradscope_tensorboard::{read_events, ReadEvents};
 
