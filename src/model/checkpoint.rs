@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use candle_core::{DType, Device, Tensor, Var};
+use gradscope_tensorboard::storage;
 
 use crate::model::{Architecture, Dense, Mlp};
 
@@ -55,9 +56,17 @@ impl std::error::Error for CheckpointError {
 }
 
 /// Writes the model's weights to `path` (replacing the file, which is new
-/// data the user asked for; the event files are never touched).
+/// data the user asked for; the event files are never touched). A
+/// checkpoint is a local file: an object-storage URL is refused rather
+/// than taken for the local folders `s3:/bucket/...`.
 pub fn save(model: &Mlp, path: &Path) -> Result<(), CheckpointError> {
     let write = || -> anyhow::Result<()> {
+        if storage::is_url(path) {
+            anyhow::bail!(
+                "a checkpoint is a local file, and this is an object-storage URL: give a \
+                 local path (only logdirs may be in a bucket)"
+            );
+        }
         let mut tensors = HashMap::new();
         for (i, layer) in model.layers.iter().enumerate() {
             tensors.insert(weight_name(i + 1), layer.kernel.t()?.contiguous()?);
@@ -145,6 +154,18 @@ mod tests {
             activation: ActivationFn::new(Activation::Tanh, 0.2),
             residual: false,
         }
+    }
+
+    #[test]
+    fn a_url_is_refused_not_taken_for_local_folders() {
+        let model = Mlp::new(arch(3), Init::HeNormal, 5, &Device::Cpu).unwrap();
+        let url = Path::new("s3://bucket/w.safetensors");
+        let err = format!("{:#}", anyhow::Error::from(save(&model, url).unwrap_err()));
+        assert!(
+            err.contains("s3://bucket/w.safetensors") && err.contains("local path"),
+            "{err}"
+        );
+        assert!(!Path::new("s3:").exists());
     }
 
     #[test]
