@@ -66,7 +66,7 @@ fn without_the_feature_a_url_logdir_is_refused_and_no_local_folder_is_made() {
 mod with_the_feature {
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
-    use std::process::Command;
+    use std::process::{Command, Stdio};
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
 
@@ -222,13 +222,19 @@ mod with_the_feature {
                 .arg(&data);
             command
         };
-        // All three at once, as a cluster's pods would.
-        let children: Vec<_> = (1..=3).map(|i| shard(i).output()).collect();
-        let mut shards = Vec::new();
+        // All three at once, as a cluster's pods would: started together,
+        // then waited for.
+        let children: Vec<_> = (1..=3)
+            .map(|i| {
+                let mut command = shard(i);
+                command.stdout(Stdio::piped()).stderr(Stdio::piped());
+                command.spawn().unwrap()
+            })
+            .collect();
         for (i, child) in children.into_iter().enumerate() {
-            let out = child.unwrap();
+            let out = child.wait_with_output().unwrap();
             assert!(out.status.success(), "shard {}: {}", i + 1, stderr(&out));
-            shards.push(out);
+            assert!(stdout(&out).contains("Shard "), "{}", stdout(&out));
         }
         let aggregated = succeed(gradscope(&moto).args(["aggregate", &bucket]));
         assert!(
