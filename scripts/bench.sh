@@ -37,7 +37,7 @@
 #                     all cores); gradscope uses its own setting
 #   --scale-iters A,B the two run lengths of `scale` (default 20,220)
 #   --jobs N          `whole` and `recurrent`: gradscope trains N runs at once
-#                     (--jobs N; default: gradscope's own, one per core);
+#                     (--jobs N; default: gradscope's own, half the cores);
 #                     those runs then do not count towards target 5's RSS
 #
 # Needs data/mnist (scripts/fetch-data.sh) and, for rss and scale,

@@ -289,8 +289,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub grid: Option<PathBuf>,
 
-    /// Train this many runs at once, each on its own thread. [default: the
-    /// number of cores, which measured fastest (docs/performance.md)]
+    /// Train this many runs at once, each on its own thread. [default: half
+    /// the cores, at least 1: one run per core is faster but takes more
+    /// memory than target 5 allows (docs/sweeps.md)]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
 
@@ -348,7 +349,7 @@ impl TrainArgs {
 
     /// The runs `--jobs` trains at once, resolved.
     pub fn jobs(&self) -> usize {
-        self.jobs.map_or(cores(), |j| j as usize)
+        self.jobs.map_or((cores() / 2).max(1), |j| j as usize)
     }
 
     /// What these flags (and the `--grid` file) ask to run; an error
