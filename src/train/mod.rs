@@ -297,6 +297,7 @@ pub fn train(
                 _ => save(i, &log, &optimizer, &batches),
             };
             if let Ok(Some(path)) = &saved {
+                log.continues_later();
                 eprintln!(
                     "{name}: checkpoint of iteration {i} saved to {}",
                     path.display()

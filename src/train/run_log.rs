@@ -127,6 +127,9 @@ pub struct RunLog {
     /// how many of them were clipped, and the last one's clipping.
     clip_counts: (usize, usize),
     last_clip: Option<(f64, f64)>,
+    /// Stopped with a checkpoint to continue from: what only the run's
+    /// real end writes (the views' last) is left to it.
+    continues: bool,
 }
 
 impl RunLog {
@@ -184,6 +187,7 @@ impl RunLog {
             through_time: Vec::new(),
             clip_counts: (0, 0),
             last_clip: None,
+            continues: false,
         };
         if let Opening::Resume { at, state } = opening {
             log.resume(at, state)?;
@@ -226,6 +230,13 @@ impl RunLog {
             views: self.views.as_ref().map(Views::saved),
             through_time: self.through_time.clone(),
         }
+    }
+
+    /// Marks the run as saved to continue later: a stop then leaves the
+    /// views' last image (at an earlier step, which the resumed run's
+    /// purge would keep) to the run's real end.
+    pub fn continues_later(&mut self) {
+        self.continues = true;
     }
 
     /// Hands everything logged so far to the OS: before a checkpoint, so
@@ -454,6 +465,7 @@ impl RunLog {
             grad_stats,
             last_logged,
             through_time,
+            continues,
             ..
         } = self;
         progress.finish_and_clear();
@@ -469,7 +481,7 @@ impl RunLog {
             last_logged.map_or((f32::NAN, f32::NAN), |l| (l.1, l.2));
         // The views' last (the first layer's kernels at the last logged
         // step) come before the run's last events.
-        if let Some(views) = &mut views {
+        if let (Some(views), false) = (&mut views, continues) {
             views.end(&writer)?;
         }
         let wall_time = wall_time_now();

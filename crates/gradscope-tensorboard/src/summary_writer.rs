@@ -147,8 +147,9 @@ impl SummaryWriterBuilder {
     }
 
     /// Starts the file with a `SessionLog` START at `step`, right after its
-    /// file version: TensorBoard then drops the points of this run folder's
-    /// earlier files at steps `>= step`. What a program resuming from a
+    /// file version (twice: TensorBoard's Python loader purges on a run's
+    /// second START, not its first): TensorBoard then drops the points of
+    /// this run folder's earlier files at steps `>= step`. What a program resuming from a
     /// checkpoint taken at `step` writes, so each step shows once: the
     /// points the killed run logged past its checkpoint are replaced, not
     /// doubled, and no line jumps back. This crate's
@@ -216,6 +217,10 @@ impl SummaryWriterBuilder {
         let file = RunFile::new(writer, record);
         let writer = SummaryWriter::with_writer(self.logdir, file, self.background)?;
         if let Some(step) = purge_step {
+            // Twice: TensorBoard's Python loader takes a run's first START
+            // for its session's beginning and purges on later ones only,
+            // and the earlier files may or may not hold one.
+            writer.add_event(&session_start(step))?;
             writer.add_event(&session_start(step))?;
         }
         Ok(writer)
@@ -231,7 +236,6 @@ fn session_start(step: i64) -> proto::Event {
             status: proto::session_log::SessionStatus::Start as i32,
             ..Default::default()
         })),
-        ..Default::default()
     }
 }
 
