@@ -57,7 +57,7 @@ pub mod defaults {
     pub const SEED: u64 = 1;
     /// Iterations between checkpoints (see `checkpoint`): their cost
     /// stays under 2% of a run's time (docs/guarantees.md).
-    pub const CHECKPOINT_EVERY: usize = 500;
+    pub const CHECKPOINT_EVERY: usize = 2500;
 
     /// The recurrent runs' own defaults (`rnn`, `lstm`, `gru`); iterations,
     /// batch size, learning rate, logging and seed are the article's above.
@@ -273,10 +273,16 @@ pub fn train(
     let parameters = net.parameters();
     let kernels = net.kernels();
     // What a checkpoint needs, borrowed afresh each time.
-    let save = |iteration: usize, log: &RunLog, optimizer: &Optimizer, batches: &Batcher| {
+    let mut saver = checkpoint::Saver::new(run_dir);
+    let save = |saver: &mut checkpoint::Saver,
+                iteration: usize,
+                log: &RunLog,
+                optimizer: &Optimizer,
+                batches: &Batcher| {
         let Optimizer::Fused(adam) = optimizer else {
             return Ok(None);
         };
+        // Every step the checkpoint has done is in the file first.
         log.flush()?;
         let snapshot = checkpoint::Snapshot {
             iteration,
@@ -286,7 +292,7 @@ pub fn train(
             batcher: batches,
             log: log.state(),
         };
-        anyhow::Ok(Some(checkpoint::save(run_dir, snapshot)?))
+        anyhow::Ok(Some(saver.start(snapshot)?))
     };
 
     let mut labels = Vec::new();
@@ -294,7 +300,8 @@ pub fn train(
         if let Some(signal) = interrupt::requested() {
             let saved = match cfg.checkpoint_every {
                 0 => Ok(None),
-                _ => save(i, &log, &optimizer, &batches),
+                _ => save(&mut saver, i, &log, &optimizer, &batches)
+                    .and_then(|path| Ok(saver.finish().map(|()| path)?)),
             };
             if let Ok(Some(path)) = &saved {
                 log.continues_later();
@@ -339,7 +346,7 @@ pub fn train(
         log.stepped(i)?;
         let done = i + 1;
         if cfg.checkpoint_every > 0 && done % cfg.checkpoint_every == 0 && done < cfg.iterations {
-            save(done, &log, &optimizer, &batches)?;
+            save(&mut saver, done, &log, &optimizer, &batches)?;
         }
     }
 
@@ -353,8 +360,10 @@ pub fn train(
     if let Some(path) = &cfg.save {
         net.save(path)?;
     }
-    // Finished: nothing continues from it. A checkpoint left behind (the
-    // removal failing) is harmless, a finished run is never resumed.
+    // Finished: nothing continues from it. A checkpoint left behind (its
+    // write or the removal failing) is harmless, a finished run is never
+    // resumed.
+    let _ = saver.finish();
     let _ = checkpoint::remove(run_dir);
     Ok((summary, run))
 }
