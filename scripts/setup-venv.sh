@@ -4,8 +4,8 @@
 # PyTorch with safetensors (the gradient check) and tensorboardX with the
 # Pillow and soundfile its add_image and add_audio need (the
 # gradscope-tensorboard test that compares records with tensorboardX's; a
-# few MB beside torch), and pandas (the `export` test reads its CSV and
-# JSON Lines back). Idempotent.
+# few MB beside torch), and pandas with pyarrow (the `export` test reads its
+# CSV, JSON Lines and Parquet back). Idempotent.
 #   scripts/setup-venv.sh            # or GRADSCOPE_VENV=/some/dir scripts/setup-venv.sh
 set -euo pipefail
 
@@ -13,14 +13,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${GRADSCOPE_VENV:-$root/.venv}"
 # Pinned so a release cannot change what the tests check overnight.
 packages=(tensorboard==2.21.0 torch==2.15.0 safetensors==0.8.0
-          tensorboardX==2.6.5 pillow==13.0.0 soundfile==0.14.0 pandas==2.2.3)
+          tensorboardX==2.6.5 pillow==13.0.0 soundfile==0.14.0 pandas==2.2.3
+          pyarrow==26.0.1)
 check='
-import sys, tensorboard, torch, safetensors, tensorboardX, PIL, soundfile, pandas
+import sys, tensorboard, torch, safetensors, tensorboardX, PIL, soundfile, pandas, pyarrow
 wanted = dict(p.split("==") for p in sys.argv[1:])
 found = {"tensorboard": tensorboard.__version__, "torch": torch.__version__.split("+")[0],
          "safetensors": safetensors.__version__, "tensorboardX": tensorboardX.__version__,
          "pillow": PIL.__version__, "soundfile": soundfile.__version__,
-         "pandas": pandas.__version__}
+         "pandas": pandas.__version__, "pyarrow": pyarrow.__version__}
 sys.exit(found != wanted)
 '
 

@@ -20,7 +20,8 @@ scripts/setup-system.sh
 scripts/setup-venv.sh
 scripts/fetch-data.sh mnist
 cargo fmt --all -- --check
-cargo clippy --release --all-targets -- -D warnings
+# --features parquet: `export --format parquet` is built and tested too.
+cargo clippy --release --all-targets --features parquet -- -D warnings
 # The tests that need the venv and the data fail, rather than skip, when
 # these are set: TensorBoard's (GRADSCOPE_PYTHON), tensorboardX's
 # (GRADSCOPE_TBX_PYTHON, the same venv) and MNIST's; the last also makes
@@ -29,4 +30,4 @@ python="${GRADSCOPE_PYTHON:-${GRADSCOPE_VENV:-$PWD/.venv}/bin/python}"
 GRADSCOPE_PYTHON="$python" \
 GRADSCOPE_TBX_PYTHON="${GRADSCOPE_TBX_PYTHON:-$python}" \
 GRADSCOPE_REQUIRE_MNIST=1 \
-    cargo test --release --no-fail-fast "$@"
+    cargo test --release --features parquet --no-fail-fast "$@"

@@ -120,8 +120,8 @@ pub struct ExportArgs {
     /// The logdir (or one event file) to export.
     pub logdir: PathBuf,
     /// Write to this file (replaced whole, through a temporary file beside
-    /// it) instead of stdout.
-    #[arg(long, short)]
+    /// it) instead of stdout; needed for parquet.
+    #[arg(long, short, required_if_eq("format", "parquet"))]
     pub output: Option<PathBuf>,
     /// The file format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]

@@ -57,7 +57,7 @@ pub mod defaults {
     pub const SEED: u64 = 1;
     /// Iterations between checkpoints (see `checkpoint`): their cost
     /// stays under 2% of a run's time (docs/guarantees.md).
-    pub const CHECKPOINT_EVERY: usize = 2500;
+    pub const CHECKPOINT_EVERY: usize = 5000;
 
     /// The recurrent runs' own defaults (`rnn`, `lstm`, `gru`); iterations,
     /// batch size, learning rate, logging and seed are the article's above.
