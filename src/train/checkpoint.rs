@@ -442,6 +442,15 @@ pub fn load(run_dir: &Path, cfg: &TrainConfig) -> Result<Option<Checkpoint>, Res
     // Settings first: a different network would fail the shapes anyway,
     // and the setting is what the user needs to hear about.
     check_settings(&checkpoint, cfg)?;
+    if checkpoint.iteration > cfg.iterations || checkpoint.adam_steps < 0 {
+        return Err(ResumeError::Unreadable {
+            path: checkpoint.path,
+            problem: format!(
+                "it is at iteration {} with {} optimizer steps, outside the run's {} iterations",
+                checkpoint.iteration, checkpoint.adam_steps, cfg.iterations
+            ),
+        });
+    }
     Ok(Some(checkpoint))
 }
 
@@ -682,5 +691,53 @@ impl Checkpoint {
         }
         adam.restore_steps(adam_steps);
         Ok(log)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run log's figures come back exactly, the last loss to the bit.
+    #[test]
+    fn the_log_state_round_trips_exactly() {
+        let log = LogState {
+            grad_sums: vec![0.1, 1e-300, f64::MAX],
+            grad_steps: 7,
+            last_logged: Some((600, 0.1, f32::from_bits(0x3f00_0001))),
+            next_diagnosed: 800,
+            clip_counts: (3, 1),
+            views: Some(ViewsState {
+                first: Some(0),
+                last: Some(600),
+                units: vec![0.25, 0.0],
+                last_first_kernel: vec![1.5, -2.0],
+            }),
+            through_time: vec![(0, vec![(1, 0.5), (28, 1e-9)]), (200, vec![(1, 2.0)])],
+        };
+        let (mut tensors, mut meta) = (Vec::new(), HashMap::new());
+        encode_log(&log, &mut tensors, &mut meta).unwrap();
+        let mut by_name: HashMap<String, Tensor> = tensors.into_iter().collect();
+        let mut take = |name: &str, _: DType| by_name.remove(name).ok_or(name.to_string());
+        let number = |key: &str| meta[key].parse::<usize>().map_err(|e| e.to_string());
+        assert_eq!(decode_log(&meta, &mut take, &number).unwrap(), log);
+    }
+
+    /// A safetensors file that is not a run checkpoint says so.
+    #[test]
+    fn other_files_are_refused_with_what_is_wrong() {
+        let weights = [("layer1.weight", f32_tensor(&[1.0]).unwrap())];
+        let plain = safetensors::serialize(weights.clone(), None).unwrap();
+        assert!(decode(&plain).err().unwrap().contains("no format"));
+        let other = HashMap::from([("format".to_string(), "pt".to_string())]);
+        let foreign = safetensors::serialize(weights, Some(other)).unwrap();
+        assert!(decode(&foreign)
+            .err()
+            .unwrap()
+            .contains("its format is \"pt\""));
+        assert!(decode(b"not at all")
+            .err()
+            .unwrap()
+            .contains("not a safetensors"));
     }
 }

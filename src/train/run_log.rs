@@ -197,8 +197,15 @@ impl RunLog {
 
     /// Continues at iteration `at` from `state` ([`state`](Self::state)).
     fn resume(&mut self, at: usize, state: LogState) -> Result<()> {
+        let first_kernel = self.kernels.first().map_or(0, |k| k.elem_count());
+        let views_fit = match &state.views {
+            // The last diagnosed step's kernel, which the run's end draws.
+            Some(v) => v.last.is_none() || v.last_first_kernel.len() == first_kernel,
+            None => true,
+        };
         if state.grad_sums.len() != self.kernels.len()
             || state.views.is_some() != self.views.is_some()
+            || !views_fit
         {
             anyhow::bail!(
                 "{}: the checkpoint's run log is of another network ({} layers, views {})",
