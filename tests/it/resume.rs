@@ -191,7 +191,12 @@ fn steps(json: &serde_json::Value, run: &str, tag: &str) -> Vec<i64> {
 /// runs, bit for bit: final weights, `test_acc`, every scalar at every
 /// step, through our reader and (with Python) TensorBoard's, each step
 /// once.
-fn assert_same_runs(uninterrupted: &Path, resumed: &Path, saves: &[(PathBuf, PathBuf)]) {
+fn assert_same_runs(
+    uninterrupted: &Path,
+    resumed: &Path,
+    saves: &[(PathBuf, PathBuf)],
+    iterations: usize,
+) {
     for (a, b) in saves {
         let (a_bytes, b_bytes) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
         assert!(a_bytes == b_bytes, "final weights differ: {a:?} {b:?}");
@@ -223,7 +228,7 @@ fn assert_same_runs(uninterrupted: &Path, resumed: &Path, saves: &[(PathBuf, Pat
     );
     for run in ours_a.keys() {
         let loss = steps(&tb_b, run, "loss");
-        let expected: Vec<i64> = (0..ITERATIONS as i64).step_by(LOG_EVERY).collect();
+        let expected: Vec<i64> = (0..iterations as i64).step_by(LOG_EVERY).collect();
         assert_eq!(loss, expected, "{run}: each logged step once, in order");
     }
     let runs = |json: &serde_json::Value| json["runs"].as_object().unwrap().clone();
@@ -285,7 +290,7 @@ fn a_run_killed_with_sigkill_resumes_bit_for_bit() {
         killed.last(),
         resumed.first()
     );
-    assert_same_runs(&a, &b, &[(save_a, save_b)]);
+    assert_same_runs(&a, &b, &[(save_a, save_b)], ITERATIONS);
 }
 
 #[test]
@@ -299,7 +304,7 @@ fn sigterm_saves_a_checkpoint_that_resumes_bit_for_bit() {
 
     let child = command(&data, &b, &save_b, &[])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let status = signal_after_checkpoints(child, &relu_dir(&b), 1, libc::SIGTERM);
@@ -308,7 +313,42 @@ fn sigterm_saves_a_checkpoint_that_resumes_bit_for_bit() {
     // where the run stopped (rarely on a multiple of CHECKPOINT_EVERY).
     let out = succeeded(command(&data, &b, &save_b, &["--resume"]).output().unwrap());
     assert!(out.contains("Resuming relu from "), "{out}");
-    assert_same_runs(&a, &b, &[(save_a, save_b)]);
+    assert_same_runs(&a, &b, &[(save_a, save_b)], ITERATIONS);
+}
+
+/// An LSTM's iterations take some 5 times an MLP's.
+const LSTM_ITERATIONS: usize = 5_000;
+
+/// A recurrent run (an LSTM) stopped by SIGTERM and resumed: its
+/// gradient-through-time curves and figure come back with the rest.
+#[test]
+fn a_stopped_lstm_run_resumes_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    helpers::write_synthetic(&data, 300, 60);
+    let lstm = |logdir: &Path, extra: &[&str]| {
+        let mut cmd = helpers::gradscope();
+        cmd.args(["--scenario", "lstm", "--hidden", "8", "--no-progress"])
+            .args(["--iterations", &LSTM_ITERATIONS.to_string()])
+            .args(["--log-every", &LOG_EVERY.to_string()])
+            .args(["--checkpoint-every", &CHECKPOINT_EVERY.to_string()])
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--logdir")
+            .arg(logdir)
+            .args(extra);
+        cmd
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    succeeded(lstm(&a, &[]).output().unwrap());
+    let child = (lstm(&b, &[]).stdout(Stdio::null()).stderr(Stdio::null()))
+        .spawn()
+        .unwrap();
+    let status = signal_after_checkpoints(child, &b.join("lstm-h8"), 1, libc::SIGTERM);
+    assert_eq!(status.code(), Some(143));
+    let out = succeeded(lstm(&b, &["--resume"]).output().unwrap());
+    assert!(out.contains("Resuming lstm-h8 from "), "{out}");
+    assert_same_runs(&a, &b, &[], LSTM_ITERATIONS);
 }
 
 #[test]
@@ -335,7 +375,7 @@ fn a_killed_seed_sweep_shard_reruns_to_the_same_runs() {
     // With several runs, --save gets the run's name: a-relu-seed-1.st.
     let file = |prefix: &str, seed: usize| dir.path().join(format!("{prefix}-relu-seed-{seed}.st"));
     let saves = [1, 3].map(|seed| (file("a", seed), file("b", seed)));
-    assert_same_runs(&a, &b, &saves);
+    assert_same_runs(&a, &b, &saves, ITERATIONS);
 }
 
 #[test]
