@@ -119,6 +119,11 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
             if let Scenario::Recurrent(_) = run.config.scenario {
                 recurrent::check(&run.config, &data)?;
             }
+            // And every checkpoint to continue from, read and matched
+            // against the flags: a mismatch stops the plan before any run.
+            if resuming {
+                crate::train::checkpoint::load(&logdir.join(&run.name), &run.config)?;
+            }
         }
         // Runs that train at once share one display, and say whose each line is.
         let bars = ((*jobs).min(todo.len()) > 1).then(indicatif::MultiProgress::new);

@@ -272,9 +272,15 @@ fn a_run_killed_with_sigkill_resumes_bit_for_bit() {
 
     kill_past_a_checkpoint(|| command(&data, &b, &save_b, &[]), &relu_dir(&b), &b);
     assert!(!save_b.exists(), "the killed run did not finish");
+    // A kill in the middle of writing the next checkpoint leaves its
+    // temporary file cut short beside the last one, which stays whole.
+    let checkpoint = std::fs::read(relu_dir(&b).join(CHECKPOINT)).unwrap();
+    let temp = relu_dir(&b).join(format!("{CHECKPOINT}.tmp"));
+    std::fs::write(&temp, &checkpoint[..checkpoint.len() / 3]).unwrap();
 
     let out = succeeded(command(&data, &b, &save_b, &["--resume"]).output().unwrap());
     assert!(out.contains("Resuming relu from "), "{out}");
+    assert!(!temp.exists(), "the finished run left no checkpoint file");
     let files = helpers::event_files(&relu_dir(&b));
     assert_eq!(files.len(), 2, "a new file");
     // The killed file logged past the checkpoint: those steps were purged,
