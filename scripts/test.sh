@@ -25,7 +25,8 @@ scripts/setup-venv.sh
 scripts/fetch-data.sh mnist
 cargo fmt --all -- --check
 cargo clippy --release --all-targets -- -D warnings
-cargo clippy --release --all-targets --features object-store -- -D warnings
+# With the features: object storage, and `export --format parquet`.
+cargo clippy --release --all-targets --features object-store,parquet -- -D warnings
 # The tests that need the venv and the data fail, rather than skip, when
 # these are set: TensorBoard's (GRADSCOPE_PYTHON), tensorboardX's
 # (GRADSCOPE_TBX_PYTHON, the same venv) and MNIST's; the last also makes
@@ -34,8 +35,8 @@ python="${GRADSCOPE_PYTHON:-${GRADSCOPE_VENV:-$PWD/.venv}/bin/python}"
 GRADSCOPE_PYTHON="$python" \
 GRADSCOPE_TBX_PYTHON="${GRADSCOPE_TBX_PYTHON:-$python}" \
 GRADSCOPE_REQUIRE_MNIST=1 \
-    cargo test --release --no-fail-fast --features object-store "$@"
-# Without the feature: a URL logdir refused, no local folder made, and no
+    cargo test --release --no-fail-fast --features object-store,parquet "$@"
+# Without the features: a URL logdir refused, no local folder made, and no
 # object-storage dependency in the default build.
 cargo test --release --no-fail-fast -p gradscope-tensorboard --lib storage
 cargo test --release --no-fail-fast --test it object_store

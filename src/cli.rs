@@ -12,6 +12,7 @@ use crate::model::checkpoint::CheckpointError;
 use crate::model::{Activation, Cell, Init, DEFAULT_LEAKY_SLOPE};
 use crate::report::export::{ExportFormat, Histograms, Options as ExportOptions};
 use crate::table::Format;
+use crate::train::checkpoint::{ResumeError, Setting};
 use crate::train::{
     defaults, ConfigError, DeviceChoice, Diverged, Engine, RecurrentConfig, RecurrentUnsupported,
     Scenario, TrainConfig,
@@ -119,8 +120,8 @@ pub struct ExportArgs {
     /// The logdir (or one event file) to export.
     pub logdir: PathBuf,
     /// Write to this file (replaced whole, through a temporary file beside
-    /// it) instead of stdout.
-    #[arg(long, short)]
+    /// it) instead of stdout; needed for parquet.
+    #[arg(long, short, required_if_eq("format", "parquet"))]
     pub output: Option<PathBuf>,
     /// The file format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
@@ -302,6 +303,20 @@ pub struct TrainArgs {
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
 
+    /// Save a checkpoint in each run's folder every N iterations, and when
+    /// stopped by Ctrl-C or SIGTERM: the weights, Adam's state, the batch
+    /// order and position, and the settings (0: never). The default costs
+    /// under 2% of a run's time. Removed once the run finishes.
+    #[arg(long, value_name = "N", default_value_t = defaults::CHECKPOINT_EVERY as u64)]
+    pub checkpoint_every: u64,
+
+    /// Continue the plan: skip its runs that finished, and continue each
+    /// other one from its checkpoint, in its folder (from step 0 where
+    /// there is none); TensorBoard shows each step once. The flags must be
+    /// those the runs were started with. --shard reruns do this anyway.
+    #[arg(long)]
+    pub resume: bool,
+
     /// Don't draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -397,6 +412,7 @@ impl TrainArgs {
                 ..RecurrentConfig::default()
             },
             clip_norm: self.clip_norm,
+            checkpoint_every: self.checkpoint_every as usize,
             ..TrainConfig::article(Activation::Sigmoid)
         };
         let grid = Grid {
@@ -412,6 +428,7 @@ impl TrainArgs {
             config,
             grid,
             shard: self.shard,
+            resume: self.resume,
             jobs: self.jobs(),
             logdir: self.logdir.clone(),
             data_dir: self.data_dir(),
@@ -480,6 +497,30 @@ pub fn error_message(err: &anyhow::Error) -> String {
     message
 }
 
+/// The flag that sets `setting`.
+fn setting_flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Scenario => "--scenario",
+        Setting::LeakySlope => "--leaky-slope",
+        Setting::Dataset => "--dataset",
+        Setting::Layers => "--layers",
+        Setting::Hidden | Setting::RecurrentHidden => "--hidden",
+        Setting::Init | Setting::RecurrentInit => "--init",
+        Setting::InitFrom => "--init-from",
+        Setting::Shuffle => "--no-shuffle",
+        Setting::Iterations => "--iterations",
+        Setting::BatchSize => "--batch-size",
+        Setting::Lr => "--lr",
+        Setting::LogEvery => "--log-every",
+        Setting::Seed => "--seed",
+        Setting::Engine => "--engine",
+        Setting::Device => "--device",
+        Setting::Sequence => "--sequence",
+        Setting::ForgetBias => "--forget-bias",
+        Setting::ClipNorm => "--clip-norm",
+    }
+}
+
 /// `cause` worded with the flag that set the value it is about.
 fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = cause.downcast_ref::<ConfigError>() {
@@ -521,6 +562,32 @@ fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
                 path.display()
             ),
         });
+    }
+    if let Some(e) = cause.downcast_ref::<ResumeError>() {
+        if let ResumeError::SettingDiffers {
+            path,
+            setting,
+            saved,
+            now,
+        } = e
+        {
+            let flag = setting_flag(*setting);
+            // A switch is given or not; "none" is an option left out.
+            let worded = |value: &str| match (setting, value) {
+                (Setting::Shuffle, "true") => format!("without {flag}"),
+                (Setting::Shuffle, _) => format!("with {flag}"),
+                (_, "none") => format!("without {flag}"),
+                (_, value) => format!("with {flag} {value}"),
+            };
+            return Some(format!(
+                "{flag}: checkpoint {} was taken {}, this run is {}; resume with the flags \
+                 the run started with, or remove the checkpoint to start it over",
+                path.display(),
+                worded(saved),
+                worded(now)
+            ));
+        }
+        return None;
     }
     if let Some(e) = cause.downcast_ref::<CheckpointError>() {
         return Some(match e {

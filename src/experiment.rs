@@ -44,9 +44,13 @@ pub struct Experiment {
     /// The lists of settings (scenarios among them) and the seeds
     /// ([`plan`]); the default is one run, of `config`.
     pub grid: Grid,
-    /// Only this slice of the plan, skipping its runs that finished;
-    /// `None`: every run, and then the seed groups' aggregates and REPORT.md.
+    /// Only this slice of the plan, skipping its runs that finished and
+    /// resuming those that did not (as `resume` does); `None`: every run,
+    /// and then the seed groups' aggregates and REPORT.md.
     pub shard: Option<Shard>,
+    /// Skip the runs that finished, and continue the others from their
+    /// checkpoints (from step 0 where there is none), each in its folder.
+    pub resume: bool,
     /// How many runs train at once, each on its own thread (at least 1).
     pub jobs: usize,
     /// Where the runs go, one folder each.
@@ -68,10 +72,16 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
         config,
         grid,
         shard,
+        resume,
         jobs,
         logdir,
         data_dir,
     } = experiment;
+    let resuming = *resume || shard.is_some();
+    let config = &TrainConfig {
+        resume: resuming,
+        ..config.clone()
+    };
     let all = plan::plan(config, grid)?;
     let names: Vec<String> = all.iter().map(|r| r.name.clone()).collect();
     check_logdir(logdir, &names)?;
@@ -83,6 +93,8 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
     let mut todo = plan::slice(all, *shard);
     if let Some(shard) = shard {
         say!("Shard {shard}: {} of the plan's {total} runs", todo.len());
+    }
+    if resuming {
         todo.retain(|run| {
             let done = run_finished(&logdir.join(&run.name));
             if done {
@@ -108,6 +120,11 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
             if let Scenario::Recurrent(_) = run.config.scenario {
                 recurrent::check(&run.config, &data)?;
             }
+            // And every checkpoint to continue from, read and matched
+            // against the flags: a mismatch stops the plan before any run.
+            if resuming {
+                crate::train::checkpoint::load(&logdir.join(&run.name), &run.config)?;
+            }
         }
         // Runs that train at once share one display, and say whose each line is.
         let bars = ((*jobs).min(todo.len()) > 1).then(indicatif::MultiProgress::new);
@@ -123,7 +140,7 @@ pub fn run(experiment: &Experiment, after_run: impl Fn() + Sync) -> Result<Vec<R
         say!("\n{}", vanishing_table(&runs));
         say!("{}", diagnosis_text(&runs));
     } else {
-        say!("Nothing to train: every run of this shard finished already.");
+        say!("Nothing to train: every run finished already.");
     }
     if let Some(shard) = shard {
         say!(
@@ -217,7 +234,16 @@ fn train_run(
         None => say!("{line}"),
     };
     let run_dir = logdir.join(name);
-    if has_event_files(&run_dir) {
+    let checkpoint = crate::train::checkpoint::path(&run_dir);
+    if run.config.resume && checkpoint.exists() {
+        say_above(format!("Resuming {name} from {}", checkpoint.display()));
+    } else if run.config.resume && has_event_files(&run_dir) {
+        say_above(format!(
+            "Note: {} has no checkpoint; {name} starts over, and TensorBoard drops the \
+             points of its earlier files.",
+            run_dir.display()
+        ));
+    } else if has_event_files(&run_dir) {
         say_above(format!(
             "Note: {} already holds event files; this run adds a new file beside them \
              and TensorBoard shows both under one run. Use another log directory to keep them apart.",

@@ -16,6 +16,18 @@ pub struct Batcher {
     rng: Option<ChaCha8Rng>,
 }
 
+/// A [`Batcher`]'s place in its epochs ([`Batcher::position`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatcherPosition {
+    /// This epoch's order of the images.
+    pub order: Vec<usize>,
+    /// Where in it the next batch starts.
+    pub next: usize,
+    /// How far the shuffling RNG has run (in 32-bit words); `None` for
+    /// batches in file order.
+    pub rng_word: Option<u128>,
+}
+
 impl Batcher {
     /// Batches in an order reshuffled every epoch. `batch_size` must be
     /// between 1 and `len`.
@@ -54,6 +66,49 @@ impl Batcher {
         batch
     }
 
+    /// Where the batcher is: with the seed it was made with, what
+    /// [`restore`](Self::restore) continues from exactly.
+    pub fn position(&self) -> BatcherPosition {
+        BatcherPosition {
+            order: self.order.clone(),
+            next: self.next,
+            rng_word: self.rng.as_ref().map(ChaCha8Rng::get_word_pos),
+        }
+    }
+
+    /// Puts a batcher made as the saved one was (same length, batch size
+    /// and seed) at `position`; says what does not fit otherwise.
+    pub fn restore(&mut self, position: BatcherPosition) -> Result<(), String> {
+        let len = self.order.len();
+        if position.order.len() != len {
+            return Err(format!(
+                "its batch order covers {} images, the training set has {len}",
+                position.order.len()
+            ));
+        }
+        let mut seen = vec![false; len];
+        for &i in &position.order {
+            if i >= len || std::mem::replace(&mut seen[i], true) {
+                return Err("its batch order is not a permutation of the training set".into());
+            }
+        }
+        if position.next > len {
+            return Err(format!(
+                "its next batch starts at {}, past the {len} images",
+                position.next
+            ));
+        }
+        match (&mut self.rng, position.rng_word) {
+            (Some(rng), Some(word)) => rng.set_word_pos(word),
+            (None, None) => {}
+            (Some(_), None) => return Err("it was taken in file order, not shuffled".into()),
+            (None, Some(_)) => return Err("it was shuffled, not taken in file order".into()),
+        }
+        self.order = position.order;
+        self.next = position.next;
+        Ok(())
+    }
+
     /// Fills `pixels` (as f32 in [0, 1]) and `labels` with the next batch.
     pub fn next_batch(&mut self, split: &Split, pixels: &mut Vec<f32>, labels: &mut Vec<u32>) {
         pixels.clear();
@@ -80,6 +135,26 @@ mod tests {
         second_epoch.sort();
         second_epoch.dedup();
         assert_eq!((first_epoch.len(), second_epoch.len()), (9, 9));
+    }
+
+    /// A batcher put at another's position draws the same batches from
+    /// there on, across epochs (reshuffles included).
+    #[test]
+    fn a_restored_batcher_continues_exactly() {
+        let mut a = Batcher::shuffled(100, 30, 5);
+        for _ in 0..4 {
+            a.next_indices();
+        }
+        let mut b = Batcher::shuffled(100, 30, 5);
+        b.restore(a.position()).unwrap();
+        for _ in 0..20 {
+            assert_eq!(a.next_indices(), b.next_indices());
+        }
+        let mut wrong = a.position();
+        wrong.order[0] = wrong.order[1];
+        assert!(b.restore(wrong).unwrap_err().contains("permutation"));
+        let in_order = Batcher::in_order(100, 30).position();
+        assert!(b.restore(in_order).unwrap_err().contains("file order"));
     }
 
     #[test]

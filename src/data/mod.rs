@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use multiversion::multiversion;
 
-pub use batches::Batcher;
+pub use batches::{Batcher, BatcherPosition};
 pub use sequence::{Sequence, SequenceError};
 
 /// Images and their labels, in file order.

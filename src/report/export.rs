@@ -18,6 +18,10 @@
 //! `scripts/` writes them; `float()` in Python reads them). A cell that
 //! does not apply to a row is empty in CSV and absent in JSON Lines.
 //!
+//! Parquet ([`parquet`], with the `parquet` feature) has the same columns
+//! typed: strings, `step` int64, the rest doubles, null where a number does
+//! not apply, non-finite ones as they are.
+//!
 //! With an output file, the rows go to a temporary file beside it, renamed
 //! over it once complete: a failure leaves no half-written file.
 
@@ -33,6 +37,9 @@ use gradscope_tensorboard::proto::{event, DataType, HistogramProto, TensorProto}
 use gradscope_tensorboard::EventReader;
 use regex::Regex;
 
+#[cfg(feature = "parquet")]
+mod parquet;
+
 /// The file format of `export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -40,6 +47,9 @@ pub enum ExportFormat {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// One Apache Parquet file (to a file only; builds with the `parquet`
+    /// feature).
+    Parquet,
 }
 
 /// How `export` writes histograms.
@@ -73,9 +83,13 @@ pub fn run(logdir: &Path, output: Option<&Path>, options: &Options) -> Result<()
     if failed > 0 {
         bail!("{failed} event file(s) could not be read (see above); nothing exported");
     }
-    let result = match output {
-        Some(path) => write_atomically(path, |out| export(&logdir, options, out)),
-        None => {
+    let result = match (output, options.format) {
+        (None, ExportFormat::Parquet) => bail!("a Parquet export goes to a file, not to stdout"),
+        (Some(path), ExportFormat::Parquet) => {
+            write_atomically(path, |out| export_parquet(&logdir, options, out))
+        }
+        (Some(path), _) => write_atomically(path, |out| export(&logdir, options, out)),
+        (None, _) => {
             let mut out = BufWriter::new(io::stdout().lock());
             export(&logdir, options, &mut out).and_then(|stats| {
                 out.flush()?;
@@ -217,11 +231,45 @@ struct Row<'a> {
     numbers: Vec<(&'static str, f64)>,
 }
 
+/// The rows as CSV or JSON Lines into `out`.
 fn export(logdir: &Logdir, options: &Options, out: &mut impl Write) -> io::Result<Stats> {
     let columns = columns(options.histograms);
     if options.format == ExportFormat::Csv {
         writeln!(out, "{}", columns.join(","))?;
     }
+    export_rows(logdir, options, &mut |row| {
+        write_row(out, options.format, columns, row)
+    })
+}
+
+/// The rows as one Parquet file into `out`.
+#[cfg(feature = "parquet")]
+fn export_parquet<W: Write + Send>(
+    logdir: &Logdir,
+    options: &Options,
+    out: W,
+) -> io::Result<Stats> {
+    // The numbers' columns: those after the five every row has.
+    let numbers = &columns(options.histograms)[5..];
+    let mut rows = parquet::ParquetRows::new(out, numbers)?;
+    let stats = export_rows(logdir, options, &mut |row| rows.push(row))?;
+    rows.finish()?;
+    Ok(stats)
+}
+
+#[cfg(not(feature = "parquet"))]
+fn export_parquet<W: Write + Send>(_: &Logdir, _: &Options, _: W) -> io::Result<Stats> {
+    Err(io::Error::other(
+        "this build has no Parquet support: build gradscope with `--features parquet`",
+    ))
+}
+
+/// Every selected point as a [`Row`] to `emit`, in order.
+fn export_rows(
+    logdir: &Logdir,
+    options: &Options,
+    emit: &mut dyn FnMut(&Row) -> io::Result<()>,
+) -> io::Result<Stats> {
     let mut stats = Stats::default();
     let selected = |re: &Option<Regex>, name: &str| re.as_ref().is_none_or(|re| re.is_match(name));
     for run in logdir
@@ -250,7 +298,7 @@ fn export(logdir: &Logdir, options: &Options, out: &mut impl Write) -> io::Resul
                             wall_time: point.wall_time,
                             numbers,
                         };
-                        write_row(out, options.format, columns, &row)?;
+                        emit(&row)?;
                         stats.rows += 1;
                     }
                 }
@@ -272,7 +320,7 @@ fn export(logdir: &Logdir, options: &Options, out: &mut impl Write) -> io::Resul
                         match options.histograms {
                             Histograms::Summary => {
                                 row.numbers = Summary::of(h).numbers();
-                                write_row(out, options.format, columns, &row)?;
+                                emit(&row)?;
                                 stats.rows += 1;
                             }
                             Histograms::Buckets => {
@@ -282,7 +330,7 @@ fn export(logdir: &Logdir, options: &Options, out: &mut impl Write) -> io::Resul
                                         ("right", b.right),
                                         ("count", b.count),
                                     ];
-                                    write_row(out, options.format, columns, &row)?;
+                                    emit(&row)?;
                                     stats.rows += 1;
                                 }
                             }
@@ -330,6 +378,7 @@ fn write_row(
             line.push('\n');
             out.write_all(line.as_bytes())
         }
+        ExportFormat::Parquet => Err(io::Error::other("Parquet is not written row by row")),
         ExportFormat::Jsonl => {
             let mut line = format!(
                 "{{\"run\":{},\"tag\":{},\"kind\":\"{}\",\"step\":{},\"wall_time\":{}",

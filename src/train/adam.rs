@@ -81,6 +81,46 @@ impl Adam {
         self.config
     }
 
+    /// Steps taken so far.
+    pub fn steps(&self) -> i32 {
+        self.t
+    }
+
+    /// The first and second moments of `var`, if it is one of the
+    /// parameters.
+    pub fn moments(&self, var: &Var) -> Option<(&[f32], &[f32])> {
+        let p = self.params.iter().find(|p| p.var.id() == var.id())?;
+        Some((&p.m, &p.v))
+    }
+
+    /// Every parameter it steps.
+    pub fn vars(&self) -> impl Iterator<Item = &Var> {
+        self.params.iter().map(|p| &p.var)
+    }
+
+    /// Continues from a saved state: `steps` taken, and the moments of
+    /// `var`, which must be one of the parameters with as many entries.
+    pub fn restore_moments(&mut self, var: &Var, m: Vec<f32>, v: Vec<f32>) -> Result<()> {
+        let Some(p) = self.params.iter_mut().find(|p| p.var.id() == var.id()) else {
+            bail!("adam: not one of the parameters");
+        };
+        if m.len() != p.m.len() || v.len() != p.v.len() {
+            bail!(
+                "adam: moments of {} and {} entries for a parameter of {}",
+                m.len(),
+                v.len(),
+                p.m.len()
+            );
+        }
+        (p.m, p.v) = (m, v);
+        Ok(())
+    }
+
+    /// Sets the steps taken (for the bias corrections) when continuing.
+    pub fn restore_steps(&mut self, steps: i32) {
+        self.t = steps;
+    }
+
     /// Updates every parameter that has a gradient in `grads`.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.step_measuring(grads, &[])?;

@@ -14,6 +14,7 @@
 //! closes the event file complete through [`RunLog::end`].
 
 pub mod adam;
+pub mod checkpoint;
 pub mod clip;
 pub mod describe;
 pub mod divergence;
@@ -39,7 +40,7 @@ use crate::interrupt;
 use crate::model::{Activation, Cell, Init, DEFAULT_LEAKY_SLOPE, MAX_PARAMETERS};
 use crate::stats::RunSummary;
 pub use adam::{Adam, AdamConfig};
-pub use engine::{DeviceChoice, Engine};
+pub use engine::{DeviceChoice, Engine, Optimizer};
 pub use mlp::{build_model, forward_backward};
 pub use network::Network;
 pub use run_log::{Diverged, Ending, RunLog};
@@ -54,6 +55,9 @@ pub mod defaults {
     pub const LR: f64 = 0.001;
     pub const LOG_EVERY: usize = 200;
     pub const SEED: u64 = 1;
+    /// Iterations between checkpoints (see `checkpoint`): their cost
+    /// stays under 2% of a run's time (docs/guarantees.md).
+    pub const CHECKPOINT_EVERY: usize = 5000;
 
     /// The recurrent runs' own defaults (`rnn`, `lstm`, `gru`); iterations,
     /// batch size, learning rate, logging and seed are the article's above.
@@ -178,6 +182,12 @@ pub struct TrainConfig {
     /// Clip the gradients to this global norm before each step
     /// ([`clip::clip_grad_norm`]); `None`: no clipping.
     pub clip_norm: Option<f64>,
+    /// Save a [`checkpoint`] every this many iterations and when stopped by
+    /// a signal; 0: never. Only the fused engine's Adam can be saved.
+    pub checkpoint_every: usize,
+    /// Continue from the run folder's checkpoint if it has one; without
+    /// one, start over with the folder's earlier points dropped.
+    pub resume: bool,
 }
 
 impl TrainConfig {
@@ -206,6 +216,8 @@ impl TrainConfig {
             device: DeviceChoice::Cpu,
             recurrent: RecurrentConfig::default(),
             clip_norm: None,
+            checkpoint_every: defaults::CHECKPOINT_EVERY,
+            resume: false,
         }
     }
 }
@@ -214,7 +226,13 @@ impl TrainConfig {
 /// in `run_dir`, the run called `name` in its logdir. Returns its summary,
 /// and the [`Run`] its event file holds (for the report, which then need
 /// not read it back; `None` for a run too long to keep in memory, see
-/// `RunLog::end`).
+/// `RunLog::end`, or one resumed from a checkpoint, whose earlier files
+/// hold the rest).
+///
+/// With `cfg.checkpoint_every`, saves a [`checkpoint`] in `run_dir` every
+/// that many iterations and when stopped by a signal, and removes it once
+/// the run finishes. With `cfg.resume`, continues from that checkpoint:
+/// on the CPU the run ends bit for bit as it would have uninterrupted.
 pub fn train(
     name: &str,
     data: &Dataset,
@@ -223,6 +241,11 @@ pub fn train(
 ) -> Result<(RunSummary, Option<Run>)> {
     let device = open_device(cfg)?;
     check_batch_fits(cfg, data)?;
+    // Read and checked before anything is written.
+    let saved = match cfg.resume {
+        true => checkpoint::load(run_dir, cfg)?,
+        false => None,
+    };
     let net = network::build(cfg, data, &device)?;
     let mut optimizer = net.optimizer(cfg.lr)?;
     let mut batches = if cfg.shuffle {
@@ -230,14 +253,66 @@ pub fn train(
     } else {
         Batcher::in_order(data.train.len(), cfg.batch_size)
     };
-    let mut log = RunLog::start(name, run_dir, cfg, data, net.as_ref())?;
+    let (start, opening) = match saved {
+        Some(saved) => {
+            let Optimizer::Fused(adam) = &mut optimizer else {
+                anyhow::bail!(
+                    "{}: the {} engine's optimizer cannot continue from a checkpoint",
+                    saved.path.display(),
+                    cfg.engine
+                );
+            };
+            let at = saved.iteration;
+            let state = saved.restore(net.as_ref(), adam, &mut batches)?;
+            (at, run_log::Opening::Resume { at, state })
+        }
+        None if cfg.resume => (0, run_log::Opening::Restart),
+        None => (0, run_log::Opening::Fresh),
+    };
+    let mut log = RunLog::start(name, run_dir, cfg, data, net.as_ref(), opening)?;
     let parameters = net.parameters();
     let kernels = net.kernels();
+    // What a checkpoint needs, borrowed afresh each time.
+    let mut saver = checkpoint::Saver::new(run_dir);
+    let save = |saver: &mut checkpoint::Saver,
+                iteration: usize,
+                log: &RunLog,
+                optimizer: &Optimizer,
+                batches: &Batcher| {
+        let Optimizer::Fused(adam) = optimizer else {
+            return Ok(None);
+        };
+        // Every step the checkpoint has done is in the file first.
+        log.flush()?;
+        let snapshot = checkpoint::Snapshot {
+            iteration,
+            cfg,
+            net: net.as_ref(),
+            adam,
+            batcher: batches,
+            log: log.state(),
+        };
+        anyhow::Ok(Some(saver.start(snapshot)?))
+    };
 
     let mut labels = Vec::new();
-    for i in 0..cfg.iterations {
+    for i in start..cfg.iterations {
         if let Some(signal) = interrupt::requested() {
-            return log.end(i, Ending::Stopped(signal));
+            let saved = match cfg.checkpoint_every {
+                0 => Ok(None),
+                _ => save(&mut saver, i, &log, &optimizer, &batches)
+                    .and_then(|path| Ok(saver.finish().map(|()| path)?)),
+            };
+            if let Ok(Some(path)) = &saved {
+                log.continues_later();
+                eprintln!(
+                    "{name}: checkpoint of iteration {i} saved to {}",
+                    path.display()
+                );
+            }
+            let ended = log.end(i, Ending::Stopped(signal));
+            saved?;
+            return ended;
         }
         let indices = batches.next_indices();
         labels.clear();
@@ -269,6 +344,10 @@ pub fn train(
             optimizer.step(&pass.grads)?;
         }
         log.stepped(i)?;
+        let done = i + 1;
+        if cfg.checkpoint_every > 0 && done % cfg.checkpoint_every == 0 && done < cfg.iterations {
+            save(&mut saver, done, &log, &optimizer, &batches)?;
+        }
     }
 
     let train_acc = network::accuracy(net.as_ref(), &data.train, &device)?;
@@ -281,6 +360,11 @@ pub fn train(
     if let Some(path) = &cfg.save {
         net.save(path)?;
     }
+    // Finished: nothing continues from it. A checkpoint left behind (its
+    // write or the removal failing) is harmless, a finished run is never
+    // resumed.
+    let _ = saver.finish();
+    let _ = checkpoint::remove(run_dir);
     Ok((summary, run))
 }
 

@@ -31,6 +31,7 @@ use crate::stats::{self, GradStats, RunSummary};
 use crate::tags;
 use crate::time_profile::{self, Curve};
 use crate::train::adam::StepMeasure;
+use crate::train::checkpoint::LogState;
 use crate::train::clip;
 use crate::train::divergence::Divergence;
 use crate::train::lines::Lines;
@@ -38,6 +39,19 @@ use crate::train::network::{Network, Pass};
 use crate::train::origin::Located;
 use crate::train::views::{Views, DIAGNOSE_EVERY};
 use crate::train::{describe, TrainConfig};
+
+/// How a run's logging begins.
+#[derive(Debug)]
+pub enum Opening {
+    /// A new run (any earlier files in its folder stay as they are).
+    Fresh,
+    /// The run again from step 0, its folder's earlier points dropped (a
+    /// resume with no checkpoint to continue from).
+    Restart,
+    /// Continued at iteration `at` from a checkpoint's log state; points
+    /// the earlier files hold from `at` on are dropped.
+    Resume { at: usize, state: LogState },
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,25 +127,40 @@ pub struct RunLog {
     /// how many of them were clipped, and the last one's clipping.
     clip_counts: (usize, usize),
     last_clip: Option<(f64, f64)>,
+    /// Stopped with a checkpoint to continue from: what only the run's
+    /// real end writes (the views' last) is left to it.
+    continues: bool,
 }
 
 impl RunLog {
     /// Starts the run `name` (its folder relative to the logdir) in a new
-    /// event file in `run_dir`, and writes what `net` says of itself
-    /// before its first step (graph, configuration, hyperparameters).
+    /// event file in `run_dir`, as `opening` says: fresh, or over the
+    /// folder's earlier files from step 0, with what `net` says of itself
+    /// before its first step (graph, configuration, hyperparameters); or
+    /// continued from a checkpoint, its state restored.
     pub fn start(
         name: &str,
         run_dir: &Path,
         cfg: &TrainConfig,
         data: &Dataset,
         net: &dyn Network,
+        opening: Opening,
     ) -> Result<RunLog> {
-        let writer = SummaryWriter::builder(run_dir)
-            .background(QUEUE)
-            .record_run(name, RECORDED_VALUES)
-            .build()?;
-        for event in net.start_events(cfg, data, run_dir) {
-            writer.add_event(&event)?;
+        let mut builder = SummaryWriter::builder(run_dir).background(QUEUE);
+        builder = match &opening {
+            Opening::Fresh => builder.record_run(name, RECORDED_VALUES),
+            // The earlier files' points are dropped: the recorded run
+            // (this file's) is the whole run.
+            Opening::Restart => builder.record_run(name, RECORDED_VALUES).purge_step(0),
+            // Not recorded: the run is this file and the earlier ones up to
+            // `at`, which the report reads back from the folder.
+            Opening::Resume { at, .. } => builder.purge_step(*at),
+        };
+        let writer = builder.build()?;
+        if !matches!(opening, Opening::Resume { .. }) {
+            for event in net.start_events(cfg, data, run_dir) {
+                writer.add_event(&event)?;
+            }
         }
         let progress = progress_bar(name, cfg);
         let mut lines = Lines::stdout(progress.clone());
@@ -140,7 +169,7 @@ impl RunLog {
             lines = lines.prefixed(format!("{name}: "));
         }
         let kernels = net.kernels();
-        Ok(RunLog {
+        let mut log = RunLog {
             name: name.to_string(),
             iterations: cfg.iterations,
             writer,
@@ -158,7 +187,71 @@ impl RunLog {
             through_time: Vec::new(),
             clip_counts: (0, 0),
             last_clip: None,
-        })
+            continues: false,
+        };
+        if let Opening::Resume { at, state } = opening {
+            log.resume(at, state)?;
+        }
+        Ok(log)
+    }
+
+    /// Continues at iteration `at` from `state` ([`state`](Self::state)).
+    fn resume(&mut self, at: usize, state: LogState) -> Result<()> {
+        let first_kernel = self.kernels.first().map_or(0, |k| k.elem_count());
+        let views_fit = match &state.views {
+            // The last diagnosed step's kernel, which the run's end draws.
+            Some(v) => v.last.is_none() || v.last_first_kernel.len() == first_kernel,
+            None => true,
+        };
+        if state.grad_sums.len() != self.kernels.len()
+            || state.views.is_some() != self.views.is_some()
+            || !views_fit
+        {
+            anyhow::bail!(
+                "{}: the checkpoint's run log is of another network ({} layers, views {})",
+                self.name,
+                state.grad_sums.len(),
+                state.views.is_some()
+            );
+        }
+        self.grad_stats = GradStats::from_sums(state.grad_sums, state.grad_steps);
+        self.last_logged = state.last_logged;
+        self.next_diagnosed = state.next_diagnosed;
+        self.clip_counts = state.clip_counts;
+        self.through_time = state.through_time;
+        if let (Some(views), Some(saved)) = (&mut self.views, state.views) {
+            views.resume(saved);
+        }
+        self.progress.set_position(at as u64);
+        Ok(())
+    }
+
+    /// What continuing this log exactly needs, between two iterations.
+    pub fn state(&self) -> LogState {
+        LogState {
+            grad_sums: self.grad_stats.sums().to_vec(),
+            grad_steps: self.grad_stats.steps(),
+            last_logged: self.last_logged,
+            next_diagnosed: self.next_diagnosed,
+            clip_counts: self.clip_counts,
+            views: self.views.as_ref().map(Views::saved),
+            through_time: self.through_time.clone(),
+        }
+    }
+
+    /// Marks the run as saved to continue later: a stop then leaves the
+    /// views' last image (at an earlier step, which the resumed run's
+    /// purge would keep) to the run's real end.
+    pub fn continues_later(&mut self) {
+        self.continues = true;
+    }
+
+    /// Hands everything logged so far to the OS: before a checkpoint, so
+    /// the file holds every step the checkpoint has done.
+    pub fn flush(&self) -> Result<()> {
+        self.writer
+            .flush()
+            .with_context(|| format!("{}: writing the summaries before a checkpoint", self.name))
     }
 
     /// Counts iteration `i`'s gradient clipping (`--clip-norm`): their
@@ -379,6 +472,7 @@ impl RunLog {
             grad_stats,
             last_logged,
             through_time,
+            continues,
             ..
         } = self;
         progress.finish_and_clear();
@@ -394,7 +488,7 @@ impl RunLog {
             last_logged.map_or((f32::NAN, f32::NAN), |l| (l.1, l.2));
         // The views' last (the first layer's kernels at the last logged
         // step) come before the run's last events.
-        if let Some(views) = &mut views {
+        if let (Some(views), false) = (&mut views, continues) {
             views.end(&writer)?;
         }
         let wall_time = wall_time_now();

@@ -63,6 +63,19 @@ pub struct Views {
     units: Vec<f64>,
 }
 
+/// [`Views::saved`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ViewsState {
+    /// The first and the last diagnosed step.
+    pub first: Option<usize>,
+    pub last: Option<usize>,
+    /// The hidden layers' unit fractions at the last diagnosed step.
+    pub units: Vec<f64>,
+    /// The first layer's kernel at the last diagnosed step, before its
+    /// optimizer step (empty before any).
+    pub last_first_kernel: Vec<f32>,
+}
+
 impl Views {
     /// The views of a network `arch`.
     pub fn new(run: Diagnosed) -> Views {
@@ -135,6 +148,26 @@ impl Views {
             }
         }
         Ok(())
+    }
+
+    /// What the views carry from one diagnosed step to the next and to the
+    /// run's end: what a resumed run needs to continue them exactly.
+    pub fn saved(&self) -> ViewsState {
+        ViewsState {
+            first: self.first,
+            last: self.last,
+            units: self.units.clone(),
+            last_first_kernel: self.before.first().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Continues from `state` ([`saved`](Self::saved)).
+    pub fn resume(&mut self, state: ViewsState) {
+        self.first = state.first;
+        self.last = state.last;
+        self.units = state.units;
+        // Only the first layer's is read after its step: by `end`.
+        self.before = vec![state.last_first_kernel];
     }
 
     /// The hidden layers' dead or saturated fractions at the last

@@ -59,7 +59,7 @@ const CHECK_AGAINST_TENSORBOARD: &str = r#"
 import json, subprocess, sys
 import numpy as np
 import pandas as pd
-csv, jsonl, buckets, loader, logdir = sys.argv[1:6]
+csv, jsonl, buckets, loader, logdir, parquet, parquet_buckets = sys.argv[1:8]
 # TensorBoard's loader read here, not through serde_json, whose parsing of
 # floats is not exact to the last bit.
 loaded = subprocess.run([sys.executable, loader, logdir], check=True, capture_output=True)
@@ -68,6 +68,19 @@ frames = {
     "csv": pd.read_csv(csv, float_precision="round_trip"),
     "jsonl": pd.read_json(jsonl, lines=True, convert_dates=False, precise_float=True),
 }
+if parquet != "none":
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    table = pq.read_table(parquet)
+    types = {f.name: f.type for f in table.schema}
+    assert all(types[c] == pa.string() for c in ["run", "tag", "kind"]), types
+    assert types["step"] == pa.int64(), types
+    numbers = ["wall_time", "value", "count", "min", "max", "mean", "p10", "p50", "p90"]
+    assert all(types[c] == pa.float64() for c in numbers), types
+    assert table.schema.field("value").nullable and not table.schema.field("step").nullable
+    frames["parquet"] = table.to_pandas()
+    # The same rows as the CSV, to the bit (nulls where CSV cells are empty).
+    pd.testing.assert_frame_equal(frames["parquet"], frames["csv"], check_exact=True)
 scalars = histograms = 0
 for name, df in frames.items():
     assert str(df["step"].dtype) == "int64", (name, df.dtypes)
@@ -111,6 +124,9 @@ sums = b[b["kind"] == "histogram"].groupby(["run", "tag", "step"])["count"].sum(
 summary = frames["csv"][frames["csv"]["kind"] == "histogram"].set_index(["run", "tag", "step"])["count"]
 assert len(summary) == len(sums) > 0
 assert (summary.sort_index() == sums.sort_index()).all()
+if parquet_buckets != "none":
+    pb = pq.read_table(parquet_buckets).to_pandas()
+    pd.testing.assert_frame_equal(pb, b, check_exact=True)
 print(scalars, histograms)
 "#;
 
@@ -132,14 +148,64 @@ fn export_matches_tensorboards_loader_through_pandas() {
     let buckets = dir.path().join("buckets.csv");
     let args = ["export", s(&logs), "--histograms", "buckets"];
     std::fs::write(&buckets, ok(run_gradscope(&args))).unwrap();
+    // With the `parquet` feature, the same exports as Parquet files.
+    let (parquet, parquet_buckets) = if cfg!(feature = "parquet") {
+        let (points, buckets) = (dir.path().join("p.parquet"), dir.path().join("b.parquet"));
+        let args = [
+            "export",
+            s(&logs),
+            "--format",
+            "parquet",
+            "--output",
+            s(&points),
+        ];
+        ok(run_gradscope(&args));
+        let args = ["--histograms", "buckets", "--output", s(&buckets)];
+        ok(run_gradscope(
+            &[&["export", s(&logs), "--format", "parquet"], &args[..]].concat(),
+        ));
+        (points, buckets)
+    } else {
+        ("none".into(), "none".into())
+    };
     // scripts/tensorboard_load.py, as helpers::tensorboard_load runs it.
     let loader = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_load.py");
     let counted = python_check(
         &python,
         CHECK_AGAINST_TENSORBOARD,
-        &[s(&csv), s(&jsonl), s(&buckets), s(&loader), s(&logs)],
+        &[
+            s(&csv),
+            s(&jsonl),
+            s(&buckets),
+            s(&loader),
+            s(&logs),
+            s(&parquet),
+            s(&parquet_buckets),
+        ],
     );
     println!("scalar and histogram tags checked: {counted}");
+}
+
+/// Parquet goes to a file: without `--output` it is a flag error; in a
+/// build without the `parquet` feature, a clear error and no file.
+#[test]
+fn parquet_needs_an_output_file_and_the_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = train_all_on_synthetic_for(dir.path(), 11, 10);
+    let out = run_gradscope(&["export", s(&logs), "--format", "parquet"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--output"));
+    let file = dir.path().join("p.parquet");
+    let out = run_gradscope(&["export", s(&logs), "--format", "parquet", "-o", s(&file)]);
+    if cfg!(feature = "parquet") {
+        ok(out);
+        assert_eq!(&std::fs::read(&file).unwrap()[..4], b"PAR1");
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("--features parquet"), "{stderr}");
+        assert!(!file.exists());
+    }
 }
 
 #[test]

@@ -40,6 +40,8 @@ mod pytorch;
 mod recurrent;
 /// `inspect`, `compare`, `plot` and REPORT.md.
 mod report;
+/// Checkpoints, `--resume` after SIGKILL and SIGTERM, bit for bit.
+mod resume;
 /// Seeds, grids, `--jobs` and `--shard` (through GNU parallel).
 mod sweeps;
 /// TensorBoard's own loader reads what we write.

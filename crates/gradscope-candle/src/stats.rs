@@ -133,6 +133,31 @@ impl GradStats {
     pub fn steps(&self) -> usize {
         self.samples
     }
+
+    /// Each layer's sum of mean |grad| over the recorded steps: with
+    /// [`steps`](Self::steps), what [`GradStats::from_sums`] continues
+    /// from exactly (a run resumed from a checkpoint).
+    pub fn sums(&self) -> &[f64] {
+        &self.sums
+    }
+
+    /// The statistics whose [`sums`](Self::sums) and
+    /// [`steps`](Self::steps) these are.
+    ///
+    /// ```
+    /// use gradscope_candle::stats::GradStats;
+    /// let mut stats = GradStats::new(2);
+    /// stats.record(&[1.0, 4.0]);
+    /// let mut resumed = GradStats::from_sums(stats.sums().to_vec(), stats.steps());
+    /// resumed.record(&[3.0, 8.0]);
+    /// assert_eq!(resumed.averages(), [2.0, 6.0]);
+    /// ```
+    pub fn from_sums(sums: Vec<f64>, steps: usize) -> GradStats {
+        GradStats {
+            sums,
+            samples: steps,
+        }
+    }
 }
 
 /// Last layer's mean |grad| over the first layer's (`averages`, input

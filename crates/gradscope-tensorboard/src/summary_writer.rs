@@ -53,6 +53,9 @@ pub struct SummaryWriterBuilder {
     background: Option<usize>,
     /// The run to record, and its most values.
     record: Option<(String, usize)>,
+    /// The step a `SessionLog` START right after the file version carries
+    /// (`Err`: the step given, beyond the file's range).
+    purge_step: Option<Result<i64, String>>,
 }
 
 impl SummaryWriterBuilder {
@@ -143,6 +146,42 @@ impl SummaryWriterBuilder {
         self
     }
 
+    /// Starts the file with a `SessionLog` START at `step`, right after its
+    /// file version (twice: TensorBoard's Python loader purges on a run's
+    /// second START, not its first): TensorBoard then drops the points of
+    /// this run folder's earlier files at steps `>= step`. What a program resuming from a
+    /// checkpoint taken at `step` writes, so each step shows once: the
+    /// points the killed run logged past its checkpoint are replaced, not
+    /// doubled, and no line jumps back. This crate's
+    /// [`logdir`](crate::logdir) reader drops them the same way.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::logdir::Logdir;
+    /// use gradscope_tensorboard::SummaryWriter;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let first = SummaryWriter::new(dir.path())?;
+    /// for step in 0..10 {
+    ///     first.add_scalar("loss", 1.0, step)?; // killed after step 9...
+    /// }
+    /// first.close()?;
+    /// // ... resumed from its checkpoint at step 5, in a new file.
+    /// let resumed = SummaryWriter::builder(dir.path()).purge_step(5).build()?;
+    /// for step in 5..12 {
+    ///     resumed.add_scalar("loss", 0.5, step)?;
+    /// }
+    /// resumed.close()?;
+    /// let run = &Logdir::load(dir.path())?.runs[0];
+    /// let steps: Vec<i64> = run.scalars("loss").iter().map(|p| p.0).collect();
+    /// assert_eq!(steps, (0..12).collect::<Vec<_>>()); // each step once
+    /// assert_eq!(run.scalars("loss")[5], (5, 0.5)); // the resumed run's
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn purge_step(mut self, step: impl Step) -> Self {
+        self.purge_step = Some(step.to_i64().ok_or_else(|| step.to_string()));
+        self
+    }
+
     /// Creates the log directory if needed and a new event file in it.
     pub fn build(self) -> Result<SummaryWriter, SummaryError> {
         let suffix = &self.options.filename_suffix;
@@ -162,10 +201,41 @@ impl SummaryWriterBuilder {
                 ),
             ));
         }
+        let purge_step = match self.purge_step {
+            Some(Err(step)) => {
+                return Err(SummaryError::invalid(
+                    "",
+                    "purge_step",
+                    format!("a step within i64's range, got {step}"),
+                ))
+            }
+            Some(Ok(step)) => Some(step),
+            None => None,
+        };
         let writer = EventWriter::create_with(&self.logdir, &self.options)?;
         let record = (self.record.as_ref()).map(|(name, max)| Record::new(name, *max));
         let file = RunFile::new(writer, record);
-        SummaryWriter::with_writer(self.logdir, file, self.background)
+        let writer = SummaryWriter::with_writer(self.logdir, file, self.background)?;
+        if let Some(step) = purge_step {
+            // Twice: TensorBoard's Python loader takes a run's first START
+            // for its session's beginning and purges on later ones only,
+            // and the earlier files may or may not hold one.
+            writer.add_event(&session_start(step))?;
+            writer.add_event(&session_start(step))?;
+        }
+        Ok(writer)
+    }
+}
+
+/// The `SessionLog` START event at `step` (its wall time now).
+fn session_start(step: i64) -> proto::Event {
+    proto::Event {
+        step,
+        wall_time: wall_time_now(),
+        what: Some(proto::event::What::SessionLog(proto::SessionLog {
+            status: proto::session_log::SessionStatus::Start as i32,
+            ..Default::default()
+        })),
     }
 }
 
@@ -315,6 +385,7 @@ impl SummaryWriter {
             },
             background: None,
             record: None,
+            purge_step: None,
         }
     }
 

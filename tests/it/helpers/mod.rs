@@ -166,12 +166,15 @@ pub fn event_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The one entry in `dir` (a run folder), which must be an event file.
+/// The one entry in `dir` (a run folder), which must be an event file,
+/// besides the checkpoint of a run that did not finish
+/// (`checkpoint.safetensors`, see `resume.rs`).
 pub fn only_event_file(dir: &Path) -> PathBuf {
     let entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
+        .filter(|p| !p.ends_with("checkpoint.safetensors"))
         .collect();
     assert_eq!(entries.len(), 1, "{}: {entries:?}", dir.display());
     let file = entries.into_iter().next().unwrap();

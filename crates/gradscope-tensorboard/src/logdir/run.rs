@@ -9,6 +9,7 @@ use prost::Message;
 
 use crate::hparams::SESSION_END_INFO_TAG;
 use crate::proto::hparams::{h_params_plugin_data, HParamsPluginData, Status};
+use crate::proto::session_log::SessionStatus;
 use crate::proto::{DataType, Event, TensorProto};
 use crate::reader::{EventReader, ReadError};
 use crate::storage;
@@ -242,7 +243,12 @@ impl Run {
             Some(What::FileVersion(_)) => return,
             Some(What::GraphDef(_)) => return self.count_other("graph_def"),
             Some(What::MetaGraphDef(_)) => return self.count_other("meta_graph_def"),
-            Some(What::SessionLog(_)) => return self.count_other("session_log"),
+            Some(What::SessionLog(log)) => {
+                if log.status == SessionStatus::Start as i32 {
+                    self.purge_from(event.step);
+                }
+                return self.count_other("session_log");
+            }
             // A field outside the schema (tagged_run_metadata, ...).
             None => return self.count_other("other"),
         };
@@ -267,6 +273,21 @@ impl Run {
                 wall_time: event.wall_time,
                 value: number,
             });
+        }
+    }
+
+    /// What TensorBoard does on a `SessionLog` START (a program restarted
+    /// from a checkpoint at `step`): the points read so far at steps `>=
+    /// step` are dropped, and tags left without points with them, so the
+    /// restarted session's points replace them. A session end among them
+    /// no longer counts.
+    fn purge_from(&mut self, step: i64) {
+        for tag in self.tags.values_mut() {
+            tag.points.retain(|p| p.step < step);
+        }
+        self.tags.retain(|_, tag| !tag.points.is_empty());
+        if !self.tags.contains_key(SESSION_END_INFO_TAG) {
+            self.session_end = None;
         }
     }
 
