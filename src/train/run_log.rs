@@ -22,7 +22,7 @@ use gradscope_tensorboard::image::Image;
 use gradscope_tensorboard::logdir::Run;
 use gradscope_tensorboard::proto::summary;
 use gradscope_tensorboard::summary::{scalar, summary_event, wall_time_now};
-use gradscope_tensorboard::SummaryWriter;
+use gradscope_tensorboard::{Batch, SummaryWriter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::Dataset;
@@ -279,17 +279,18 @@ impl RunLog {
     }
 
     fn log_step(&mut self, i: usize, loss: f32, acc: f32, x: &Tensor, pass: &Pass) -> Result<()> {
-        let w = &self.writer;
-        // The step's scalars go out as one event; each histogram is bucketed
-        // on the writer's thread.
-        let mut scalars = vec![scalar(tags::LOSS, loss), scalar(tags::ACC, acc)];
+        // The whole step is one event: one entry in the writer's queue, the
+        // histograms bucketed on its thread.
+        let mut batch = Batch::new();
+        batch.scalar(tags::LOSS, loss).scalar(tags::ACC, acc);
         // The gradients were multiplied by this: their norms before, after.
         let mut scale = 1.0;
         if let Some((total_norm, s)) = self.last_clip.take() {
             let (iterations, clipped) = std::mem::take(&mut self.clip_counts);
             let fraction = clipped as f64 / iterations.max(1) as f64;
-            scalars.push(scalar(tags::GLOBAL_GRAD_NORM, total_norm as f32));
-            scalars.push(scalar(tags::CLIPPED_FRACTION, fraction as f32));
+            batch
+                .scalar(tags::GLOBAL_GRAD_NORM, total_norm)
+                .scalar(tags::CLIPPED_FRACTION, fraction);
             scale = s;
         }
         let diagnosed = i >= self.next_diagnosed;
@@ -297,7 +298,6 @@ impl RunLog {
             self.next_diagnosed = (i / DIAGNOSE_EVERY + 1) * DIAGNOSE_EVERY;
             self.diagnosed = Some(i);
         }
-        let mut non_finite = 0;
         let mut copies = Vec::new();
         self.means.clear();
         for (kernel, tags) in self.kernels.iter().zip(&self.layer_tags) {
@@ -310,23 +310,27 @@ impl RunLog {
             crate::cpu::copy_f32(kernel.as_tensor(), &mut k)?;
             let mean = stats::mean_abs(&g);
             self.means.push(mean);
-            scalars.push(scalar(&tags.mean_grad, mean as f32));
-            scalars.push(scalar(&tags.log10_mean_grad, mean.log10() as f32));
-            scalars.push(scalar(&tags.grad_norm, (stats::norm(&g) / scale) as f32));
+            batch
+                .scalar(&tags.mean_grad, mean)
+                .scalar(&tags.log10_mean_grad, mean.log10())
+                .scalar(&tags.grad_norm, stats::norm(&g) / scale);
             if diagnosed {
                 // gradscope_candle's definition, as the monitor writes it.
                 let magnitudes = log10_abs_histogram(&g);
                 // None where no value is finite and non-zero (a diverged step).
-                scalars.extend(magnitudes.to_value(&tags.log10_abs_grad).ok());
-                scalars.push(scalar(&tags.zero_grad, magnitudes.zeros as f32));
+                if let Ok(value) = magnitudes.to_value(&tags.log10_abs_grad) {
+                    batch.value(value);
+                }
+                batch.scalar(&tags.zero_grad, magnitudes.zeros);
                 if self.views.is_some() {
                     copies.push(k.clone());
                 }
             }
-            non_finite += w.add_histogram(&tags.grad_histogram, g, i)?;
-            non_finite += w.add_histogram(&tags.weight_histogram, k, i)?;
+            batch
+                .histogram(&tags.grad_histogram, g)
+                .histogram(&tags.weight_histogram, k);
         }
-        w.add_event(&summary_event(i as i64, wall_time_now(), scalars))?;
+        let non_finite = self.writer.add_batch(batch, i)?;
         self.grad_stats.record(&self.means);
         if let Some(norms) = pass.through_time() {
             self.log_through_time(i, &norms)?;

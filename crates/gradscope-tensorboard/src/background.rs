@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::batch::Batch;
 use crate::error::{SummaryError, WriteError};
 use crate::image::OwnedImage;
 use crate::input::OwnedValues;
@@ -36,6 +37,12 @@ pub(crate) enum Job {
         /// Taken when the call was made, not when the worker got to it.
         wall_time: f64,
         values: OwnedValues,
+    },
+    /// A [`Batch`]'s values, its histograms to bucket: one event.
+    Batch {
+        step: i64,
+        wall_time: f64,
+        batch: Batch,
     },
     /// An image (or a batch, tiled) to encode as PNG, checked already.
     Image {
@@ -67,6 +74,13 @@ impl Job {
             } => {
                 let value = values.histogram(&tag);
                 writer.write_event(&summary_event(step, wall_time, vec![value]))?;
+            }
+            Job::Batch {
+                step,
+                wall_time,
+                batch,
+            } => {
+                writer.write_event(&summary_event(step, wall_time, batch.into_values()))?;
             }
             Job::Image {
                 tag,

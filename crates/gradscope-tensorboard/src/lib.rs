@@ -154,6 +154,7 @@
 
 pub mod audio;
 mod background;
+mod batch;
 pub mod custom_scalars;
 mod error;
 pub mod graph;
@@ -186,6 +187,7 @@ pub use prost;
 /// ([`proto::hparams`]'s values are `prost_types::Value`s).
 pub use prost_types;
 
+pub use batch::Batch;
 pub use error::{SummaryError, WriteError};
 pub use input::{HistogramValue, HistogramValues, NamedScalar, ScalarValue, Step};
 pub use summary_writer::{SummaryWriter, SummaryWriterBuilder, DEFAULT_MAX_QUEUE};

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::background::{Background, Job};
+use crate::batch::Batch;
 use crate::custom_scalars::{layout, Category, Layout};
 use crate::error::{check_tag, SummaryError};
 use crate::graph::{graph_event, Graph};
@@ -576,6 +577,42 @@ impl SummaryWriter {
         }
         let (value, left_out) = values.into_iter().histogram(tag);
         self.write(step, value)?;
+        Ok(left_out)
+    }
+
+    /// Writes the values of `batch` as one event at `step`; returns how
+    /// many NaN or infinite values its histograms leave out. In background
+    /// mode the histograms are bucketed on the writer's thread.
+    ///
+    /// ```
+    /// use gradscope_tensorboard::Batch;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let writer = gradscope_tensorboard::SummaryWriter::new(dir.path())?;
+    /// let mut batch = Batch::new();
+    /// batch.scalar("loss", 0.25).histogram("grad", vec![1.0f32, f32::NAN]);
+    /// assert_eq!(writer.add_batch(batch, 7)?, 1);
+    /// let mut bad = Batch::new();
+    /// bad.scalar("", 1.0);
+    /// assert!(writer.add_batch(bad, 8).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_batch(&self, mut batch: Batch, step: impl Step) -> Result<usize, SummaryError> {
+        if let Some(error) = batch.error() {
+            return Err(error);
+        }
+        let step = step_of("", step)?;
+        let left_out = batch.left_out();
+        let wall_time = wall_time_now();
+        if self.inner.background {
+            let job = Job::Batch {
+                step,
+                wall_time,
+                batch,
+            };
+            self.state().put(step, job)?;
+        } else {
+            self.state().write(step, batch.into_values())?;
+        }
         Ok(left_out)
     }
 
