@@ -26,6 +26,7 @@
 //! | [`add_custom_scalars`](SummaryWriter::add_custom_scalars) | a [`custom_scalars::Layout`] (no step) | Custom Scalars |
 //! | [`add_hparams`](SummaryWriter::add_hparams) | [`hparams::HParams`] and `(name, number)` metrics (no step) | HParams |
 //! | [`add_graph`](SummaryWriter::add_graph) | a [`graph::Graph`] (no step) | Graphs |
+//! | [`add_batch`](SummaryWriter::add_batch) | a [`Batch`] of scalars, histograms and values of one step, written as one event | Scalars, Histograms, ... |
 //! | [`add_event`](SummaryWriter::add_event) | any [`proto::Event`] | any |
 //!
 //! A step is any primitive integer ([`Step`]): a `usize` loop index or a
