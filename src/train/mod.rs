@@ -271,6 +271,8 @@ pub fn train(
     };
     let mut log = RunLog::start(name, run_dir, cfg, data, net.as_ref(), opening)?;
     let parameters = net.parameters();
+    // The clipped variables, collected once rather than every iteration.
+    let vars: Vec<_> = parameters.iter().map(|p| p.2.clone()).collect();
     let kernels = net.kernels();
     // What a checkpoint needs, borrowed afresh each time.
     let mut saver = checkpoint::Saver::new(run_dir);
@@ -323,7 +325,6 @@ pub fn train(
         let loss = pass.loss.to_scalar::<f32>()?;
         let diverged = divergence::check(loss, &parameters, &pass.grads)?;
         if let Some(max_norm) = cfg.clip_norm {
-            let vars: Vec<_> = parameters.iter().map(|p| p.2.clone()).collect();
             let total = clip::clip_grad_norm(&mut pass.grads, &vars, max_norm)?;
             log.clipped(total, max_norm);
         }

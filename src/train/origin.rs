@@ -245,7 +245,7 @@ pub fn locate(
         .map(|l| host(l.bias.as_tensor()))
         .collect::<Result<Vec<_>, _>>()?;
     let x = host(x)?;
-    let network = Network {
+    let network = HostNetwork {
         model,
         kernels: &kernels,
         biases: &biases,
@@ -368,7 +368,7 @@ pub fn locate_recurrent(
     Ok(None)
 }
 
-struct Network<'a> {
+struct HostNetwork<'a> {
     model: &'a Mlp,
     kernels: &'a [Vec<f32>],
     biases: &'a [Vec<f32>],
@@ -391,7 +391,7 @@ fn non_finite(values: &[f32]) -> Option<(f32, Option<f32>)> {
 /// Returns whether to stop there.
 type Visit<'v> = dyn FnMut(Option<usize>, Site, &[f32]) -> bool + 'v;
 
-impl Network<'_> {
+impl HostNetwork<'_> {
     /// Runs the iteration on the batch `x` with `labels`, handing `visit`
     /// each value until it says stop.
     fn walk(&self, x: &[f32], labels: &[u32], visit: &mut Visit) -> Result<(), LocateError> {
@@ -567,7 +567,7 @@ mod tests {
             let host = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let kernels: Vec<_> = m.layers.iter().map(|l| host(&l.kernel)).collect();
             let biases: Vec<_> = m.layers.iter().map(|l| host(&l.bias)).collect();
-            let network = Network {
+            let network = HostNetwork {
                 model: &m,
                 kernels: &kernels,
                 biases: &biases,
