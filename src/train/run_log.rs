@@ -305,30 +305,34 @@ impl RunLog {
                 .grads
                 .get(kernel.as_tensor())
                 .context("the loss does not depend on a layer's kernel")?;
-            let (mut g, mut k) = (Vec::new(), Vec::new());
-            crate::cpu::copy_f32(grad, &mut g)?;
-            crate::cpu::copy_f32(kernel.as_tensor(), &mut k)?;
-            let mean = stats::mean_abs(&g);
+            // Read where they lie; the batch copies each into a buffer the
+            // writer's thread hands back (the optimizer steps the kernel
+            // in place next).
+            let mean = crate::cpu::with_f32(grad, |g| {
+                let mean = stats::mean_abs(g);
+                batch
+                    .scalar(&tags.mean_grad, mean)
+                    .scalar(&tags.log10_mean_grad, mean.log10())
+                    .scalar(&tags.grad_norm, stats::norm(g) / scale);
+                if diagnosed {
+                    // gradscope_candle's definition, as the monitor writes it.
+                    let magnitudes = log10_abs_histogram(g);
+                    // None where no value is finite and non-zero (a diverged step).
+                    if let Ok(value) = magnitudes.to_value(&tags.log10_abs_grad) {
+                        batch.value(value);
+                    }
+                    batch.scalar(&tags.zero_grad, magnitudes.zeros);
+                }
+                batch.histogram(&tags.grad_histogram, g);
+                mean
+            })?;
             self.means.push(mean);
-            batch
-                .scalar(&tags.mean_grad, mean)
-                .scalar(&tags.log10_mean_grad, mean.log10())
-                .scalar(&tags.grad_norm, stats::norm(&g) / scale);
-            if diagnosed {
-                // gradscope_candle's definition, as the monitor writes it.
-                let magnitudes = log10_abs_histogram(&g);
-                // None where no value is finite and non-zero (a diverged step).
-                if let Ok(value) = magnitudes.to_value(&tags.log10_abs_grad) {
-                    batch.value(value);
+            crate::cpu::with_f32(kernel.as_tensor(), |k| {
+                if diagnosed && self.views.is_some() {
+                    copies.push(k.to_vec());
                 }
-                batch.scalar(&tags.zero_grad, magnitudes.zeros);
-                if self.views.is_some() {
-                    copies.push(k.clone());
-                }
-            }
-            batch
-                .histogram(&tags.grad_histogram, g)
-                .histogram(&tags.weight_histogram, k);
+                batch.histogram(&tags.weight_histogram, k);
+            })?;
         }
         let non_finite = self.writer.add_batch(batch, i)?;
         self.grad_stats.record(&self.means);

@@ -73,6 +73,7 @@ impl Job {
                 values,
             } => {
                 let value = values.histogram(&tag);
+                values.recycle();
                 writer.write_event(&summary_event(step, wall_time, vec![value]))?;
             }
             Job::Batch {

@@ -1,5 +1,7 @@
 //! [`Batch`]: several values of one step, written as one event.
 
+use std::ops::Range;
+
 use crate::error::{check_tag, SummaryError};
 use crate::input::{HistogramValues, OwnedValues, ScalarValue};
 use crate::proto::summary;
@@ -32,14 +34,29 @@ use crate::proto::summary;
 /// ```
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// Values built on the caller's thread (scalars, prebuilt values).
-    values: Vec<summary::Value>,
-    /// Histograms to bucket, with their tags.
-    histograms: Vec<(String, OwnedValues)>,
+    /// Every tag, one after the other: one growing `String` for the step's
+    /// tags rather than one per value, each value keeping its tag's range.
+    tags: String,
+    /// Scalars and values built beforehand, in the order added. A scalar
+    /// becomes a summary value on the thread that writes it.
+    values: Vec<Entry>,
+    /// Histograms to bucket, each with its tag's range in `tags`.
+    histograms: Vec<(Range<usize>, OwnedValues)>,
     /// NaN and infinite values the histograms will leave out.
     left_out: usize,
     /// The first bad argument.
     error: Option<SummaryError>,
+}
+
+/// A scalar or a value of a [`Batch`].
+#[derive(Debug)]
+enum Entry {
+    Scalar {
+        tag: Range<usize>,
+        value: f32,
+    },
+    /// Boxed: a summary value is some hundred bytes, a scalar sixteen.
+    Value(Box<summary::Value>),
 }
 
 impl Batch {
@@ -52,8 +69,9 @@ impl Batch {
     /// [`add_scalar`](crate::SummaryWriter::add_scalar) does.
     pub fn scalar(&mut self, tag: &str, value: impl ScalarValue) -> &mut Batch {
         if self.checked(tag) {
-            let value = crate::summary::scalar(tag, value.to_f32());
-            self.values.push(value);
+            let tag = self.tag(tag);
+            let value = value.to_f32();
+            self.values.push(Entry::Scalar { tag, value });
         }
         self
     }
@@ -69,7 +87,8 @@ impl Batch {
         if self.checked(tag) {
             let values = values.into_iter().into_owned();
             self.left_out += values.non_finite();
-            self.histograms.push((tag.to_string(), values));
+            let tag = self.tag(tag);
+            self.histograms.push((tag, values));
         }
         self
     }
@@ -77,7 +96,7 @@ impl Batch {
     /// Adds a value built beforehand (with [`crate::summary`] or
     /// [`crate::histogram`]).
     pub fn value(&mut self, value: summary::Value) -> &mut Batch {
-        self.values.push(value);
+        self.values.push(Entry::Value(Box::new(value)));
         self
     }
 
@@ -98,10 +117,24 @@ impl Batch {
 
     /// The values, then the histograms bucketed, each in the order added.
     pub(crate) fn into_values(self) -> Vec<summary::Value> {
-        let mut values = self.values;
-        let histograms = self.histograms.into_iter();
-        values.extend(histograms.map(|(tag, owned)| owned.histogram(&tag)));
+        let tags = self.tags;
+        let mut values = Vec::with_capacity(self.values.len() + self.histograms.len());
+        values.extend(self.values.into_iter().map(|entry| match entry {
+            Entry::Scalar { tag, value } => crate::summary::scalar(&tags[tag], value),
+            Entry::Value(value) => *value,
+        }));
+        for (tag, owned) in self.histograms {
+            values.push(owned.histogram(&tags[tag]));
+            owned.recycle();
+        }
         values
+    }
+
+    /// Appends `tag` to the batch's tags, returning where it lies.
+    fn tag(&mut self, tag: &str) -> Range<usize> {
+        let start = self.tags.len();
+        self.tags.push_str(tag);
+        start..self.tags.len()
     }
 
     fn checked(&mut self, tag: &str) -> bool {

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::buffer_pool::F32_BUFFERS;
 use crate::proto::summary;
 
 mod sealed {
@@ -198,8 +199,9 @@ impl HistogramValue for f32 {
         crate::summary::histogram(tag, values)
     }
 
+    /// Copied into a pooled buffer, which the writer's thread hands back.
     fn copied(values: &[f32]) -> OwnedValues {
-        OwnedValues::F32(values.to_vec())
+        OwnedValues::Pooled(F32_BUFFERS.copy(values))
     }
 
     fn moved(values: Vec<f32>) -> OwnedValues {
@@ -263,6 +265,9 @@ impl<T: HistogramValue> HistogramValue for &T {
 pub enum OwnedValues {
     /// Bucketed as they are.
     F32(Vec<f32>),
+    /// A copy in a [`crate::buffer_pool`] buffer, bucketed as it is and
+    /// then handed back.
+    Pooled(Vec<f32>),
     /// Narrowed to `f32` first, as the caller's thread would.
     F64(Vec<f64>),
 }
@@ -273,7 +278,7 @@ impl OwnedValues {
     /// returns, counted on the caller's thread in one vectorised pass.
     pub(crate) fn non_finite(&self) -> usize {
         match self {
-            OwnedValues::F32(v) => crate::histogram::count_non_finite(v),
+            OwnedValues::F32(v) | OwnedValues::Pooled(v) => crate::histogram::count_non_finite(v),
             OwnedValues::F64(v) => v.iter().filter(|&&x| !(x as f32).is_finite()).count(),
         }
     }
@@ -282,8 +287,17 @@ impl OwnedValues {
     /// [`HistogramValues::histogram`] makes of the same values.
     pub(crate) fn histogram(&self, tag: &str) -> summary::Value {
         match self {
-            OwnedValues::F32(v) => crate::summary::histogram(tag, v).0,
+            OwnedValues::F32(v) | OwnedValues::Pooled(v) => crate::summary::histogram(tag, v).0,
             OwnedValues::F64(v) => narrowed(tag, v.iter().copied()).0,
+        }
+    }
+
+    /// Hands a pooled buffer, bucketed, back for the next copy to reuse.
+    /// (A caller's own `Vec` is freed: a loop that moves its values in
+    /// never takes from the pool.)
+    pub(crate) fn recycle(self) {
+        if let OwnedValues::Pooled(v) = self {
+            F32_BUFFERS.give_back(v);
         }
     }
 }

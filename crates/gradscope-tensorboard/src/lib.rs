@@ -156,6 +156,7 @@
 pub mod audio;
 mod background;
 mod batch;
+mod buffer_pool;
 pub mod custom_scalars;
 mod error;
 pub mod graph;
