@@ -86,7 +86,9 @@ impl SummaryWriterBuilder {
     ///
     /// A call checks its arguments (bad input is still its own `Err`),
     /// takes its data and returns: `add_histogram` moves a `Vec<f32>` or
-    /// `Vec<f64>` given by value and copies a slice; `add_image`,
+    /// `Vec<f64>` given by value and copies a slice (an `f32` slice into a
+    /// buffer the thread hands back once bucketed, so a loop that logs the
+    /// same layer every step stops allocating); `add_image`,
     /// `add_images` and `add_figure` copy the pixels. The bucketing, the PNG
     /// and protobuf encoding and the write happen on the thread, in the
     /// order the calls were made, wall times as of the call.
