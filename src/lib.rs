@@ -62,7 +62,7 @@ pub use train::{clip::clip_grad_norm, loss::cross_entropy, Adam, AdamConfig, Rec
 pub use train::{origin::Located, origin::Origin, origin::Pass, origin::Site};
 
 // What those runs are made of.
-pub use data::idx::{encode as encode_idx, IMAGES_MAGIC, LABELS_MAGIC};
+pub use data::idx::{decode as decode_idx, encode as encode_idx, IMAGES_MAGIC, LABELS_MAGIC};
 pub use data::{write_split, Batcher, Dataset, Split};
 pub use model::{checkpoint, sequence_op::TimeGrads, Activation, Cell, Mlp};
 
