@@ -8,7 +8,7 @@
 //! tensorboard --logdir DIR
 //! ```
 //!
-//! `tests/dashboards.rs` checks that TensorBoard's server returns all of it;
+//! `tests/it/dashboards.rs` checks that TensorBoard's server returns all of it;
 //! `scripts/screenshot-all-dashboards.sh DIR docs/` photographs each
 //! dashboard.
 

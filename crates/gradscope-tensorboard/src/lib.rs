@@ -68,7 +68,7 @@
 //! subfolder) and puts runs in session groups ([`hparams::HParams`]).
 //!
 //! The records agree with tensorboardX 2.6.5's for the same inputs, wall
-//! time aside: `tests/tensorboardx.rs` makes the same calls with both and
+//! time aside: `tests/it/tensorboardx.rs` makes the same calls with both and
 //! compares the event files record by record. Scalars, raw histograms and
 //! the file-version event are the same bytes; so are the WAV file of
 //! `add_audio`, the serialized custom-scalars layout and the text. By

@@ -14,7 +14,7 @@
 //!
 //! [`SummaryWriter`]: gradscope_tensorboard::SummaryWriter
 
-#[path = "../examples/all_dashboards.rs"]
+#[path = "../../examples/all_dashboards.rs"]
 mod all_dashboards;
 
 use std::fs::File;
@@ -26,20 +26,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
+use crate::helpers::tensorboard_python;
+
 /// How long the server may take to start and to load each kind of data.
 const READY_WITHIN: Duration = Duration::from_secs(90);
-
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GRADSCOPE_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    eprintln!("SKIPPED: no TensorBoard venv; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON");
-    None
-}
 
 /// A response: status code and body bytes.
 struct Response {
@@ -451,8 +441,8 @@ fn check_every_dashboard(server: &mut Server) {
 
 #[test]
 fn tensorboard_serves_every_kind_the_writer_writes_with_both_loaders() {
-    let Some(python) = python() else {
-        return; // python() said why
+    let Some(python) = tensorboard_python() else {
+        return; // tensorboard_python() said why
     };
     let dir = tempfile::tempdir().unwrap();
     let logdir = dir.path().join("logs");

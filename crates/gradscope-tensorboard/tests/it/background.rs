@@ -9,7 +9,7 @@
 //! it is skipped with a message.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use gradscope_tensorboard::custom_scalars::{Category, Layout};
@@ -19,6 +19,8 @@ use gradscope_tensorboard::pr_curve::PrCounts;
 use gradscope_tensorboard::proto::{event, DataType, Event};
 use gradscope_tensorboard::summary::{scalar, summary_event, RawHistogram};
 use gradscope_tensorboard::{prost::Message, read_events, SummaryError, SummaryWriter};
+
+use crate::helpers::tensorboard_python;
 
 /// Calls of every kind that goes through the event file, in a fixed order.
 fn write_every_kind(w: &SummaryWriter) -> Result<(), SummaryError> {
@@ -249,22 +251,10 @@ fn bad_input_is_the_calls_own_error_in_background_mode() {
     assert_eq!(tags_and_steps(w.file_path()), [], "nothing written");
 }
 
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GRADSCOPE_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    eprintln!("SKIPPED: no TensorBoard venv; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON");
-    None
-}
-
 #[test]
 fn tensorboard_loads_a_file_written_in_the_background() {
-    let Some(python) = python() else {
-        return; // python() said why
+    let Some(python) = tensorboard_python() else {
+        return; // tensorboard_python() said why
     };
     let dir = tempfile::tempdir().unwrap();
     let w = SummaryWriter::builder(dir.path().join("bg"))

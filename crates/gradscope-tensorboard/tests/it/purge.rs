@@ -11,7 +11,6 @@
 //!
 //! [`SummaryWriterBuilder::purge_step`]: gradscope_tensorboard::SummaryWriterBuilder::purge_step
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gradscope_tensorboard::hparams::session_end;
@@ -20,17 +19,7 @@ use gradscope_tensorboard::proto::hparams::Status;
 use gradscope_tensorboard::summary::summary_event;
 use gradscope_tensorboard::SummaryWriter;
 
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GRADSCOPE_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    eprintln!("SKIPPED: no TensorBoard venv; run scripts/setup-venv.sh or set GRADSCOPE_PYTHON");
-    None
-}
+use crate::helpers::tensorboard_python;
 
 /// Every scalar point of the run `run` as TensorBoard's multiplexer loads
 /// `logdir`: `tag step value` lines, in the order it keeps them.
@@ -81,8 +70,8 @@ fn points_past_the_purge_step_are_gone_for_tensorboard_and_our_reader() {
         "the purged session end no longer counts"
     );
 
-    let Some(python) = python() else {
-        return; // python() said why
+    let Some(python) = tensorboard_python() else {
+        return; // tensorboard_python() said why
     };
     let out = Command::new(&python)
         .args(["-c", LOAD])
