@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use gradscope_tensorboard::custom_scalars::{Category, Layout};
 use gradscope_tensorboard::graph::{Graph, Node};
@@ -20,7 +19,7 @@ use gradscope_tensorboard::proto::{event, DataType, Event};
 use gradscope_tensorboard::summary::{scalar, summary_event, RawHistogram};
 use gradscope_tensorboard::{prost::Message, read_events, SummaryError, SummaryWriter};
 
-use crate::helpers::tensorboard_python;
+use crate::helpers::{run_python, tensorboard_python};
 
 /// Calls of every kind that goes through the event file, in a fixed order.
 fn write_every_kind(w: &SummaryWriter) -> Result<(), SummaryError> {
@@ -273,17 +272,8 @@ fn tensorboard_loads_a_file_written_in_the_background() {
     drop(w); // the last handle: drains and closes
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tensorboard_load.py");
-    let loaded = Command::new(&python)
-        .arg(&script)
-        .arg(dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
-    assert!(
-        loaded.status.success(),
-        "TensorBoard's loader failed: {}",
-        String::from_utf8_lossy(&loaded.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&loaded.stdout).unwrap();
+    let loaded = run_python(&python, [script.as_os_str(), dir.path().as_os_str()]);
+    let json: serde_json::Value = serde_json::from_slice(&loaded).unwrap();
     let tags = json["runs"]["bg"].as_object().expect("the run bg");
     let plugins: BTreeMap<&str, &str> = tags
         .iter()

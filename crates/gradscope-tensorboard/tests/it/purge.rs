@@ -11,7 +11,7 @@
 //!
 //! [`SummaryWriterBuilder::purge_step`]: gradscope_tensorboard::SummaryWriterBuilder::purge_step
 
-use std::process::Command;
+use std::ffi::OsStr;
 
 use gradscope_tensorboard::hparams::session_end;
 use gradscope_tensorboard::logdir::Logdir;
@@ -19,7 +19,7 @@ use gradscope_tensorboard::proto::hparams::Status;
 use gradscope_tensorboard::summary::summary_event;
 use gradscope_tensorboard::SummaryWriter;
 
-use crate::helpers::tensorboard_python;
+use crate::helpers::{run_python, tensorboard_python};
 
 /// Every scalar point of the run `run` as TensorBoard's multiplexer loads
 /// `logdir`: `tag step value` lines, in the order it keeps them.
@@ -73,17 +73,11 @@ fn points_past_the_purge_step_are_gone_for_tensorboard_and_our_reader() {
     let Some(python) = tensorboard_python() else {
         return; // tensorboard_python() said why
     };
-    let out = Command::new(&python)
-        .args(["-c", LOAD])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_python(
+        &python,
+        [OsStr::new("-c"), OsStr::new(LOAD), dir.path().as_os_str()],
     );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(out).unwrap();
     let loss: Vec<(i64, f64)> = (text.lines())
         .filter_map(|l| l.strip_prefix("loss "))
         .map(|l| {

@@ -54,6 +54,8 @@ use gradscope_tensorboard::{masked_crc32c, SummaryWriter};
 use prost::Message;
 use serde_json::{json, Value as Json};
 
+use crate::helpers::run_python;
+
 const MODULES: &str = "import tensorboardX, numpy, PIL, soundfile; \
                        assert tensorboardX.__version__ == '2.6.5', tensorboardX.__version__";
 
@@ -396,20 +398,15 @@ fn records_agree_with_tensorboardx() {
     let spec_path = dir.path().join("spec.json");
     std::fs::write(&spec_path, spec(&i).to_string()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tbx_records.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(&spec_path)
-        .arg(&theirs_dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
-    assert!(
-        out.status.success(),
-        "{} failed:\n{}{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_python(
+        &python,
+        [
+            script.as_os_str(),
+            spec_path.as_os_str(),
+            theirs_dir.as_os_str(),
+        ],
     );
-    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out));
     write_ours(&ours_dir, &i);
 
     let (ours_records, theirs_records) = (records(&ours_dir), records(&theirs_dir));
